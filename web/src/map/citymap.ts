@@ -1,0 +1,231 @@
+// The offline city map: a MapLibre map whose style has no external source, no glyphs and
+// no sprite. Roads and jurisdictions come from pingan's own GeoJSON; labels are a handful of
+// HTML markers (symbol text would need a glyph server). Live layers are GeoJSON sources
+// whose data is replaced by the caller at batch rate.
+
+import maplibregl, { type GeoJSONSource, type Map as MlMap, type StyleSpecification } from 'maplibre-gl';
+import 'maplibre-gl/dist/maplibre-gl.css';
+import { get } from '../api';
+import { t } from '../i18n';
+import { PRIORITY_COLORS, ROAD_CLASSES, UNIT_STATUS_COLORS, matchColor } from '../styles';
+import type { Alert, Bbox, FeatureCollection, HeatCell, Incident, LatLng, Sensor, Unit } from '../types';
+import { alertsToGeoJSON, boundsOf, heatToGeoJSON, incidentsToGeoJSON, labelAnchor, sensorsToGeoJSON, unitsToGeoJSON } from './geojson';
+
+const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
+
+/** Layer groups the operator can switch on and off. */
+export type LayerGroup = 'borders' | 'heat' | 'crowd' | 'sensors' | 'alerts' | 'incidents' | 'units';
+
+const GROUP_LAYERS: Record<LayerGroup, string[]> = {
+  borders: ['juris-fill', 'juris-line-station', 'juris-line-district'],
+  heat: ['heat-incidents'],
+  crowd: ['heat-crowd'],
+  sensors: ['sensors'],
+  alerts: ['alerts'],
+  incidents: ['incidents'],
+  units: ['units'],
+};
+
+let baseData: Promise<{ roads: FeatureCollection; jurisdictions: FeatureCollection; bbox: Bbox | null }> | null = null;
+
+/** Roads and jurisdictions rarely change: fetched once per page load and shared by all maps. */
+export function loadBaseData(): Promise<{ roads: FeatureCollection; jurisdictions: FeatureCollection; bbox: Bbox | null }> {
+  if (!baseData) {
+    baseData = Promise.all([
+      get<FeatureCollection>('/geo/roads').catch(() => EMPTY),
+      get<FeatureCollection>('/geo/jurisdictions').catch(() => EMPTY),
+      get<Bbox>('/geo/bbox').catch(() => null),
+    ]).then(([roads, jurisdictions, bbox]) => ({ roads, jurisdictions, bbox }));
+    // A failed load must not be cached forever (e.g. logged out mid-request).
+    baseData.catch(() => { baseData = null; });
+  }
+  return baseData;
+}
+
+export function resetBaseData(): void { baseData = null; }
+
+function baseStyle(): StyleSpecification {
+  const heatRamp = ['interpolate', ['linear'], ['get', 'weight'], 0, '#1d3b58', 0.3, '#2b8cbe', 0.6, '#fdae61', 1, '#d7191c'];
+  const crowdRamp = ['interpolate', ['linear'], ['get', 'weight'], 0, '#2a1f4a', 0.5, '#7b3294', 1, '#f768a1'];
+  return {
+    version: 8,
+    sources: {
+      roads: { type: 'geojson', data: EMPTY as never },
+      juris: { type: 'geojson', data: EMPTY as never },
+      'heat-incidents': { type: 'geojson', data: EMPTY as never },
+      'heat-crowd': { type: 'geojson', data: EMPTY as never },
+      sensors: { type: 'geojson', data: EMPTY as never },
+      alerts: { type: 'geojson', data: EMPTY as never },
+      incidents: { type: 'geojson', data: EMPTY as never },
+      units: { type: 'geojson', data: EMPTY as never },
+      pick: { type: 'geojson', data: EMPTY as never },
+    },
+    layers: [
+      { id: 'bg', type: 'background', paint: { 'background-color': '#0d1726' } },
+      { id: 'juris-fill', type: 'fill', source: 'juris', filter: ['==', ['get', 'kind'], 'station'], paint: { 'fill-color': '#15243a', 'fill-opacity': 0.6 } },
+      ...ROAD_CLASSES.slice().reverse().map((c, i) => ({
+        id: `roads-${ROAD_CLASSES.length - 1 - i}`,
+        type: 'line' as const,
+        source: 'roads',
+        minzoom: c.minzoom,
+        filter: ['in', ['get', 'highway'], ['literal', c.classes]] as never,
+        layout: { 'line-cap': 'round' as const, 'line-join': 'round' as const },
+        paint: {
+          'line-color': c.color,
+          'line-width': ['interpolate', ['exponential', 1.6], ['zoom'], 8, c.width[0], 17, c.width[1]] as never,
+        },
+      })),
+      { id: 'heat-incidents', type: 'fill', source: 'heat-incidents', layout: { visibility: 'none' }, paint: { 'fill-color': heatRamp as never, 'fill-opacity': 0.55, 'fill-outline-color': 'rgba(0,0,0,0)' } },
+      { id: 'heat-crowd', type: 'fill', source: 'heat-crowd', layout: { visibility: 'none' }, paint: { 'fill-color': crowdRamp as never, 'fill-opacity': 0.55, 'fill-outline-color': 'rgba(0,0,0,0)' } },
+      { id: 'juris-line-station', type: 'line', source: 'juris', filter: ['==', ['get', 'kind'], 'station'], paint: { 'line-color': '#3d5a80', 'line-width': 1, 'line-dasharray': [2, 2] } },
+      { id: 'juris-line-district', type: 'line', source: 'juris', filter: ['!=', ['get', 'kind'], 'station'], paint: { 'line-color': '#7aa2d6', 'line-width': 2 } },
+      { id: 'sensors', type: 'circle', source: 'sensors', minzoom: 11, paint: {
+        'circle-radius': 3, 'circle-color': ['case', ['get', 'silent'], '#5c636e', '#22b8cf'] as never, 'circle-opacity': 0.8 } },
+      { id: 'alerts', type: 'circle', source: 'alerts', paint: {
+        'circle-radius': 11, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 2.5,
+        'circle-stroke-color': matchColor('priority', PRIORITY_COLORS) as never } },
+      { id: 'incidents', type: 'circle', source: 'incidents', layout: { 'circle-sort-key': ['get', 'rank'] as never }, paint: {
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, ['match', ['get', 'priority'], 'P1', 6, 'P2', 5, 4], 15, ['match', ['get', 'priority'], 'P1', 11, 'P2', 9, 7]] as never,
+        'circle-color': matchColor('priority', PRIORITY_COLORS) as never,
+        'circle-stroke-color': '#0d1726', 'circle-stroke-width': 1 } },
+      { id: 'units', type: 'circle', source: 'units', paint: {
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, 2.5, 15, 6] as never,
+        'circle-color': matchColor('status', UNIT_STATUS_COLORS) as never,
+        'circle-stroke-color': '#ffffff', 'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 9, 0.3, 15, 1.5] as never,
+        'circle-opacity': ['case', ['get', 'stale'], 0.35, 1] as never } },
+      { id: 'pick', type: 'circle', source: 'pick', paint: { 'circle-radius': 8, 'circle-color': '#ffffff', 'circle-stroke-color': '#e5322d', 'circle-stroke-width': 3 } },
+    ],
+  } as StyleSpecification;
+}
+
+export interface CityMapOptions {
+  onIncidentClick?: (id: string) => void;
+  onUnitClick?: (id: string) => void;
+  /** Restrict the view to one jurisdiction (station cockpit). */
+  focusOrgId?: string;
+}
+
+export class CityMap {
+  readonly map: MlMap;
+  /** Resolves once the style and base data are on screen. */
+  readonly ready: Promise<void>;
+  private labels: maplibregl.Marker[] = [];
+  private pickHandler: ((p: LatLng) => void) | null = null;
+
+  constructor(readonly container: HTMLElement, private readonly opts: CityMapOptions = {}) {
+    this.map = new maplibregl.Map({
+      container,
+      style: baseStyle(),
+      center: [104.066, 30.657],
+      zoom: 10,
+      attributionControl: false,
+      fadeDuration: 0,
+    });
+    this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
+    this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+    const loaded = new Promise<void>((resolve) => this.map.once('load', () => resolve()));
+    this.ready = Promise.all([loaded, loadBaseData()]).then(([, base]) => this.applyBase(base.roads, base.jurisdictions, base.bbox));
+    this.wireEvents();
+  }
+
+  private source(id: string): GeoJSONSource | undefined {
+    return this.map.getSource(id) as GeoJSONSource | undefined;
+  }
+
+  private applyBase(roads: FeatureCollection, juris: FeatureCollection, bbox: Bbox | null): void {
+    this.source('roads')?.setData(roads as never);
+    let shown = juris;
+    if (this.opts.focusOrgId) {
+      const focus = juris.features.filter((f) => f.properties?.id === this.opts.focusOrgId || f.properties?.parent_id === this.opts.focusOrgId);
+      if (focus.length > 0) shown = { type: 'FeatureCollection', features: focus };
+    }
+    this.source('juris')?.setData(shown as never);
+    const b = (this.opts.focusOrgId ? boundsOf(shown) : null) ?? (bbox ? [[bbox.min_lng, bbox.min_lat], [bbox.max_lng, bbox.max_lat]] as [[number, number], [number, number]] : boundsOf(juris) ?? boundsOf(roads));
+    if (b) this.map.fitBounds(b, { padding: 30, duration: 0 });
+    this.addLabels(shown);
+  }
+
+  /** District names always; station names only when zoomed in (CSS class toggled on zoom). */
+  private addLabels(juris: FeatureCollection): void {
+    for (const m of this.labels) m.remove();
+    this.labels = [];
+    for (const f of juris.features) {
+      const name = f.properties?.name;
+      if (typeof name !== 'string' || !f.geometry) continue;
+      const at = labelAnchor(f.geometry);
+      if (!at) continue;
+      const el = document.createElement('div');
+      el.className = `map-label kind-${String(f.properties?.kind ?? 'station')}`;
+      el.textContent = name;
+      this.labels.push(new maplibregl.Marker({ element: el }).setLngLat(at).addTo(this.map));
+    }
+    const toggle = () => this.container.classList.toggle('zoomed-in', this.map.getZoom() >= 12);
+    toggle();
+    this.map.on('zoomend', toggle);
+  }
+
+  private wireEvents(): void {
+    this.map.on('click', (e) => {
+      if (this.pickHandler) {
+        const p = { lat: e.lngLat.lat, lng: e.lngLat.lng };
+        this.setPick(p);
+        this.pickHandler(p);
+        return;
+      }
+      const hit = this.map.queryRenderedFeatures(e.point, { layers: ['incidents', 'units'] })[0];
+      if (!hit) return;
+      const id = String(hit.properties?.id ?? '');
+      if (hit.layer.id === 'incidents') this.opts.onIncidentClick?.(id);
+      else this.opts.onUnitClick?.(id);
+    });
+    for (const layer of ['incidents', 'units']) {
+      this.map.on('mouseenter', layer, () => { if (!this.pickHandler) this.map.getCanvas().style.cursor = 'pointer'; });
+      this.map.on('mouseleave', layer, () => { if (!this.pickHandler) this.map.getCanvas().style.cursor = ''; });
+    }
+  }
+
+  /** While set, a click picks a location instead of selecting a feature. */
+  setPickMode(handler: ((p: LatLng) => void) | null): void {
+    this.pickHandler = handler;
+    this.map.getCanvas().style.cursor = handler ? 'crosshair' : '';
+    this.container.title = handler ? t('map.pick') : '';
+  }
+
+  setPick(p: LatLng | null): void {
+    this.source('pick')?.setData((p ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: [p.lng, p.lat] }, properties: {} }] } : EMPTY) as never);
+  }
+
+  setUnits(units: Iterable<Unit>): void { this.source('units')?.setData(unitsToGeoJSON(units) as never); }
+  setIncidents(incidents: Iterable<Incident>): void { this.source('incidents')?.setData(incidentsToGeoJSON(incidents) as never); }
+  setAlerts(alerts: Iterable<Alert>): void { this.source('alerts')?.setData(alertsToGeoJSON(alerts) as never); }
+  setSensors(sensors: Iterable<Sensor>): void { this.source('sensors')?.setData(sensorsToGeoJSON(sensors) as never); }
+  setHeat(layer: 'incidents' | 'crowd', cells: HeatCell[]): void { this.source(`heat-${layer}`)?.setData(heatToGeoJSON(cells) as never); }
+
+  setVisible(group: LayerGroup, visible: boolean): void {
+    for (const id of GROUP_LAYERS[group]) {
+      if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
+    }
+    if (group === 'borders') for (const m of this.labels) m.getElement().style.display = visible ? '' : 'none';
+  }
+
+  flyTo(p: LatLng, zoom = 15): void { this.map.flyTo({ center: [p.lng, p.lat], zoom, duration: 600 }); }
+
+  destroy(): void {
+    for (const m of this.labels) m.remove();
+    this.map.remove();
+  }
+}
+
+/** Creates a map, or shows a message in the container if WebGL is unavailable. */
+export function createMap(container: HTMLElement, opts: CityMapOptions = {}): CityMap | null {
+  try {
+    return new CityMap(container, opts);
+  } catch (e) {
+    container.replaceChildren();
+    const msg = document.createElement('div');
+    msg.className = 'error map-error';
+    msg.textContent = `${t('map.noWebgl')} — ${e instanceof Error ? e.message : String(e)}`;
+    container.append(msg);
+    return null;
+  }
+}

@@ -1,0 +1,66 @@
+// Colours for priorities and statuses, shared by the map layers (as MapLibre expressions)
+// and by the HTML badges so both always agree.
+
+import type { IncidentStatus, Priority, UnitStatus } from './types';
+
+export const PRIORITY_COLORS: Record<Priority, string> = {
+  P1: '#e5322d', // red: life at risk
+  P2: '#f08c00',
+  P3: '#f2c94c',
+  P4: '#8a8f98', // grey: routine
+};
+
+export const UNIT_STATUS_COLORS: Record<UnitStatus, string> = {
+  available: '#2fb344',
+  dispatched: '#f08c00',
+  en_route: '#1c7ed6',
+  on_scene: '#ae3ec9',
+  busy: '#e5322d',
+  off_duty: '#5c636e',
+};
+
+const FALLBACK = '#8a8f98';
+
+export function priorityColor(p: string | null | undefined): string {
+  return (PRIORITY_COLORS as Record<string, string>)[p ?? ''] ?? FALLBACK;
+}
+
+export function unitStatusColor(s: string | null | undefined): string {
+  return (UNIT_STATUS_COLORS as Record<string, string>)[s ?? ''] ?? FALLBACK;
+}
+
+/** P1 draws largest so the eye finds it first on a crowded map. */
+export function priorityRadius(p: string | null | undefined): number {
+  switch (p) {
+    case 'P1': return 9;
+    case 'P2': return 7;
+    case 'P3': return 6;
+    default: return 5;
+  }
+}
+
+/** Open incident statuses: everything before cleared/closed/diverted. */
+export function isOpenIncident(status: IncidentStatus | string): boolean {
+  return !['cleared', 'closed', 'diverted'].includes(status);
+}
+
+/** A MapLibre `match` expression mapping a string property to colours. */
+export function matchColor(property: string, table: Record<string, string>): unknown[] {
+  const expr: unknown[] = ['match', ['get', property]];
+  for (const [k, v] of Object.entries(table)) expr.push(k, v);
+  expr.push(FALLBACK);
+  return expr;
+}
+
+/** Road widths by OSM highway class, interpolated by zoom for the offline base map. */
+export const ROAD_CLASSES: { classes: string[]; color: string; width: [number, number]; minzoom: number }[] = [
+  { classes: ['motorway', 'motorway_link', 'trunk', 'trunk_link'], color: '#d4a24c', width: [1.2, 6], minzoom: 0 },
+  { classes: ['primary', 'primary_link'], color: '#c9b27c', width: [1, 5], minzoom: 0 },
+  { classes: ['secondary', 'secondary_link', 'tertiary', 'tertiary_link'], color: '#7d8797', width: [0.6, 3.5], minzoom: 9 },
+  { classes: ['residential', 'unclassified', 'living_street', 'service', 'road'], color: '#4b5563', width: [0.3, 2], minzoom: 12 },
+];
+
+export function roadClassOf(highway: string | null | undefined): number {
+  const i = ROAD_CLASSES.findIndex((c) => c.classes.includes(highway ?? ''));
+  return i < 0 ? ROAD_CLASSES.length - 1 : i;
+}

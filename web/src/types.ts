@@ -1,0 +1,94 @@
+// Wire types of the pingan HTTP API (see ../API.md); only what the console reads.
+
+export interface LatLng { lat: number; lng: number }
+
+export type Role =
+  | 'admin' | 'commander' | 'dispatcher' | 'station_officer'
+  | 'analyst' | 'auditor' | 'partner' | 'sensor';
+
+export interface User {
+  id: string; username: string; display_name: string; role: Role; org_id: string; org_name: string;
+}
+
+export interface LoginResponse { token: string; expires_at: string; user: User }
+
+export interface Page<T> { items: T[]; total: number; limit: number; offset: number }
+
+export type UnitStatus = 'available' | 'dispatched' | 'en_route' | 'on_scene' | 'busy' | 'off_duty';
+export type UnitKind = 'patrol_car' | 'foot_patrol' | 'motorcycle' | 'grid_worker' | 'volunteer' | 'drone';
+
+export interface Unit {
+  id: string; callsign: string; kind: UnitKind; org_id: string; status: UnitStatus;
+  position: LatLng | null; position_at: string | null; stale: boolean; capabilities: string[];
+}
+
+export type Priority = 'P1' | 'P2' | 'P3' | 'P4';
+export type IncidentStatus =
+  | 'created' | 'classified' | 'diverted' | 'dispatched' | 'acknowledged'
+  | 'en_route' | 'on_scene' | 'cleared' | 'closed';
+
+export interface IncidentUnit { unit_id: string; callsign: string; status: string }
+
+export interface Incident {
+  id: string; number: string; status: IncidentStatus; type_code: string; type_name: string;
+  priority: Priority; description: string; location: LatLng | null; address: string | null;
+  org: { station_id: string | null; station_name: string | null; district_id: string | null; city_id: string | null } | null;
+  caller: { phone_masked: string | null; name_masked: string | null } | null;
+  created_at: string; dispatched_at: string | null; arrived_at: string | null; closed_at: string | null;
+  units: IncidentUnit[];
+  timeline?: TimelineEntry[];
+}
+
+export interface TimelineEntry { at: string; kind: string; actor: string | null; detail: unknown }
+
+export interface Suggestion {
+  type_code: string; type_name: string; priority: Priority; confidence: number; evidence: string[];
+}
+
+export interface Duplicate { incident_id: string; number: string; distance_m: number; minutes_ago: number }
+
+export interface CallResponse { incident: Incident; suggestion: Suggestion | null; duplicates: Duplicate[] }
+
+export interface Recommendation {
+  unit_id: string; callsign: string; kind: UnitKind; eta_s: number; distance_m: number;
+  first_responder: boolean; reasons: string[];
+}
+
+export interface TaxonomyType { code: string; name_zh: string; name_en: string; priority: Priority }
+
+export interface Alert {
+  id: string; at: string; rule: string; watch_id: string | null; priority: Priority; status: string;
+  sensor_id: string | null; location: LatLng | null; org_id: string | null; summary: string;
+  identifiers_masked: unknown;
+}
+
+export interface Sensor {
+  id: string; kind: string; name: string; location: LatLng | null; org_id: string | null;
+  status: string; last_seen_at: string | null; silent: boolean;
+}
+
+export interface Org {
+  id: string; parent_id: string | null; kind: 'city' | 'district' | 'station'; code: string; name: string; has_area: boolean;
+}
+
+export interface HeatCell { h3: string; count: number; boundary: [number, number][] }
+
+export interface Today {
+  calls: number; incidents: number; dispatched: number; arrived: number;
+  median_dispatch_s: number | null; median_arrival_s: number | null;
+}
+
+export interface Bbox { min_lat: number; min_lng: number; max_lat: number; max_lng: number; center: LatLng }
+
+export interface AuditEntry {
+  seq: number; at: string; user: string; role: string; action: string; object_type: string;
+  object_ids: string[]; purpose: string | null; outcome: string;
+}
+
+export interface SearchHit {
+  entity_id: string; kind: string; title: string; snippet: string; fields_masked: Record<string, unknown>; score: number;
+}
+
+/** Geometry as GeoJSON (kept loose: the console only passes it to MapLibre or reads coordinates). */
+export interface Feature { type: 'Feature'; geometry: { type: string; coordinates: unknown }; properties: Record<string, unknown> | null }
+export interface FeatureCollection { type: 'FeatureCollection'; features: Feature[] }

@@ -1,0 +1,87 @@
+// Officer view, laid out for a phone: pick my unit once (remembered on this device), see my
+// assignments and move through acknowledge → arrive → clear; my station's open alerts.
+
+import { get, post, query } from '../api';
+import { formatDateTime, t, tEnum } from '../i18n';
+import type { Route } from '../router';
+import { store } from '../store';
+import { isOpenIncident } from '../styles';
+import type { Incident, Page, Unit, UnitStatus, User } from '../types';
+import { busy, clear, errorBox, h, incidentStatusBadge, priorityBadge, select, toast, unitStatusBadge } from '../ui';
+
+const UNIT_KEY = 'pingan.officer.unit';
+
+/** The unit status each officer action sets (the contract's unit statuses). */
+export const OFFICER_ACTIONS: { key: 'officer.ack' | 'officer.arrive' | 'officer.clear'; status: UnitStatus; from: UnitStatus[] }[] = [
+  { key: 'officer.ack', status: 'en_route', from: ['dispatched'] },
+  { key: 'officer.arrive', status: 'on_scene', from: ['dispatched', 'en_route'] },
+  { key: 'officer.clear', status: 'available', from: ['dispatched', 'en_route', 'on_scene', 'busy'] },
+];
+
+/** Actions that make sense from a unit's current status (the server has the final word). */
+export function actionsFor(status: UnitStatus): typeof OFFICER_ACTIONS {
+  return OFFICER_ACTIONS.filter((a) => a.from.includes(status));
+}
+
+export function officerView(el: HTMLElement, _route: Route, user: User): () => void {
+  const unitSel = select([], localStorage.getItem(UNIT_KEY) ?? '', { id: 'officer-unit' });
+  const me = h('div', { id: 'officer-me' });
+  const list = h('div', { id: 'officer-assignments' });
+  const alertsBox = h('div', { id: 'officer-alerts' });
+  el.classList.add('phone');
+  el.append(h('div.card', {}, h('label.field', {}, h('span', {}, t('officer.unit')), unitSel), me),
+    h('div.card', {}, h('h3', {}, t('officer.assignments')), list),
+    h('div.card', {}, h('h3', {}, t('officer.myAlerts')), alertsBox));
+
+  const unitId = () => unitSel.value;
+
+  function paint(): void {
+    const u = store.units.get(unitId());
+    clear(me, u ? h('div.row', {}, h('b', {}, u.callsign), unitStatusBadge(u.status)) : null);
+    const mine = [...store.incidents.values()].filter((i) => isOpenIncident(i.status) && i.units.some((x) => x.unit_id === unitId()));
+    clear(list, mine.length === 0 ? h('div.muted', {}, t('officer.none')) : mine.map((i) => assignment(i, u)));
+    const alerts = [...store.alerts.values()].filter((a) => a.status !== 'closed' && a.org_id === user.org_id);
+    clear(alertsBox, alerts.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, alerts.slice(0, 20).map((a) =>
+      h('li', {}, priorityBadge(a.priority), ' ', a.summary, h('div.muted', {}, formatDateTime(a.at))))));
+  }
+
+  function assignment(i: Incident, u: Unit | undefined): HTMLElement {
+    const status = u?.status ?? (i.units.find((x) => x.unit_id === unitId())?.status as UnitStatus | undefined) ?? 'dispatched';
+    return h('div.assignment', { 'data-incident-id': i.id },
+      h('div.row', {}, priorityBadge(i.priority), h('b', {}, i.type_name), incidentStatusBadge(i.status)),
+      h('div', {}, i.address ?? ''),
+      h('div.muted', {}, i.description),
+      h('div.row.big-buttons', {}, actionsFor(status).map((a) => {
+        const b = h('button.primary', { 'data-action': a.status }, t(a.key));
+        b.addEventListener('click', () => void busy(b, async () => {
+          await post(`/units/${encodeURIComponent(unitId())}/status`, { status: a.status });
+          const cur = store.units.get(unitId());
+          if (cur) cur.status = a.status;
+          toast(`${t(a.key)} · ${tEnum('ustatus', a.status)}`);
+          paint();
+        }));
+        return b;
+      })));
+  }
+
+  unitSel.addEventListener('change', () => { localStorage.setItem(UNIT_KEY, unitSel.value); paint(); });
+  const unsubscribe = store.subscribe(() => paint());
+
+  void (async () => {
+    try {
+      const [units] = await Promise.all([
+        get<Page<Unit>>(`/units${query({ org_id: user.org_id, limit: 500 })}`),
+        get<Page<Incident>>(`/incidents${query({ open: 'true', org_id: user.org_id, limit: 500 })}`).then((p) => store.upsertIncidents(p.items)),
+      ]);
+      for (const u of units.items) if (!store.units.has(u.id)) store.units.set(u.id, u);
+      const saved = localStorage.getItem(UNIT_KEY) ?? '';
+      unitSel.replaceChildren(...units.items.map((u) => h('option', { value: u.id }, `${u.callsign} · ${tEnum('ukind', u.kind)}`)));
+      unitSel.value = units.items.some((u) => u.id === saved) ? saved : (units.items[0]?.id ?? '');
+    } catch (e) {
+      list.append(errorBox(e));
+    }
+    get<Page<{ id: string }>>('/alerts?limit=200').then((p) => store.upsertAlerts(p.items as never)).catch(() => undefined);
+    paint();
+  })();
+  return unsubscribe;
+}
