@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { alertsToGeoJSON, boundsOf, heatToGeoJSON, incidentsToGeoJSON, labelAnchor, ringCentroid, unitsToGeoJSON } from './geojson';
+import type { Incident, Unit } from '../types';
+
+const unit = (id: string, position: Unit['position'], status: Unit['status'] = 'available'): Unit => ({
+  id, callsign: id, kind: 'patrol_car', org_id: 'o', status, position, position_at: null, stale: false, capabilities: [],
+});
+const inc = (id: string, priority: Incident['priority'], status: Incident['status']): Incident => ({
+  id, number: id, status, type_code: 't', type_name: 'T', priority, description: '', location: { lat: 30, lng: 104 }, address: null,
+  org: null, caller: null, created_at: 't', dispatched_at: null, arrived_at: null, closed_at: null, units: [],
+});
+
+describe('GeoJSON conversion', () => {
+  it('turns positioned units into points in lng,lat order, skipping unknown positions', () => {
+    const fc = unitsToGeoJSON([unit('a', { lat: 30.5, lng: 104.1 }, 'en_route'), unit('b', null)]);
+    expect(fc.features).toHaveLength(1);
+    expect(fc.features[0].geometry.coordinates).toEqual([104.1, 30.5]);
+    expect(fc.features[0].properties).toEqual({ id: 'a', callsign: 'a', status: 'en_route', kind: 'patrol_car', stale: false });
+  });
+
+  it('keeps open incidents with a rank that puts P1 on top', () => {
+    const fc = incidentsToGeoJSON([inc('1', 'P1', 'created'), inc('2', 'P4', 'dispatched'), inc('3', 'P2', 'closed')]);
+    expect(fc.features.map((f) => f.properties!.id)).toEqual(['1', '2']);
+    expect(fc.features[0].properties!.rank).toBe(3);
+    expect(fc.features[1].properties!.rank).toBe(0);
+    expect(incidentsToGeoJSON([inc('3', 'P2', 'closed')], false).features).toHaveLength(1);
+  });
+
+  it('drops closed alerts', () => {
+    const a = { id: 'a', at: 't', rule: 'r', watch_id: null, priority: 'P1' as const, sensor_id: null, location: { lat: 1, lng: 2 }, org_id: null, summary: 's', identifiers_masked: null };
+    expect(alertsToGeoJSON([{ ...a, status: 'new' }, { ...a, id: 'b', status: 'closed' }]).features).toHaveLength(1);
+  });
+
+  it('closes H3 rings and normalises weights to the busiest cell', () => {
+    const fc = heatToGeoJSON([
+      { h3: 'x', count: 10, boundary: [[0, 0], [1, 0], [1, 1]] },
+      { h3: 'y', count: 5, boundary: [[0, 0], [1, 0], [1, 1], [0, 0]] },
+      { h3: 'z', count: 1, boundary: [[0, 0], [1, 1]] },
+    ]);
+    expect(fc.features).toHaveLength(2);
+    expect(fc.features[0].geometry.coordinates).toEqual([[[0, 0], [1, 0], [1, 1], [0, 0]]]);
+    expect(fc.features[0].properties!.weight).toBe(1);
+    expect(fc.features[1].properties!.weight).toBe(0.5);
+    expect((fc.features[1].geometry.coordinates as number[][][])[0]).toHaveLength(4);
+  });
+});
+
+describe('label anchors and bounds', () => {
+  it('finds the centroid of a square', () => {
+    expect(ringCentroid([[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]])).toEqual([1, 1]);
+  });
+
+  it('uses the largest polygon of a MultiPolygon', () => {
+    const small = [[[10, 10], [11, 10], [11, 11], [10, 11], [10, 10]]];
+    const big = [[[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]]];
+    expect(labelAnchor({ type: 'MultiPolygon', coordinates: [small, big] })).toEqual([2, 2]);
+    expect(labelAnchor({ type: 'Point', coordinates: [1, 2] })).toBeNull();
+  });
+
+  it('computes bounds over nested coordinates', () => {
+    expect(boundsOf({ type: 'FeatureCollection', features: [
+      { type: 'Feature', geometry: { type: 'LineString', coordinates: [[104, 30], [104.5, 30.2]] }, properties: {} },
+      { type: 'Feature', geometry: { type: 'Point', coordinates: [103.9, 30.8] }, properties: {} },
+    ] })).toEqual([[103.9, 30], [104.5, 30.8]]);
+    expect(boundsOf({ type: 'FeatureCollection', features: [] })).toBeNull();
+  });
+});
