@@ -1,0 +1,1 @@
+//! Data hub library: sources, mappings, ingest, entity resolution, search, profiles.
