@@ -1,0 +1,151 @@
+//! Character-level text clean-up shared by the other normalisers: traditional →
+//! simplified Chinese (OpenCC dictionaries via `ferrous-opencc`), full-width →
+//! half-width ASCII, and whitespace collapsing.
+
+use std::sync::OnceLock;
+
+use ferrous_opencc::OpenCC;
+use ferrous_opencc::config::BuiltinConfig;
+
+fn converter(cfg: BuiltinConfig, slot: &'static OnceLock<OpenCC>) -> &'static OpenCC {
+    slot.get_or_init(|| {
+        // The configurations and dictionaries are compiled into ferrous-opencc, so
+        // this only fails if that crate is built without its default features.
+        OpenCC::from_config(cfg).expect("ferrous-opencc built-in configuration is present")
+    })
+}
+
+/// Traditional → simplified Chinese (OpenCC `t2s`, phrase-aware). Text that is
+/// already simplified, ASCII or other scripts passes through unchanged.
+///
+/// # Panics
+/// Only if `ferrous-opencc` was compiled without its built-in `t2s` data.
+pub fn to_simplified(s: &str) -> String {
+    static T2S: OnceLock<OpenCC> = OnceLock::new();
+    if s.is_ascii() {
+        return s.to_owned();
+    }
+    converter(BuiltinConfig::T2s, &T2S).convert(s)
+}
+
+/// Simplified → traditional Chinese (OpenCC `s2t`). Used by the synthetic data
+/// generator to produce the traditional-character noise real sources contain.
+///
+/// # Panics
+/// Only if `ferrous-opencc` was compiled without its built-in `s2t` data.
+pub fn to_traditional(s: &str) -> String {
+    static S2T: OnceLock<OpenCC> = OnceLock::new();
+    if s.is_ascii() {
+        return s.to_owned();
+    }
+    converter(BuiltinConfig::S2t, &S2T).convert(s)
+}
+
+/// Maps one full-width form (U+FF01–U+FF5E, ideographic space U+3000) to its ASCII
+/// counterpart; every other character is returned unchanged.
+pub fn half_width_char(c: char) -> char {
+    match c {
+        '\u{3000}' => ' ',
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => c,
+    }
+}
+
+/// Full-width ASCII forms (`１２３ＡＢＣ，（）`, ideographic space) → half-width.
+pub fn to_half_width(s: &str) -> String {
+    s.chars().map(half_width_char).collect()
+}
+
+/// Full-width ASCII forms → half-width ASCII (see [`half_width_char`]).
+pub fn to_full_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            ' ' => '\u{3000}',
+            '!'..='~' => char::from_u32(c as u32 + 0xFEE0).unwrap_or(c),
+            _ => c,
+        })
+        .collect()
+}
+
+/// Whitespace as departmental exports contain it: ASCII, ideographic space, NBSP,
+/// zero-width space and BOM.
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '\u{200B}' | '\u{FEFF}' | '\u{00A0}' | '\u{3000}')
+}
+
+/// Trims and collapses every run of whitespace (see [`is_space`]) into one ASCII space.
+pub fn collapse_spaces(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending = false;
+    for c in s.chars() {
+        if is_space(c) {
+            pending = !out.is_empty();
+        } else {
+            if pending {
+                out.push(' ');
+                pending = false;
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// True for CJK unified ideographs (basic block and extension A) and 〇.
+pub fn is_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '〇')
+}
+
+/// Half-width, upper-case ASCII letters and digits with every whitespace and the
+/// given separator characters removed — the common first step for identifiers.
+pub(crate) fn compact_identifier(s: &str, separators: &[char]) -> String {
+    s.chars()
+        .map(half_width_char)
+        .filter(|c| !is_space(*c) && !separators.contains(c))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn simplified() {
+        assert_eq!(to_simplified("張偉住在廣東省"), "张伟住在广东省");
+        assert_eq!(to_simplified("abc 123"), "abc 123");
+        assert_eq!(to_traditional("张伟"), "張偉");
+    }
+
+    #[test]
+    fn widths_and_spaces() {
+        assert_eq!(to_half_width("１２３ＡＢｃ，（）－"), "123ABc,()-");
+        assert_eq!(to_half_width("王\u{3000}明"), "王 明");
+        assert_eq!(to_full_width("A1 -"), "Ａ１\u{3000}－");
+        assert_eq!(collapse_spaces("  a \t\u{3000} b\u{00A0}\n"), "a b");
+        assert_eq!(collapse_spaces(""), "");
+    }
+
+    proptest! {
+        #[test]
+        fn half_width_round_trips_ascii(s in "[!-~ ]{0,40}") {
+            prop_assert_eq!(to_half_width(&to_full_width(&s)), s.clone());
+            prop_assert_eq!(to_half_width(&s), s);
+        }
+
+        #[test]
+        fn collapse_is_idempotent(s in "\\PC{0,40}") {
+            let once = collapse_spaces(&s);
+            prop_assert_eq!(collapse_spaces(&once), once.clone());
+            prop_assert!(!once.starts_with(' ') && !once.ends_with(' '));
+            prop_assert!(!once.contains("  "));
+        }
+
+        #[test]
+        fn simplified_is_idempotent(s in "[\u{4E00}-\u{4FFF}]{0,12}") {
+            let once = to_simplified(&s);
+            prop_assert_eq!(to_simplified(&once), once);
+        }
+    }
+}
