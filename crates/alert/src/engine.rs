@@ -144,7 +144,8 @@ pub enum Detail {
         times: u32,
         window_ms: i64,
     },
-    /// `previous` is the last sighting before the lookback, if any was retained.
+    /// `previous` is the last sighting before the lookback, if still retained
+    /// (state is kept for two lookbacks).
     FirstAppearance {
         previous: Option<Timestamp>,
     },
@@ -1223,7 +1224,10 @@ impl Engine {
             _ => false,
         });
         self.st.first.retain(|(wid, _), t| match param(wid) {
-            Some(Condition::FirstAppearance { lookback }) => *t >= now - ms(*lookback),
+            // Kept for two lookbacks so an alert can still name the previous sighting.
+            Some(Condition::FirstAppearance { lookback }) => {
+                *t >= now.saturating_sub(ms(*lookback).saturating_mul(2))
+            }
             _ => false,
         });
         let horizon = now - self.max_within();
