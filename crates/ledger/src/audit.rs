@@ -204,6 +204,7 @@ where
     let mut prev: Option<u64> = None;
     let mut entries_read = 0u64;
     let mut mismatches: Vec<(u64, Hash, Hash)> = Vec::new();
+    let mut seen = Bitset::default();
     for (index, data) in entries {
         entries_read += 1;
         let h = leaf_hash(data.as_ref());
@@ -218,14 +219,11 @@ where
             }
             _ => {
                 if index > next {
-                    findings.push(Finding::MissingEntries {
-                        from: next,
-                        to: index,
-                    });
                     in_order = false;
                 }
             }
         }
+        seen.insert(index);
         if let Some(stored) = stored_leaf(tiles, index)
             && stored != h
         {
@@ -248,19 +246,39 @@ where
     if !pending.is_empty() {
         frontier = integrate_leaf_hashes(&frontier, pending).frontier;
     }
-    if latest > next {
-        findings.push(Finding::MissingEntries {
-            from: next,
-            to: latest,
-        });
+    // Gaps: indices below the log size that no stored row claims.
+    let mut missing: Vec<(u64, u64)> = Vec::new();
+    for i in 0..latest.max(next) {
+        if !seen.contains(i) {
+            match missing.last_mut() {
+                Some((_, to)) if *to == i => *to = i + 1,
+                _ => missing.push((i, i + 1)),
+            }
+        }
     }
+    findings.extend(
+        missing
+            .iter()
+            .map(|&(from, to)| Finding::MissingEntries { from, to }),
+    );
 
-    // Tell reordered entries from altered ones: does the data match a stored
-    // leaf hash elsewhere?
-    let stored_at: HashMap<Hash, u64> = mismatches
+    // Tell reordered entries from altered ones: does the data match the stored
+    // leaf hash of another mismatched or missing index?
+    let mut stored_at: HashMap<Hash, u64> = mismatches
         .iter()
         .map(|(i, stored, _)| (*stored, *i))
         .collect();
+    if !mismatches.is_empty() {
+        let missing_indices = missing
+            .iter()
+            .flat_map(|&(a, b)| a..b)
+            .take(MAX_MISSING_LOOKUPS);
+        for i in missing_indices {
+            if let Some(h) = stored_leaf(tiles, i) {
+                stored_at.entry(h).or_insert(i);
+            }
+        }
+    }
     for (index, stored, data) in mismatches {
         match stored_at.get(&data) {
             Some(&other) if other != index => findings.push(Finding::ReorderedEntry {
@@ -334,6 +352,30 @@ where
         recomputed_root: complete.then(|| frontier.root()),
         checkpoints_checked: checkpoints.len(),
         findings,
+    }
+}
+
+/// Cap on missing indices whose stored hashes are consulted to explain moved
+/// entries, so a log with a huge hole cannot blow up the audit's memory.
+const MAX_MISSING_LOOKUPS: usize = 1 << 20;
+
+/// Growable bitset of seen entry indices (1 bit per entry).
+#[derive(Default)]
+struct Bitset(Vec<u64>);
+
+impl Bitset {
+    fn insert(&mut self, i: u64) {
+        let word = (i / 64) as usize;
+        if self.0.len() <= word {
+            self.0.resize(word + 1, 0);
+        }
+        self.0[word] |= 1 << (i % 64);
+    }
+
+    fn contains(&self, i: u64) -> bool {
+        self.0
+            .get((i / 64) as usize)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 }
 
