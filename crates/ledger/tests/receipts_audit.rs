@@ -21,7 +21,7 @@ fn record(i: u64) -> String {
     LeafRecord::CaseState(CaseStateChange {
         entity: CaseEntity::Incident,
         number: format!("J5101042026{i:08}"),
-        from: if i % 3 == 0 {
+        from: if i.is_multiple_of(3) {
             None
         } else {
             Some("received".into())
