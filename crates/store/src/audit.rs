@@ -1,0 +1,275 @@
+//! The audit log: an append-only, hash-chained record of every read or write of
+//! personal data. Each record's hash covers the previous record's hash and the
+//! record's canonical encoding, so editing, deleting or reordering rows in the
+//! database breaks the chain and [`Store::audit_verify`] names the first bad row.
+
+use sha2::{Digest, Sha256};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Dialect, Page, Result, Store, db, json_list, parse_json_list};
+
+/// The `prev_hash` of the first record.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// What happened, by whom, to what, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub at: i64,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub role: String,
+    /// e.g. `unit.read`, `search`, `incident.create`.
+    pub action: String,
+    /// e.g. `unit`, `person`, `incident`.
+    pub object_type: String,
+    pub object_ids: Vec<String>,
+    /// The `X-Purpose` reason given for a sensitive read.
+    pub purpose: Option<String>,
+    /// `ok`, `denied`, `error:<code>`.
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub entry: AuditEntry,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub username: Option<String>,
+    /// Matches records whose `object_ids` contain this id.
+    pub object_id: Option<String>,
+    pub object_type: Option<String>,
+    pub action: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Outcome of re-walking the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditVerification {
+    pub checked: u64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    /// The first broken record, with why.
+    pub first_bad: Option<(i64, String)>,
+}
+
+impl AuditVerification {
+    pub fn ok(&self) -> bool {
+        self.first_bad.is_none()
+    }
+}
+
+/// SHA-256 over the previous hash and the record's canonical encoding (a JSON
+/// array in fixed field order), hex-encoded.
+pub fn chain_hash(prev_hash: &str, seq: i64, e: &AuditEntry) -> String {
+    let canonical = serde_json::json!([
+        seq,
+        e.at,
+        e.user_id,
+        e.username,
+        e.role,
+        e.action,
+        e.object_type,
+        e.object_ids,
+        e.purpose,
+        e.outcome,
+        e.detail
+    ])
+    .to_string();
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(canonical.as_bytes());
+    hex::encode(h.finalize())
+}
+
+const COLS: &str = "seq, at, user_id, username, role, action, object_type, object_ids, purpose, outcome, detail, prev_hash, hash";
+
+macro_rules! audit_row {
+    ($r:expr) => {{
+        let ids: String = $r.try_get("object_ids")?;
+        AuditRecord {
+            seq: $r.try_get("seq")?,
+            entry: AuditEntry {
+                at: $r.try_get("at")?,
+                user_id: $r.try_get("user_id")?,
+                username: $r.try_get("username")?,
+                role: $r.try_get("role")?,
+                action: $r.try_get("action")?,
+                object_type: $r.try_get("object_type")?,
+                object_ids: parse_json_list("audit_log.object_ids", &ids)?,
+                purpose: $r.try_get("purpose")?,
+                outcome: $r.try_get("outcome")?,
+                detail: $r.try_get("detail")?,
+            },
+            prev_hash: $r.try_get("prev_hash")?,
+            hash: $r.try_get("hash")?,
+        }
+    }};
+}
+
+impl Store {
+    /// Appends entries to the chain in order, in one transaction. Returns their seqs.
+    pub async fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<i64>> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _guard = self.inner.audit_lock.lock().await;
+        let pg = self.dialect() == Dialect::Postgres;
+        Ok(db!(self, p => {
+            let mut tx = p.begin().await?;
+            if pg {
+                // Several pingan processes may share one PostgreSQL chain.
+                sqlx::query("SELECT pg_advisory_xact_lock(727361)").execute(&mut *tx).await?;
+            }
+            let head = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+            let (mut seq, mut prev): (i64, String) = match head {
+                Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
+                None => (0, GENESIS_HASH.to_string()),
+            };
+            let mut seqs = Vec::with_capacity(entries.len());
+            for e in entries {
+                seq += 1;
+                let hash = chain_hash(&prev, seq, e);
+                sqlx::query(
+                    "INSERT INTO audit_log (seq, at, user_id, username, role, action, object_type, object_ids, purpose, outcome, detail, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(seq)
+                .bind(e.at)
+                .bind(e.user_id)
+                .bind(&e.username)
+                .bind(&e.role)
+                .bind(&e.action)
+                .bind(&e.object_type)
+                .bind(json_list(&e.object_ids))
+                .bind(&e.purpose)
+                .bind(&e.outcome)
+                .bind(&e.detail)
+                .bind(&prev)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+                seqs.push(seq);
+                prev = hash;
+            }
+            tx.commit().await?;
+            seqs
+        }))
+    }
+
+    /// Records matching `f`, newest first, with the total count.
+    pub async fn audit_query(
+        &self,
+        f: &AuditFilter,
+        page: Page,
+    ) -> Result<(Vec<AuditRecord>, i64)> {
+        let object_like = f
+            .object_id
+            .as_ref()
+            .map(|id| format!("%{}%", serde_json::to_string(id).unwrap_or_default()));
+        let filter = "($1 IS NULL OR username = $1) AND ($2 IS NULL OR object_ids LIKE $2) AND ($3 IS NULL OR object_type = $3) \
+                      AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6)";
+        let sql = format!(
+            "SELECT {COLS} FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT $7 OFFSET $8"
+        );
+        let count_sql = format!("SELECT COUNT(*) AS n FROM audit_log WHERE {filter}");
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(&f.username)
+                .bind(&object_like)
+                .bind(&f.object_type)
+                .bind(&f.action)
+                .bind(f.from)
+                .bind(f.to)
+                .bind(page.limit)
+                .bind(page.offset)
+                .fetch_all(p)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(audit_row!(r));
+            }
+            let total: i64 = sqlx::query(AssertSqlSafe(count_sql.as_str()))
+                .bind(&f.username)
+                .bind(&object_like)
+                .bind(&f.object_type)
+                .bind(&f.action)
+                .bind(f.from)
+                .bind(f.to)
+                .fetch_one(p)
+                .await?
+                .try_get("n")?;
+            (out, total)
+        }))
+    }
+
+    /// The last record's seq and hash (the chain head), for ledger checkpoints.
+    pub async fn audit_head(&self) -> Result<(i64, String)> {
+        Ok(
+            db!(self, p => match sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").fetch_optional(p).await? {
+                Some(r) => (r.try_get("seq")?, r.try_get("hash")?),
+                None => (0, GENESIS_HASH.to_string()),
+            }),
+        )
+    }
+
+    /// Re-walks the whole chain in pages and reports the first record whose stored
+    /// links or hash disagree with a recomputation.
+    pub async fn audit_verify(&self) -> Result<AuditVerification> {
+        let mut expected_seq = 1i64;
+        let mut prev = GENESIS_HASH.to_string();
+        let mut checked = 0u64;
+        let sql = format!("SELECT {COLS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 5000");
+        loop {
+            let batch: Vec<AuditRecord> = db!(self, p => {
+                let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(expected_seq).fetch_all(p).await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    out.push(audit_row!(r));
+                }
+                out
+            });
+            if batch.is_empty() {
+                break;
+            }
+            for rec in batch {
+                let bad = if rec.seq != expected_seq {
+                    Some(format!(
+                        "expected seq {expected_seq}, found {} (record missing)",
+                        rec.seq
+                    ))
+                } else if rec.prev_hash != prev {
+                    Some("prev_hash does not match the previous record's hash".to_string())
+                } else if chain_hash(&prev, rec.seq, &rec.entry) != rec.hash {
+                    Some("record content does not match its hash (edited)".to_string())
+                } else {
+                    None
+                };
+                if let Some(reason) = bad {
+                    return Ok(AuditVerification {
+                        checked,
+                        head_seq: expected_seq - 1,
+                        head_hash: prev,
+                        first_bad: Some((rec.seq, reason)),
+                    });
+                }
+                prev = rec.hash;
+                expected_seq += 1;
+                checked += 1;
+            }
+        }
+        Ok(AuditVerification {
+            checked,
+            head_seq: expected_seq - 1,
+            head_hash: prev,
+            first_bad: None,
+        })
+    }
+}

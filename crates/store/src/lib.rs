@@ -1,0 +1,265 @@
+//! Persistence for pingan.
+//!
+//! One [`Store`] handle with two real adapters chosen by configuration: SQLite
+//! (embedded default, WAL, one file in the data dir) and PostgreSQL. Both run the
+//! same SQL where the dialects agree (`$n` placeholders, `RETURNING`, `ON CONFLICT`)
+//! and their own migration set where they do not. The [`db!`] macro expands a query
+//! body once per adapter, so every method is compiled against both concrete drivers
+//! and the shared test suite (`tests/suite.rs`) runs against both.
+//!
+//! Times are stored as `BIGINT` milliseconds since the epoch, booleans as integers,
+//! JSON as text: the portable subset of both databases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use thiserror::Error;
+
+mod audit;
+mod migrate;
+mod orgs;
+mod units;
+mod users;
+
+pub use audit::{
+    AuditEntry, AuditFilter, AuditRecord, AuditVerification, GENESIS_HASH, chain_hash,
+};
+pub use orgs::{NewOrg, OrgPatch, OrgRow};
+pub use units::{NewUnit, PositionUpdate, UnitFilter, UnitPatch, UnitRow};
+pub use users::{ApiKeyRow, NewApiKey, NewUser, UserPatch, UserRow};
+
+/// Which adapter a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("{entity} {id} not found")]
+    NotFound { entity: &'static str, id: String },
+    #[error("{entity} with {field} {value:?} already exists")]
+    Conflict {
+        entity: &'static str,
+        field: &'static str,
+        value: String,
+    },
+    #[error("{entity} {id} is still referenced by {by}")]
+    InUse {
+        entity: &'static str,
+        id: String,
+        by: &'static str,
+    },
+    #[error("invalid database url {0:?}: use a file path, sqlite://PATH or postgres://…")]
+    BadUrl(String),
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("stored value for {field} is corrupt: {reason}")]
+    Corrupt { field: &'static str, reason: String },
+}
+
+impl StoreError {
+    pub(crate) fn unique(
+        e: sqlx::Error,
+        entity: &'static str,
+        field: &'static str,
+        value: &str,
+    ) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
+                entity,
+                field,
+                value: value.to_string(),
+            },
+            _ => StoreError::Db(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A page request for list queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page {
+            limit: 50,
+            offset: 0,
+        }
+    }
+}
+
+pub(crate) enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Expands `$body` once for each adapter with `$pool` bound to the concrete pool.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! db {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store.backend() {
+            $crate::BackendRef::Sqlite($pool) => $body,
+            $crate::BackendRef::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Borrowed view of the adapter, for the [`db!`] macro (also usable by other crates
+/// that add their own tables through the same pools).
+pub enum BackendRef<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
+pub(crate) struct Inner {
+    pub(crate) backend: Backend,
+    /// Serialises appends to the audit hash chain within this process; PostgreSQL
+    /// additionally takes an advisory lock so several processes can share one chain.
+    pub(crate) audit_lock: tokio::sync::Mutex<()>,
+}
+
+/// The handle every other part of pingan persists through. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect())
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database named by `url` and applies migrations.
+    ///
+    /// `url` is `postgres://…`/`postgresql://…`, `sqlite://PATH`, or a plain file path.
+    pub async fn open(url: &str) -> Result<Store> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts: PgConnectOptions = url
+                .parse()
+                .map_err(|_| StoreError::BadUrl(url.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Backend::Postgres(pool)
+        } else {
+            let path = url.strip_prefix("sqlite://").unwrap_or(url);
+            if path.is_empty() {
+                return Err(StoreError::BadUrl(url.to_string()));
+            }
+            let opts = SqliteConnectOptions::new()
+                .filename(path)
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Backend::Sqlite(pool)
+        };
+        let store = Store {
+            inner: Arc::new(Inner {
+                backend,
+                audit_lock: tokio::sync::Mutex::new(()),
+            }),
+        };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match &self.inner.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn backend(&self) -> BackendRef<'_> {
+        match &self.inner.backend {
+            Backend::Sqlite(p) => BackendRef::Sqlite(p),
+            Backend::Postgres(p) => BackendRef::Postgres(p),
+        }
+    }
+
+    /// Runs a raw SQL statement. For administration and for tests that tamper with
+    /// stored data on purpose; application code uses the typed methods.
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
+        Ok(db!(self, p => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await?.rows_affected()))
+    }
+
+    pub async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        use sqlx::Row;
+        let row = db!(self, p => sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(p)
+            .await?
+            .map(|r| r.try_get::<String, _>("value"))
+            .transpose()?);
+        Ok(row)
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        db!(self, p => sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(p)
+        .await?.rows_affected());
+        Ok(())
+    }
+
+    /// Checks the database answers, for `/healthz`.
+    pub async fn ping(&self) -> Result<()> {
+        db!(self, p => sqlx::query("SELECT 1").execute(p).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Closes every pooled connection, waiting for in-flight queries.
+    pub async fn close(&self) {
+        match &self.inner.backend {
+            Backend::Sqlite(p) => p.close().await,
+            Backend::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+pub(crate) fn json_list(items: &[String]) -> String {
+    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_string())
+}
+
+pub(crate) fn parse_json_list(field: &'static str, s: &str) -> Result<Vec<String>> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt {
+        field,
+        reason: e.to_string(),
+    })
+}

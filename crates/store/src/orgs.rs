@@ -1,0 +1,201 @@
+//! Organisation nodes (city bureau → district bureaus → police stations) with their
+//! jurisdiction areas. Each node stores a materialised path (`/1/3/17/`) so that
+//! "this node's subtree" is a prefix match.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Page, Result, Store, StoreError, db};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgRow {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub kind: String,
+    pub code: String,
+    pub name: String,
+    pub path: String,
+    /// GeoJSON geometry (Polygon or MultiPolygon) as text.
+    pub area: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewOrg {
+    pub parent_id: Option<i64>,
+    pub kind: String,
+    pub code: String,
+    pub name: String,
+    pub area: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    pub code: Option<String>,
+    /// `Some(None)` clears the area.
+    pub area: Option<Option<String>>,
+}
+
+macro_rules! org_row {
+    ($r:expr) => {
+        OrgRow {
+            id: $r.try_get("id")?,
+            parent_id: $r.try_get("parent_id")?,
+            kind: $r.try_get("kind")?,
+            code: $r.try_get("code")?,
+            name: $r.try_get("name")?,
+            path: $r.try_get("path")?,
+            area: $r.try_get("area")?,
+            created_at: $r.try_get("created_at")?,
+            updated_at: $r.try_get("updated_at")?,
+        }
+    };
+}
+
+const COLS: &str = "id, parent_id, kind, code, name, path, area, created_at, updated_at";
+
+impl Store {
+    /// Creates a node under `parent_id` (or a root when `None`), computing its path.
+    pub async fn create_org(&self, new: &NewOrg, now: i64) -> Result<OrgRow> {
+        let parent_path = match new.parent_id {
+            Some(pid) => self.get_org(pid).await?.path,
+            None => "/".to_string(),
+        };
+        let id: i64 = db!(self, p => {
+            let mut tx = p.begin().await?;
+            let id: i64 = sqlx::query(
+                "INSERT INTO orgs (parent_id, kind, code, name, path, area, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, '', $5, $6, $6) RETURNING id",
+            )
+            .bind(new.parent_id)
+            .bind(&new.kind)
+            .bind(&new.code)
+            .bind(&new.name)
+            .bind(&new.area)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| StoreError::unique(e, "org", "code", &new.code))?
+            .try_get("id")?;
+            sqlx::query("UPDATE orgs SET path = $1 WHERE id = $2")
+                .bind(format!("{parent_path}{id}/"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            id
+        });
+        self.get_org(id).await
+    }
+
+    pub async fn get_org(&self, id: i64) -> Result<OrgRow> {
+        self.find_org(id).await?.ok_or(StoreError::NotFound {
+            entity: "org",
+            id: id.to_string(),
+        })
+    }
+
+    pub async fn find_org(&self, id: i64) -> Result<Option<OrgRow>> {
+        let sql = format!("SELECT {COLS} FROM orgs WHERE id = $1");
+        Ok(
+            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await? {
+                Some(r) => Some(org_row!(r)),
+                None => None,
+            }),
+        )
+    }
+
+    pub async fn get_org_by_code(&self, code: &str) -> Result<Option<OrgRow>> {
+        let sql = format!("SELECT {COLS} FROM orgs WHERE code = $1");
+        Ok(
+            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(code).fetch_optional(p).await? {
+                Some(r) => Some(org_row!(r)),
+                None => None,
+            }),
+        )
+    }
+
+    /// Nodes whose path starts with `path_prefix` (a subtree), ordered by path.
+    pub async fn list_orgs(&self, path_prefix: &str, page: Page) -> Result<(Vec<OrgRow>, i64)> {
+        let like = format!("{}%", escape_like(path_prefix));
+        let sql = format!(
+            "SELECT {COLS} FROM orgs WHERE path LIKE $1 ESCAPE '\\' ORDER BY path LIMIT $2 OFFSET $3"
+        );
+        let count_sql = "SELECT COUNT(*) AS n FROM orgs WHERE path LIKE $1 ESCAPE '\\'";
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(&like).bind(page.limit).bind(page.offset).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(org_row!(r));
+            }
+            let total: i64 = sqlx::query(count_sql).bind(&like).fetch_one(p).await?.try_get("n")?;
+            (out, total)
+        }))
+    }
+
+    /// Every node, for building the in-memory tree and jurisdiction index.
+    pub async fn all_orgs(&self) -> Result<Vec<OrgRow>> {
+        Ok(self
+            .list_orgs(
+                "/",
+                Page {
+                    limit: i64::MAX / 2,
+                    offset: 0,
+                },
+            )
+            .await?
+            .0)
+    }
+
+    pub async fn update_org(&self, id: i64, patch: &OrgPatch, now: i64) -> Result<OrgRow> {
+        let cur = self.get_org(id).await?;
+        let name = patch.name.clone().unwrap_or(cur.name);
+        let code = patch.code.clone().unwrap_or(cur.code);
+        let area = patch.area.clone().unwrap_or(cur.area);
+        db!(self, p => sqlx::query("UPDATE orgs SET name = $1, code = $2, area = $3, updated_at = $4 WHERE id = $5")
+            .bind(&name)
+            .bind(&code)
+            .bind(&area)
+            .bind(now)
+            .bind(id)
+            .execute(p)
+            .await
+            .map_err(|e| StoreError::unique(e, "org", "code", &code))?.rows_affected());
+        self.get_org(id).await
+    }
+
+    /// Deletes a node that has no children, units or users.
+    pub async fn delete_org(&self, id: i64) -> Result<()> {
+        self.get_org(id).await?;
+        for (table, col, by) in [
+            ("orgs", "parent_id", "child orgs"),
+            ("units", "org_id", "units"),
+            ("users", "org_id", "users"),
+        ] {
+            let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {col} = $1");
+            let n: i64 = db!(self, p => sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_one(p).await?.try_get("n")?);
+            if n > 0 {
+                return Err(StoreError::InUse {
+                    entity: "org",
+                    id: id.to_string(),
+                    by,
+                });
+            }
+        }
+        db!(self, p => sqlx::query("DELETE FROM orgs WHERE id = $1").bind(id).execute(p).await?.rows_affected());
+        Ok(())
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+pub(crate) fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,321 @@
+//! Users, their login sessions (bearer tokens stored hashed) and machine API keys.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::orgs::escape_like;
+use crate::{Page, Result, Store, StoreError, db, json_list, parse_json_list};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub org_id: i64,
+    pub org_path: String,
+    pub unit_id: Option<i64>,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub org_id: i64,
+    pub unit_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub role: Option<String>,
+    pub org_id: Option<i64>,
+    pub unit_id: Option<Option<i64>>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRow {
+    pub id: i64,
+    pub name: String,
+    pub key_hash: String,
+    pub role: String,
+    pub org_id: i64,
+    pub org_path: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub name: String,
+    pub key_hash: String,
+    pub role: String,
+    pub org_id: i64,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<i64>,
+}
+
+const USER_COLS: &str = "u.id, u.username, u.display_name, u.password_hash, u.role, u.org_id, o.path AS org_path, \
+     u.unit_id, u.disabled, u.created_at, u.updated_at";
+
+macro_rules! user_row {
+    ($r:expr) => {{
+        let disabled: i64 = $r.try_get("disabled")?;
+        UserRow {
+            id: $r.try_get("id")?,
+            username: $r.try_get("username")?,
+            display_name: $r.try_get("display_name")?,
+            password_hash: $r.try_get("password_hash")?,
+            role: $r.try_get("role")?,
+            org_id: $r.try_get("org_id")?,
+            org_path: $r.try_get("org_path")?,
+            unit_id: $r.try_get("unit_id")?,
+            disabled: disabled != 0,
+            created_at: $r.try_get("created_at")?,
+            updated_at: $r.try_get("updated_at")?,
+        }
+    }};
+}
+
+const KEY_COLS: &str = "k.id, k.name, k.key_hash, k.role, k.org_id, o.path AS org_path, k.scopes, k.created_at, k.expires_at, k.revoked_at";
+
+macro_rules! key_row {
+    ($r:expr) => {{
+        let scopes: String = $r.try_get("scopes")?;
+        ApiKeyRow {
+            id: $r.try_get("id")?,
+            name: $r.try_get("name")?,
+            key_hash: $r.try_get("key_hash")?,
+            role: $r.try_get("role")?,
+            org_id: $r.try_get("org_id")?,
+            org_path: $r.try_get("org_path")?,
+            scopes: parse_json_list("api_keys.scopes", &scopes)?,
+            created_at: $r.try_get("created_at")?,
+            expires_at: $r.try_get("expires_at")?,
+            revoked_at: $r.try_get("revoked_at")?,
+        }
+    }};
+}
+
+impl Store {
+    pub async fn create_user(&self, new: &NewUser, now: i64) -> Result<UserRow> {
+        self.get_org(new.org_id).await?;
+        let id: i64 = db!(self, p => sqlx::query(
+            "INSERT INTO users (username, display_name, password_hash, role, org_id, unit_id, disabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) RETURNING id",
+        )
+        .bind(&new.username)
+        .bind(&new.display_name)
+        .bind(&new.password_hash)
+        .bind(&new.role)
+        .bind(new.org_id)
+        .bind(new.unit_id)
+        .bind(now)
+        .fetch_one(p)
+        .await
+        .map_err(|e| StoreError::unique(e, "user", "username", &new.username))?
+        .try_get("id")?);
+        self.get_user(id).await
+    }
+
+    pub async fn get_user(&self, id: i64) -> Result<UserRow> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.id = $1"
+        );
+        db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await? {
+            Some(r) => Ok(user_row!(r)),
+            None => Err(StoreError::NotFound { entity: "user", id: id.to_string() }),
+        })
+    }
+
+    pub async fn get_user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.username = $1"
+        );
+        Ok(
+            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(username).fetch_optional(p).await? {
+                Some(r) => Some(user_row!(r)),
+                None => None,
+            }),
+        )
+    }
+
+    /// Users whose org is in the subtree `path_prefix`.
+    pub async fn list_users(&self, path_prefix: &str, page: Page) -> Result<(Vec<UserRow>, i64)> {
+        let like = format!("{}%", escape_like(path_prefix));
+        let sql = format!(
+            "SELECT {USER_COLS} FROM users u JOIN orgs o ON o.id = u.org_id WHERE o.path LIKE $1 ESCAPE '\\' ORDER BY u.id LIMIT $2 OFFSET $3"
+        );
+        let count_sql = "SELECT COUNT(*) AS n FROM users u JOIN orgs o ON o.id = u.org_id WHERE o.path LIKE $1 ESCAPE '\\'";
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(&like).bind(page.limit).bind(page.offset).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(user_row!(r));
+            }
+            let total: i64 = sqlx::query(count_sql).bind(&like).fetch_one(p).await?.try_get("n")?;
+            (out, total)
+        }))
+    }
+
+    pub async fn update_user(&self, id: i64, patch: &UserPatch, now: i64) -> Result<UserRow> {
+        let cur = self.get_user(id).await?;
+        if let Some(org) = patch.org_id {
+            self.get_org(org).await?;
+        }
+        db!(self, p => sqlx::query(
+            "UPDATE users SET display_name = $1, password_hash = $2, role = $3, org_id = $4, unit_id = $5, disabled = $6, updated_at = $7 WHERE id = $8",
+        )
+        .bind(patch.display_name.as_ref().unwrap_or(&cur.display_name))
+        .bind(patch.password_hash.as_ref().unwrap_or(&cur.password_hash))
+        .bind(patch.role.as_ref().unwrap_or(&cur.role))
+        .bind(patch.org_id.unwrap_or(cur.org_id))
+        .bind(patch.unit_id.unwrap_or(cur.unit_id))
+        .bind(i64::from(patch.disabled.unwrap_or(cur.disabled)))
+        .bind(now)
+        .bind(id)
+        .execute(p)
+        .await?.rows_affected());
+        self.get_user(id).await
+    }
+
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        db!(self, p => sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(p)
+            .await?.rows_affected());
+        Ok(())
+    }
+
+    /// The user behind a live (unexpired, unrevoked) session, with its expiry.
+    pub async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<(UserRow, i64)>> {
+        let row: Option<(i64, i64)> = db!(self, p => match sqlx::query(
+            "SELECT user_id, expires_at FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(p)
+        .await?
+        {
+            Some(r) => Some((r.try_get("user_id")?, r.try_get("expires_at")?)),
+            None => None,
+        });
+        match row {
+            Some((uid, exp)) => Ok(Some((self.get_user(uid).await?, exp))),
+            None => Ok(None),
+        }
+    }
+
+    /// Revokes one session; returns whether it existed and was live.
+    pub async fn revoke_session(&self, token_hash: &str, now: i64) -> Result<bool> {
+        Ok(
+            db!(self, p => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(token_hash)
+            .execute(p)
+            .await?
+            .rows_affected())
+                > 0,
+        )
+    }
+
+    /// Revokes every session of a user (password change, disabling).
+    pub async fn revoke_user_sessions(&self, user_id: i64, now: i64) -> Result<u64> {
+        Ok(
+            db!(self, p => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(user_id)
+            .execute(p)
+            .await?
+            .rows_affected()),
+        )
+    }
+
+    pub async fn create_api_key(&self, new: &NewApiKey, now: i64) -> Result<ApiKeyRow> {
+        self.get_org(new.org_id).await?;
+        let id: i64 = db!(self, p => sqlx::query(
+            "INSERT INTO api_keys (name, key_hash, role, org_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&new.name)
+        .bind(&new.key_hash)
+        .bind(&new.role)
+        .bind(new.org_id)
+        .bind(json_list(&new.scopes))
+        .bind(now)
+        .bind(new.expires_at)
+        .fetch_one(p)
+        .await
+        .map_err(|e| StoreError::unique(e, "api key", "name", &new.name))?
+        .try_get("id")?);
+        let sql = format!(
+            "SELECT {KEY_COLS} FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE k.id = $1"
+        );
+        db!(self, p => {
+            let r = sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_one(p).await?;
+            Ok(key_row!(r))
+        })
+    }
+
+    /// A live API key by the hash of its secret.
+    pub async fn api_key_by_hash(&self, key_hash: &str, now: i64) -> Result<Option<ApiKeyRow>> {
+        let sql = format!(
+            "SELECT {KEY_COLS} FROM api_keys k JOIN orgs o ON o.id = k.org_id \
+             WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)"
+        );
+        Ok(
+            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(key_hash).bind(now).fetch_optional(p).await? {
+                Some(r) => Some(key_row!(r)),
+                None => None,
+            }),
+        )
+    }
+
+    pub async fn list_api_keys(&self, path_prefix: &str) -> Result<Vec<ApiKeyRow>> {
+        let like = format!("{}%", escape_like(path_prefix));
+        let sql = format!(
+            "SELECT {KEY_COLS} FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE o.path LIKE $1 ESCAPE '\\' ORDER BY k.id"
+        );
+        db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(&like).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(key_row!(r));
+            }
+            Ok(out)
+        })
+    }
+
+    pub async fn revoke_api_key(&self, id: i64, now: i64) -> Result<()> {
+        let n = db!(self, p => sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(p)
+            .await?
+            .rows_affected());
+        if n == 0 {
+            return Err(StoreError::NotFound {
+                entity: "api key",
+                id: id.to_string(),
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! A throwaway PostgreSQL cluster on 127.0.0.1 for adapter tests: `initdb` into a
+//! temp dir, `pg_ctl start` on a free port, stopped and removed on drop.
+//! PostgreSQL refuses to run as root, so as root the commands run as `postgres`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub(crate) struct TempPostgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    pub(crate) port: u16,
+    as_root: bool,
+}
+
+fn find_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("PINGAN_PG_BIN") {
+        return PathBuf::from(p);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL server not installed (/usr/lib/postgresql missing): run .ci/run or apt-get install postgresql")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("no initdb under /usr/lib/postgresql/*/bin")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl TempPostgres {
+    pub(crate) fn start() -> TempPostgres {
+        let bin = find_bin();
+        let as_root = is_root();
+        let dir =
+            std::env::temp_dir().join(format!("pingan-pg-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).unwrap();
+        if as_root {
+            assert!(
+                Command::new("chown")
+                    .args(["-R", "postgres:postgres"])
+                    .arg(&dir)
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        }
+        let pg = TempPostgres {
+            dir,
+            bin,
+            port: free_port(),
+            as_root,
+        };
+        let data = pg.dir.join("data");
+        pg.run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "pingan",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            ],
+        );
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+            pg.port,
+            pg.dir.display()
+        );
+        let log = pg.dir.join("pg.log");
+        pg.run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-o",
+                &opts,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        pg
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let exe = self.bin.join(tool);
+        let status = if self.as_root {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .status()
+        } else {
+            Command::new(&exe).args(args).status()
+        };
+        let ok = status.map(|s| s.success()).unwrap_or(false);
+        if !ok {
+            let log = std::fs::read_to_string(self.dir.join("pg.log")).unwrap_or_default();
+            panic!("{tool} {args:?} failed; server log:\n{log}");
+        }
+    }
+
+    pub(crate) fn url(&self, db: &str) -> String {
+        format!("postgres://pingan@127.0.0.1:{}/{db}", self.port)
+    }
+}
+
+impl Drop for TempPostgres {
+    fn drop(&mut self) {
+        let data = self.dir.join("data");
+        let exe = self.bin.join("pg_ctl");
+        let args = [
+            "-D",
+            data.to_str().unwrap_or_default(),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+        ];
+        let _ = if self.as_root {
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(&exe)
+                .args(args)
+                .status()
+        } else {
+            Command::new(&exe).args(args).status()
+        };
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
