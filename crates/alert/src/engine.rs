@@ -217,7 +217,7 @@ pub enum EndReason {
 /// Outputs of [`Engine::tick`] (and effects queued by `process`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Alert(AlertDraft),
+    Alert(Box<AlertDraft>),
     /// The watch was dropped; the server audits this.
     WatchEnded {
         watch_id: WatchId,
@@ -1144,7 +1144,7 @@ impl Engine {
                 },
             };
             if let Some(d) = self.draft_for_watch(hit, Timestamp(deadline), si, loc, None) {
-                out.push(Effect::Alert(d));
+                out.push(Effect::Alert(Box::new(d)));
             }
         }
 

@@ -13,7 +13,12 @@ use crate::wire::{LineError, ParseOptions, parse_ndjson};
 /// The server calls this for every accepted event, in acceptance order.
 pub fn ingest(engine: &mut Engine, event: &SensorEvent, now: Timestamp) -> Vec<Effect> {
     let mut out = engine.tick(now);
-    out.extend(engine.process(event, now).into_iter().map(Effect::Alert));
+    out.extend(
+        engine
+            .process(event, now)
+            .into_iter()
+            .map(|d| Effect::Alert(Box::new(d))),
+    );
     out
 }
 
@@ -31,7 +36,7 @@ impl ReplayReport {
     /// Only the alert drafts, in order.
     pub fn alerts(&self) -> impl Iterator<Item = &crate::engine::AlertDraft> {
         self.effects.iter().filter_map(|e| match e {
-            Effect::Alert(a) => Some(a),
+            Effect::Alert(a) => Some(a.as_ref()),
             _ => None,
         })
     }

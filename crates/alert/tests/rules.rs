@@ -1,4 +1,6 @@
 //! Each rule type on scripted event sequences, with the exact alerts expected.
+// `&[x.clone()]` reads better than `slice::from_ref(&x)` in scripted sequences.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
 mod common;
 

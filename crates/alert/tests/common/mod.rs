@@ -124,7 +124,7 @@ pub fn run(e: &mut Engine, events: &[SensorEvent]) -> Vec<AlertDraft> {
     for x in events {
         for eff in ingest(e, x, x.time) {
             if let Effect::Alert(a) = eff {
-                out.push(a);
+                out.push(*a);
             }
         }
     }
