@@ -126,11 +126,44 @@ export class CityMap {
     const loaded = new Promise<void>((resolve) => this.map.once('load', () => resolve()));
     this.ready = Promise.all([loaded, loadBaseData()]).then(([, base]) => this.applyBase(base.roads, base.jurisdictions, base.bbox));
     this.wireEvents();
+    this.map.on('sourcedata', this.onSourceData);
   }
 
   private source(id: string): GeoJSONSource | undefined {
     return this.map.getSource(id) as GeoJSONSource | undefined;
   }
+
+  /** Live sources with a setData still being tiled, and the newest data waiting behind it. */
+  private inFlight = new Map<string, number>();
+  private pending = new Map<string, FeatureCollection>();
+
+  /**
+   * Latest-wins backpressure: while the worker is still tiling the previous data of a source,
+   * newer data replaces the queued one instead of starting another tiling job. On a slow
+   * machine the map then updates as fast as it can draw, never building a backlog.
+   */
+  private pushLive(id: string, data: FeatureCollection): void {
+    const started = this.inFlight.get(id);
+    // A source that never reports back (hidden map, lost context) must not freeze updates.
+    if (started !== undefined && performance.now() - started < 3000) {
+      this.pending.set(id, data);
+      return;
+    }
+    const src = this.source(id);
+    if (!src) return;
+    this.inFlight.set(id, performance.now());
+    src.setData(data as never);
+  }
+
+  private onSourceData = (e: { sourceId?: string; isSourceLoaded?: boolean }): void => {
+    if (!e.sourceId || !e.isSourceLoaded || !this.inFlight.has(e.sourceId)) return;
+    this.inFlight.delete(e.sourceId);
+    const next = this.pending.get(e.sourceId);
+    if (next) {
+      this.pending.delete(e.sourceId);
+      this.pushLive(e.sourceId, next);
+    }
+  };
 
   private applyBase(roads: FeatureCollection, juris: FeatureCollection, bbox: Bbox | null): void {
     this.source('roads')?.setData(roads as never);
@@ -195,9 +228,9 @@ export class CityMap {
     this.source('pick')?.setData((p ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: [p.lng, p.lat] }, properties: {} }] } : EMPTY) as never);
   }
 
-  setUnits(units: Iterable<Unit>): void { this.source('units')?.setData(unitsToGeoJSON(units) as never); }
-  setIncidents(incidents: Iterable<Incident>): void { this.source('incidents')?.setData(incidentsToGeoJSON(incidents) as never); }
-  setAlerts(alerts: Iterable<Alert>): void { this.source('alerts')?.setData(alertsToGeoJSON(alerts) as never); }
+  setUnits(units: Iterable<Unit>): void { this.pushLive('units', unitsToGeoJSON(units)); }
+  setIncidents(incidents: Iterable<Incident>): void { this.pushLive('incidents', incidentsToGeoJSON(incidents)); }
+  setAlerts(alerts: Iterable<Alert>): void { this.pushLive('alerts', alertsToGeoJSON(alerts)); }
   setSensors(sensors: Iterable<Sensor>): void { this.source('sensors')?.setData(sensorsToGeoJSON(sensors) as never); }
   setHeat(layer: 'incidents' | 'crowd', cells: HeatCell[]): void { this.source(`heat-${layer}`)?.setData(heatToGeoJSON(cells) as never); }
 

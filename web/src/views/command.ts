@@ -124,8 +124,15 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
     if (c.incidents.size) { map.setIncidents(store.incidents.values()); paintTypes(); }
     if (c.alerts.size) map.setAlerts(store.alerts.values());
     if (c.today) serverToday = store.today;
-    if (c.units || c.incidents.size || c.alerts.size || c.today) paintToday();
+    if (c.incidents.size || c.alerts.size || c.today) paintToday();
+    else if (c.units) paintTodaySoon();
   };
+  // Unit movement alone only changes the "available" tile: repaint panels at most once a second.
+  let panelTimer: ReturnType<typeof setTimeout> | null = null;
+  function paintTodaySoon(): void {
+    if (panelTimer) return;
+    panelTimer = setTimeout(() => { panelTimer = null; paintToday(); }, 1000);
+  }
   const unsubscribe = store.subscribe(onChange);
 
   void (async () => {
@@ -156,6 +163,7 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
   })();
 
   return () => {
+    if (panelTimer) clearTimeout(panelTimer);
     unsubscribe();
     for (const c of charts) c.dispose();
     map?.destroy();

@@ -1,0 +1,168 @@
+// End-to-end: a dispatcher logs in, takes a call, sees it on the map, dispatches the
+// recommended unit, a second browser context sees the unit's status change live, and the
+// language switch persists. Screenshots of each main screen go to test-results/screens/.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { ACCOUNTS, launchBrowser, login, newPage, screenshot, startServer, waitForMap, type Server } from './harness';
+
+let server: Server;
+let browser: Browser;
+let ctxA: BrowserContext;
+let ctxB: BrowserContext;
+let pageA: Page & { errors: string[] };
+let pageB: Page & { errors: string[] };
+let incidentId = '';
+let unitId = '';
+
+const VIEWPORT = { width: 1440, height: 900 };
+
+beforeAll(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+  ctxA = await browser.newContext({ viewport: VIEWPORT, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  ctxB = await browser.newContext({ viewport: VIEWPORT, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  pageA = await newPage(ctxA);
+  pageB = await newPage(ctxB);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('dispatcher flow', () => {
+  it('logs in and lands on the city command map with live layers', async () => {
+    await login(pageA, server.url, ACCOUNTS.dispatcher);
+    expect(await pageA.locator('header.topbar nav a').evaluateAll((as) => as.map((a) => (a as HTMLElement).dataset.nav))).toEqual(['command', 'intake', 'board']);
+    await waitForMap(pageA);
+    await pageA.waitForFunction(() => (window as any).__pingan.store.units.size > 0, undefined, { timeout: 30_000 });
+    await pageA.waitForSelector('#live-state.open', { timeout: 20_000 });
+    await pageA.waitForTimeout(1000);
+    await screenshot(pageA, '01-command');
+    expect(pageA.errors).toEqual([]);
+  });
+
+  it('takes a call with a location picked on the map', async () => {
+    await pageA.click('a[data-nav=intake]');
+    await pageA.waitForSelector('#intake-map');
+    await waitForMap(pageA);
+    await pageA.selectOption('select[name=channel]', '110');
+    await pageA.fill('input[name=phone]', '13800138000');
+    await pageA.fill('textarea[name=description]', '有人在商场门口打架，有人受伤流血');
+    await pageA.click('#pick-on-map');
+    const box = (await pageA.locator('#intake-map canvas').boundingBox())!;
+    await pageA.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await expect.poll(() => pageA.textContent('#picked-location')).toMatch(/^\d+\.\d{5}, \d+\.\d{5}$/);
+    await pageA.click('#submit-call');
+    const card = pageA.locator('#intake-result [data-incident-id]');
+    await card.waitFor({ timeout: 20_000 });
+    incidentId = (await card.getAttribute('data-incident-id'))!;
+    expect(incidentId).toBeTruthy();
+    // The suggestion block shows a priority badge and the duplicates section is present.
+    expect(await pageA.locator('#intake-result [data-priority]').count()).toBeGreaterThan(0);
+    expect(await pageA.locator('#duplicates, #no-duplicates').count()).toBe(1);
+    await screenshot(pageA, '02-intake');
+  });
+
+  it('shows the new incident on the city map', async () => {
+    await pageA.click('a[data-nav=command]');
+    await waitForMap(pageA);
+    await pageA.waitForFunction((id) => (window as any).__pingan.store.incidents.has(id), incidentId, { timeout: 20_000 });
+    // Rendered (not just held in state): query the incidents layer at the incident's pixel.
+    await pageA.waitForFunction((id) => {
+      const p = (window as any).__pingan;
+      const inc = p.store.incidents.get(id);
+      const m = p.map.map;
+      const pt = m.project([inc.location.lng, inc.location.lat]);
+      const hits = m.queryRenderedFeatures([[pt.x - 6, pt.y - 6], [pt.x + 6, pt.y + 6]], { layers: ['incidents'] });
+      return hits.some((f: any) => f.properties.id === id);
+    }, incidentId, { timeout: 20_000 });
+  });
+
+  it('dispatches the recommended unit and a second context sees its status change live', async () => {
+    // Second dispatcher watches the same incident from another browser context.
+    await login(pageB, server.url, ACCOUNTS.dispatcher);
+    await pageB.waitForFunction(() => (window as any).__pingan.store.units.size > 0, undefined, { timeout: 30_000 });
+    await pageB.goto(`${server.url}/#/incident/${incidentId}`);
+    await pageB.waitForSelector('#incident-head h2');
+    await pageB.waitForSelector('#live-state.open', { timeout: 20_000 });
+
+    await pageA.goto(`${server.url}/#/incident/${incidentId}`);
+    const first = pageA.locator('#recommendation-table tbody tr').first();
+    await first.waitFor({ timeout: 20_000 });
+    unitId = (await first.getAttribute('data-unit-id'))!;
+    expect(await pageB.evaluate((u) => (window as any).__pingan.store.units.get(u)?.status, unitId)).toBe('available');
+    await screenshot(pageA, '03-incident-before-dispatch');
+    await pageA.click('#dispatch-top');
+    await pageA.waitForSelector(`#incident-units [data-unit-id="${unitId}"]`, { timeout: 20_000 });
+
+    // B never reloads: the change arrives over SSE.
+    await pageB.waitForSelector(`#incident-units [data-unit-id="${unitId}"] [data-status]`, { timeout: 20_000 });
+    await pageB.waitForFunction((u) => ['dispatched', 'en_route', 'on_scene'].includes((window as any).__pingan.store.units.get(u)?.status), unitId, { timeout: 20_000 });
+    const status = await pageB.getAttribute(`#incident-units [data-unit-id="${unitId}"] [data-status]`, 'data-status');
+    expect(['dispatched', 'en_route', 'on_scene']).toContain(status);
+    await screenshot(pageB, '04-incident-live-second-context');
+    await screenshot(pageA, '05-incident-dispatched');
+  });
+
+  it('lists the incident on the dispatch board', async () => {
+    await pageA.click('a[data-nav=board]');
+    await pageA.waitForSelector(`#incident-table tr[data-incident-id="${incidentId}"]`, { timeout: 20_000 });
+    await screenshot(pageA, '06-board');
+  });
+
+  it('switches to English and keeps the choice across reloads', async () => {
+    await pageA.click('#lang-switch');
+    await pageA.waitForFunction(() => document.querySelector('a[data-nav=command]')?.textContent === 'City view');
+    expect(await pageA.textContent('a[data-nav=board]')).toBe('Dispatch board');
+    expect(await pageA.evaluate(() => localStorage.getItem('pingan.lang'))).toBe('en');
+    await pageA.reload();
+    await pageA.waitForSelector('a[data-nav=intake]');
+    expect(await pageA.textContent('a[data-nav=intake]')).toBe('Call taking');
+    await screenshot(pageA, '07-board-english');
+    await pageA.click('#lang-switch');
+    await pageA.waitForFunction(() => document.querySelector('a[data-nav=command]')?.textContent === '全域态势');
+    expect(pageA.errors).toEqual([]);
+    expect(pageB.errors).toEqual([]);
+  });
+});
+
+describe('other screens', () => {
+  it('renders every admin screen without a script error', async () => {
+    const ctx = await browser.newContext({ viewport: VIEWPORT, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    const page = await newPage(ctx);
+    await login(page, server.url, ACCOUNTS.admin);
+    const screens = await page.locator('header.topbar nav a').evaluateAll((as) => as.map((a) => (a as HTMLElement).dataset.nav!));
+    expect(screens).toEqual(['command', 'intake', 'board', 'station', 'officer', 'alerts', 'watches', 'search', 'audit', 'ledger']);
+    for (const [n, s] of screens.entries()) {
+      await page.click(`a[data-nav=${s}]`);
+      await page.waitForSelector(`main[data-screen=${s}]`);
+      if (s === 'station' || s === 'command' || s === 'intake') await waitForMap(page);
+      await page.waitForLoadState('networkidle').catch(() => undefined);
+      await page.waitForTimeout(500);
+      expect(await page.locator('main').innerText()).not.toBe('');
+      await screenshot(page, `1${n}-admin-${s}`);
+    }
+    // Client validation blocks an incomplete watch before any request is made.
+    await page.click('a[data-nav=watches]');
+    await page.click('#create-watch');
+    expect(await page.locator('#watch-form .field.invalid').count()).toBeGreaterThanOrEqual(3);
+    expect(page.errors).toEqual([]);
+    await ctx.close();
+  });
+
+  it('serves the public citizen portal without login', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 420, height: 860 }, locale: 'zh-CN' });
+    const page = await newPage(ctx);
+    await page.goto(`${server.url}/#/portal`);
+    await page.fill('#portal-code', 'JQ00000000000000');
+    await page.fill('#portal-phone4', '1234');
+    await page.click('form.portal-card button[type=submit]');
+    // An unknown code must come back as a readable error, not a crash.
+    await page.waitForSelector('#portal-result .error, #portal-result dl', { timeout: 20_000 });
+    await screenshot(page, '20-portal');
+    expect(page.errors).toEqual([]);
+    await ctx.close();
+  });
+});
