@@ -26,6 +26,8 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
   const trendEl = h('div.chart', { id: 'chart-trend' });
   const typesEl = h('div.chart', { id: 'chart-types' });
   const trendNote = h('small.muted', {});
+  trendEl.dataset.empty = t('common.empty');
+  typesEl.dataset.empty = t('common.empty');
   const status = h('div.map-status.muted', {});
   const side = h('aside.side-panels', {},
     h('section.panel', {}, h('h3', {}, t('kpi.today')), tiles),
@@ -101,12 +103,19 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
   }
 
   function paintTypes(): void {
-    types?.setOption(topTypesOption(topTypes(store.incidents.values(), startOfDayCst(Date.now()))), { replaceMerge: ['series'] });
+    const rows = topTypes(store.incidents.values(), startOfDayCst(Date.now()));
+    markEmpty(typesEl, rows.length === 0);
+    types?.setOption(topTypesOption(rows), { replaceMerge: ['series'] });
+  }
+
+  function markEmpty(chartEl: HTMLElement, empty: boolean): void {
+    if (empty) chartEl.dataset.empty = t('common.empty'); else delete chartEl.dataset.empty;
   }
 
   function paintTrend(trend: Trend): void {
     const yoy = yoyChange(trend);
     trendNote.textContent = yoy === null ? '' : `${yoy >= 0 ? '+' : ''}${formatPercent(yoy)}`;
+    markEmpty(trendEl, trend.dates.length === 0);
     trendChart?.setOption(trendOption(trend));
   }
 

@@ -56,7 +56,7 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
     clear(timeline, h('h3', {}, t('incident.timeline')),
       !entries?.length ? h('div.muted', {}, t('common.empty'))
         : h('ol.timeline', {}, entries.map((e) => h('li', {},
-          h('time', {}, formatDateTime(e.at)), ' ', h('b', {}, e.kind), e.actor ? h('span.muted', {}, ` · ${e.actor}`) : null,
+          h('time', {}, formatDateTime(e.at)), ' ', h('b', {}, tEnum('istatus', e.kind)), e.actor ? h('span.muted', {}, ` · ${e.actor}`) : null,
           e.detail ? h('div.muted', {}, detailText(e.detail)) : null))));
   }
 

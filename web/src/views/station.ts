@@ -45,7 +45,10 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
     if (me) title.textContent = t('station.title', { name: me.name });
     const stations = orgs.filter((o) => o.kind === 'station');
     if (stations.length > 1 || me?.kind !== 'station') {
-      const sel = select(stations.map((o) => [o.id, o.name]), orgId, { id: 'station-picker' });
+      // Above station level the user's own area comes first, so the picker shows what is on screen.
+      const options: [string, string][] = stations.map((o) => [o.id, o.name]);
+      if (!stations.some((o) => o.id === orgId)) options.unshift([orgId, me?.name ?? user.org_name]);
+      const sel = select(options, orgId, { id: 'station-picker' });
       sel.addEventListener('change', () => go('station', sel.value));
       picker.replaceChildren(sel);
     }
