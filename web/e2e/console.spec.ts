@@ -80,6 +80,24 @@ describe('dispatcher flow', () => {
     }, incidentId, { timeout: 20_000 });
   });
 
+  it('shows a unit\'s details when its dot is clicked', async () => {
+    const target = await pageA.evaluate(() => {
+      const p = (window as any).__pingan;
+      const m = p.map.map;
+      const c = m.getCanvas();
+      for (const u of p.store.units.values()) {
+        if (!u.position) continue;
+        const pt = m.project([u.position.lng, u.position.lat]);
+        if (pt.x > 200 && pt.x < c.clientWidth - 60 && pt.y > 60 && pt.y < c.clientHeight - 60) return { id: u.id, x: pt.x, y: pt.y };
+      }
+      return null;
+    });
+    expect(target).not.toBeNull();
+    const box = (await pageA.locator('#city-map canvas').boundingBox())!;
+    await pageA.mouse.click(box.x + target!.x, box.y + target!.y);
+    await pageA.waitForSelector('.unit-popup', { timeout: 10_000 });
+  });
+
   it('dispatches the recommended unit and a second context sees its status change live', async () => {
     // Second dispatcher watches the same incident from another browser context.
     await login(pageB, server.url, ACCOUNTS.dispatcher);
@@ -139,6 +157,11 @@ describe('other screens', () => {
       await page.click(`a[data-nav=${s}]`);
       await page.waitForSelector(`main[data-screen=${s}]`);
       if (s === 'station' || s === 'command' || s === 'intake') await waitForMap(page);
+      if (s === 'command') {
+        // Heat layers load on demand; a missing endpoint must show an error, not break the page.
+        await page.check('input[data-layer=heat]');
+        await page.check('input[data-layer=crowd]');
+      }
       await page.waitForLoadState('networkidle').catch(() => undefined);
       await page.waitForTimeout(500);
       expect(await page.locator('main').innerText()).not.toBe('');

@@ -21,9 +21,14 @@ export function startLive(): void {
   const token = getToken();
   if (!token || stream) return;
   batcher = new Batcher<LiveEvent>((events) => store.applyBatch(events), { minIntervalMs: 250 });
-  stream = new LiveStream(streamUrl(token), (e) => batcher?.push(e), (s) => {
+  stream = new LiveStream(() => { const t = getToken(); return t ? streamUrl(t) : null; }, (e) => batcher?.push(e), (s, reconnected) => {
     state = s;
     for (const f of stateListeners) f(s);
+    // Events sent while we were away are lost: re-read the live state once back.
+    if (reconnected) {
+      void loadUnits().catch(() => undefined);
+      void loadOpenIncidents().catch(() => undefined);
+    }
   });
   stream.start();
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Batcher, parseEvent, streamUrl } from './sse';
+import { backoffMs, Batcher, parseEvent, streamUrl } from './sse';
 
 /** A fake frame clock: `frame()` runs the callbacks scheduled for the next frame. */
 function frames() {
@@ -60,5 +60,11 @@ describe('parseEvent', () => {
 
   it('puts the token in the query string, escaped', () => {
     expect(streamUrl('a+b/c')).toBe('/api/v1/stream?access_token=a%2Bb%2Fc');
+  });
+});
+
+describe('reconnect backoff', () => {
+  it('doubles from one second up to thirty', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 20].map(backoffMs)).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
   });
 });

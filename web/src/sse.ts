@@ -72,22 +72,47 @@ export function parseEvent(type: string, data: string): LiveEvent | null {
 
 export type StreamState = 'connecting' | 'open' | 'error';
 
-/** Owns one EventSource; the browser reconnects on its own, we only report the state. */
+/** Reconnect delay after the n-th consecutive failure: 1 s doubling to at most 30 s. */
+export function backoffMs(failures: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
+}
+
+/**
+ * Owns one EventSource. The browser retries dropped connections itself, but gives up for good
+ * on an HTTP error (e.g. 401, 502 while the server restarts); then we reopen with backoff.
+ */
 export class LiveStream {
   private source: EventSource | null = null;
+  private failures = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
   constructor(
-    private readonly url: string,
+    private readonly url: () => string | null,
     private readonly onEvent: (e: LiveEvent) => void,
-    private readonly onState: (s: StreamState) => void = () => {},
+    private readonly onState: (s: StreamState, reconnected: boolean) => void = () => {},
   ) {}
 
   start(): void {
+    this.stopped = false;
     if (this.source) return;
-    this.onState('connecting');
-    const es = new EventSource(this.url);
+    const url = this.url();
+    if (!url) return;
+    this.onState('connecting', false);
+    const es = new EventSource(url);
     this.source = es;
-    es.onopen = () => this.onState('open');
-    es.onerror = () => this.onState('error');
+    es.onopen = () => {
+      const reconnected = this.failures > 0;
+      this.failures = 0;
+      this.onState('open', reconnected);
+    };
+    es.onerror = () => {
+      this.failures++;
+      this.onState('error', false);
+      if (es.readyState === EventSource.CLOSED && !this.stopped) {
+        this.source = null;
+        this.timer = setTimeout(() => { this.timer = null; this.start(); }, backoffMs(this.failures));
+      }
+    };
     for (const name of LIVE_EVENT_NAMES) {
       es.addEventListener(name, (m) => {
         const ev = parseEvent(name, (m as MessageEvent<string>).data);
@@ -97,6 +122,9 @@ export class LiveStream {
   }
 
   stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     this.source?.close();
     this.source = null;
   }

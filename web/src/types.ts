@@ -8,6 +8,8 @@ export type Role =
 
 export interface User {
   id: string; username: string; display_name: string; role: Role; org_id: string; org_name: string;
+  /** Set when the account belongs to a field officer bound to one unit (optional in the contract). */
+  unit_id?: string | null;
 }
 
 export interface LoginResponse { token: string; expires_at: string; user: User }

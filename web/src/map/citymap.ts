@@ -241,6 +241,14 @@ export class CityMap {
     if (group === 'borders') for (const m of this.labels) m.getElement().style.display = visible ? '' : 'none';
   }
 
+  private popupRef: maplibregl.Popup | null = null;
+
+  /** One popup at a time, closed by the next or by the map's close button. */
+  popup(p: LatLng, content: HTMLElement): void {
+    this.popupRef?.remove();
+    this.popupRef = new maplibregl.Popup({ closeButton: true, maxWidth: '280px' }).setLngLat([p.lng, p.lat]).setDOMContent(content).addTo(this.map);
+  }
+
   flyTo(p: LatLng, zoom = 15): void { this.map.flyTo({ center: [p.lng, p.lat], zoom, duration: 600 }); }
 
   destroy(): void {

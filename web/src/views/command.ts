@@ -5,14 +5,14 @@
 import { get, query } from '../api';
 import { canOpen } from '../auth';
 import { makeChart, responseTimesOption, topTypesOption, trendOption, type Chart } from '../charts';
-import { formatDuration, formatNumber, formatPercent, t, type Key } from '../i18n';
+import { formatDuration, formatNumber, formatPercent, formatTime, t, tEnum, type Key } from '../i18n';
 import { loadAlerts, loadOpenIncidents, loadUnits } from '../live';
 import { createMap, type CityMap, type LayerGroup } from '../map/citymap';
 import { go, type Route } from '../router';
 import { normaliseToday, normaliseTrend, startOfDayCst, todayFromIncidents, topTypes, yoyChange, type Trend } from '../stats';
 import { store, type Change } from '../store';
 import type { HeatCell, Page, Sensor, TaxonomyType, Today, User } from '../types';
-import { errorText, h, select } from '../ui';
+import { errorText, h, select, unitStatusBadge } from '../ui';
 import { setCurrentMap } from '../hooks';
 
 interface Perf { mapReadyMs?: number; firstRenderMs?: number }
@@ -40,6 +40,15 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
 
   const map: CityMap | null = createMap(mapEl, {
     onIncidentClick: (id) => { if (canOpen(user.role, 'incident')) go('incident', id); },
+    onUnitClick: (id) => {
+      const u = store.units.get(id);
+      if (!u?.position) return;
+      const incidentId = store.unitIncident.get(id);
+      map?.popup(u.position, h('div.unit-popup', { 'data-unit-id': id },
+        h('b', {}, u.callsign), ' ', unitStatusBadge(u.status),
+        h('div.muted', {}, tEnum('ukind', u.kind), u.position_at ? ` · ${formatTime(u.position_at)}` : ''),
+        incidentId && canOpen(user.role, 'incident') ? h('a', { href: `#/incident/${incidentId}` }, t('nav.board')) : null));
+    },
   });
   setCurrentMap(map);
 

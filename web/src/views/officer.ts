@@ -74,7 +74,7 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
         get<Page<Incident>>(`/incidents${query({ open: 'true', org_id: user.org_id, limit: 500 })}`).then((p) => store.upsertIncidents(p.items)),
       ]);
       for (const u of units.items) if (!store.units.has(u.id)) store.units.set(u.id, u);
-      const saved = localStorage.getItem(UNIT_KEY) ?? '';
+      const saved = user.unit_id ?? localStorage.getItem(UNIT_KEY) ?? '';
       unitSel.replaceChildren(...units.items.map((u) => h('option', { value: u.id }, `${u.callsign} · ${tEnum('ukind', u.kind)}`)));
       unitSel.value = units.items.some((u) => u.id === saved) ? saved : (units.items[0]?.id ?? '');
     } catch (e) {
