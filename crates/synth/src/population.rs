@@ -504,7 +504,8 @@ impl SynthCity {
         let bearing = (key(self.cfg.seed, D_STREET, s as u64) % 360) as f64;
         let (sin, cos) = bearing.to_radians().sin_cos();
         let along = (k % 60) as f64 * 12.0 - 354.0;
-        let side = if k.is_multiple_of(2) { 1.0 } else { -1.0 } * (20.0 + 10.0 * f64::from(building));
+        let side =
+            if k.is_multiple_of(2) { 1.0 } else { -1.0 } * (20.0 + 10.0 * f64::from(building));
         let point = street
             .point
             .offset_m(along * cos - side * sin, along * sin + side * cos);

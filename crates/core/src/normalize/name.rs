@@ -116,6 +116,8 @@ mod tests {
         assert_eq!(ok("买买提··艾力·"), "买买提·艾力");
         assert_eq!(ok("Ｊｏｈｎ  Ｓｍｉｔｈ"), "John Smith");
         assert_eq!(ok("欧阳娜娜"), "欧阳娜娜");
+        // OpenCC maps 薴 → 苧 → 苎 in two steps; the result must be a fixed point.
+        assert_eq!(ok(&ok("薴")), ok("薴"));
     }
 
     #[test]
