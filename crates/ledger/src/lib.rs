@@ -11,7 +11,42 @@
 //! - [`audit`]: recompute everything and report each discrepancy.
 //!
 //! Nothing here does I/O: the server persists tile writes and feeds fetched
-//! tiles back in.
+//! tiles back in. The whole flow, with the in-memory store standing in for SQL:
+//!
+//! ```
+//! use pingan_ledger::*;
+//!
+//! let signer = NoteSigner::from_seed("ledger.example", [7; 32]).unwrap();
+//! let mut store = MemoryTileStore::new();
+//!
+//! // Append a batch: persist the tile writes, then sign a checkpoint.
+//! let entries = vec![b"first".to_vec(), b"second".to_vec(), b"third".to_vec()];
+//! let batch = integrate(&Frontier::empty(), &entries);
+//! store.apply(&batch);
+//! let note = Checkpoint::new("ledger.example", batch.new_size, batch.root).sign(&signer).unwrap();
+//!
+//! // Prove entry 1: ask the plan which tiles to fetch, fetch them, build.
+//! let plan = ProofPlan::inclusion(1, batch.new_size).unwrap();
+//! let mut fetched = TileSet::new();
+//! for t in plan.tiles() {
+//!     let hashes = store.read_tile(t.level, t.index).unwrap();
+//!     fetched.insert(t.level, t.index, hashes[..usize::from(t.width)].to_vec());
+//! }
+//! let proof = plan.build(&fetched).unwrap();
+//!
+//! // The receipt verifies offline with the published verifier key alone.
+//! let receipt = Receipt::new(1, batch.leaf_hashes[1], note, proof);
+//! let vkey = signer.verifier().vkey();
+//! let verified = verify_receipt(&receipt.to_json(), &NoteVerifier::parse(&vkey).unwrap()).unwrap();
+//! assert_eq!(verified.checkpoint.size, 3);
+//!
+//! // After a restart, the frontier comes back from the right-edge tiles.
+//! let mut edge = TileSet::new();
+//! for t in Frontier::tiles_needed(3) {
+//!     edge.insert(t.level, t.index, store.read_tile(t.level, t.index).unwrap().to_vec());
+//! }
+//! assert_eq!(Frontier::from_tiles(3, &edge).unwrap(), batch.frontier);
+//! ```
 
 pub mod audit;
 pub mod checkpoint;

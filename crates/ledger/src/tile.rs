@@ -58,16 +58,19 @@ pub enum TileError {
     BundleTooLarge { count: usize },
 }
 
-/// Width of tile `index` of a row holding `row_len` hashes.
+/// Width of tile `index` of a row holding `row_len` hashes (0 past the row's end).
 fn width_in_row(row_len: u64, index: u64) -> u16 {
-    (row_len - index * u64::from(TILE_WIDTH)).min(u64::from(TILE_WIDTH)) as u16
+    row_len
+        .saturating_sub(index.saturating_mul(u64::from(TILE_WIDTH)))
+        .min(u64::from(TILE_WIDTH)) as u16
 }
 
 impl TileId {
     /// The tile holding the row hashes that `node` is computed from, with its
     /// width in the tree of `tree_size` leaves.
     ///
-    /// `node` must lie inside that tree (every node of a proof plan does).
+    /// `node` should lie inside that tree (every node of a proof plan does);
+    /// for a node outside it the width is 0.
     pub fn for_node(node: NodeId, tree_size: u64) -> TileId {
         let level = node.level / TILE_HEIGHT;
         let rel = node.level % TILE_HEIGHT;
@@ -113,13 +116,17 @@ impl TileId {
 }
 
 impl EntryBundleId {
-    /// The bundle holding entry `entry_index` in the log of `tree_size` entries.
-    pub fn for_entry(entry_index: u64, tree_size: u64) -> EntryBundleId {
+    /// The bundle holding entry `entry_index` in the log of `tree_size`
+    /// entries, or `None` when the entry is not in that log.
+    pub fn for_entry(entry_index: u64, tree_size: u64) -> Option<EntryBundleId> {
+        if entry_index >= tree_size {
+            return None;
+        }
         let index = entry_index >> TILE_HEIGHT;
-        EntryBundleId {
+        Some(EntryBundleId {
             index,
             width: width_in_row(tree_size, index),
-        }
+        })
     }
 
     /// Path of the bundle, e.g. `tile/entries/x001/234.p/3`.
