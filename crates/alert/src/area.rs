@@ -5,6 +5,8 @@
 //! it keeps the hot path free of conversions. The R-tree that finds candidate
 //! areas for a point lives in the engine.
 
+use std::sync::Arc;
+
 use pingan_core::{BBox, LatLng};
 use thiserror::Error;
 
@@ -23,7 +25,11 @@ pub const MAX_VERTICES: usize = 10_000;
 /// A polygon with an outer ring and optional holes. Rings need not be closed
 /// (a repeated first vertex is dropped).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Polygon {
+pub struct Polygon(Arc<Inner>);
+
+/// Shared, so that cloning a fence into many watches costs one pointer.
+#[derive(Debug, PartialEq)]
+struct Inner {
     /// `[lng, lat]` pairs; ring 0 is the exterior, the rest are holes.
     rings: Vec<Vec<[f64; 2]>>,
     bbox: BBox,
@@ -70,7 +76,7 @@ impl Polygon {
             bbox.min_lng = bbox.min_lng.min(*lng);
             bbox.max_lng = bbox.max_lng.max(*lng);
         }
-        Ok(Polygon { rings, bbox })
+        Ok(Polygon(Arc::new(Inner { rings, bbox })))
     }
 
     /// An axis-aligned rectangle, handy for tests and demo fences.
@@ -87,10 +93,10 @@ impl Polygon {
             max_lat: s.max(n),
             max_lng: w.max(e),
         };
-        Polygon {
+        Polygon(Arc::new(Inner {
             rings: vec![vec![[w, s], [e, s], [e, n], [w, n]]],
             bbox,
-        }
+        }))
     }
 
     /// A regular polygon approximating a circle of `radius_m` around `center`.
@@ -107,12 +113,12 @@ impl Polygon {
     }
 
     pub fn bbox(&self) -> BBox {
-        self.bbox
+        self.0.bbox
     }
 
     /// The exterior ring as coordinates.
     pub fn exterior(&self) -> Vec<LatLng> {
-        self.rings[0]
+        self.0.rings[0]
             .iter()
             .filter_map(|[lng, lat]| LatLng::new(*lat, *lng).ok())
             .collect()
@@ -121,7 +127,7 @@ impl Polygon {
     /// Whether `p` lies inside the exterior ring and outside every hole.
     /// Points exactly on an edge may fall either way.
     pub fn contains(&self, p: &LatLng) -> bool {
-        if !self.bbox.contains(p) {
+        if !self.0.bbox.contains(p) {
             return false;
         }
         let (x, y) = (p.lng(), p.lat());
@@ -138,7 +144,7 @@ impl Polygon {
             }
             inside
         };
-        inside_ring(&self.rings[0]) && !self.rings[1..].iter().any(|h| inside_ring(h))
+        inside_ring(&self.0.rings[0]) && !self.0.rings[1..].iter().any(|h| inside_ring(h))
     }
 }
 

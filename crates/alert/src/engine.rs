@@ -12,7 +12,8 @@
 //! structures (`BTreeSet`/`BTreeMap`). Hash maps are only ever looked up, or
 //! pruned with order-independent effects, never iterated into an output.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use h3o::{CellIndex, Resolution};
@@ -380,9 +381,10 @@ pub struct Engine {
     jurisdiction: Option<Jurisdiction>,
     sensors: Vec<SensorState>,
     sensor_idx: FastMap<Box<str>, u32>,
-    watches: FastMap<WatchId, WatchEntry>,
+    /// Boxed so the table stays small (its spare capacity holds pointers, not specs).
+    watches: FastMap<WatchId, Box<WatchEntry>>,
     next_watch: u64,
-    by_ident: FastMap<Identifier, Vec<WatchId>>,
+    by_ident: FastMap<Identifier, Watchers>,
     any_watches: BTreeSet<WatchId>,
     any_area_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, WatchId>>,
     ends: BTreeSet<(i64, WatchId)>,
@@ -390,6 +392,8 @@ pub struct Engine {
     co_within: BTreeMap<i64, u32>,
     anyone_co: usize,
     st: RuleState,
+    /// Shared copies of watch texts (label, legal basis, case, owner).
+    interned: HashSet<Arc<str>, foldhash::fast::RandomState>,
     spike: FastMap<(CellIndex, EventKind), SpikeCell>,
     stats: EngineStats,
     alert_seq: u64,
@@ -409,6 +413,49 @@ impl std::fmt::Debug for Engine {
 
 fn rect_of(b: pingan_core::BBox) -> Rectangle<[f64; 2]> {
     Rectangle::from_corners([b.min_lng, b.min_lat], [b.max_lng, b.max_lat])
+}
+
+/// The watches on one identifier. Almost every identifier has exactly one,
+/// so that case needs no heap allocation.
+enum Watchers {
+    One(WatchId),
+    /// Sorted, at least two.
+    Many(Vec<WatchId>),
+}
+
+impl Watchers {
+    fn as_slice(&self) -> &[WatchId] {
+        match self {
+            Watchers::One(id) => std::slice::from_ref(id),
+            Watchers::Many(v) => v,
+        }
+    }
+
+    fn insert(&mut self, id: WatchId) {
+        match self {
+            Watchers::One(old) if *old == id => {}
+            Watchers::One(old) => {
+                let mut v = vec![*old, id];
+                v.sort_unstable();
+                *self = Watchers::Many(v);
+            }
+            Watchers::Many(v) => sorted_insert(v, id),
+        }
+    }
+
+    /// Removes `id`; returns whether nothing is left.
+    fn remove(&mut self, id: WatchId) -> bool {
+        match self {
+            Watchers::One(old) => *old == id,
+            Watchers::Many(v) => {
+                sorted_remove(v, id);
+                if let [only] = v[..] {
+                    *self = Watchers::One(only);
+                }
+                false
+            }
+        }
+    }
 }
 
 fn sorted_insert(v: &mut Vec<WatchId>, id: WatchId) {
@@ -448,6 +495,7 @@ impl Engine {
             co_within: BTreeMap::new(),
             anyone_co: 0,
             st: RuleState::default(),
+            interned: HashSet::default(),
             spike: FastMap::default(),
             stats: EngineStats::default(),
             alert_seq: 0,
@@ -594,6 +642,20 @@ impl Engine {
             sensors.dedup();
         }
         self.next_watch = self.next_watch.max(id.0 + 1);
+        let mut spec = spec;
+        for field in [
+            &mut spec.label,
+            &mut spec.legal_basis,
+            &mut spec.case_ref,
+            &mut spec.owner,
+        ] {
+            match self.interned.get(field) {
+                Some(shared) => *field = Arc::clone(shared),
+                None => {
+                    self.interned.insert(Arc::clone(field));
+                }
+            }
+        }
         let end = spec.end().millis();
         let mut keys: Vec<&Identifier> = spec.target.identifiers().iter().collect();
         if let Condition::CoOccurrence {
@@ -606,7 +668,10 @@ impl Engine {
         keys.sort_unstable();
         keys.dedup();
         for k in keys {
-            sorted_insert(self.by_ident.entry(k.clone()).or_default(), id);
+            self.by_ident
+                .entry(k.clone())
+                .and_modify(|w| w.insert(id))
+                .or_insert(Watchers::One(id));
         }
         if let Condition::CoOccurrence {
             within, companion, ..
@@ -654,7 +719,7 @@ impl Engine {
             }
         }
         self.ends.insert((end, id));
-        self.watches.insert(id, entry);
+        self.watches.insert(id, Box::new(entry));
         Ok(())
     }
 
@@ -701,11 +766,10 @@ impl Engine {
             keys.push(c);
         }
         for k in keys {
-            if let Some(v) = self.by_ident.get_mut(k) {
-                sorted_remove(v, id);
-                if v.is_empty() {
-                    self.by_ident.remove(k);
-                }
+            if let Some(v) = self.by_ident.get_mut(k)
+                && v.remove(id)
+            {
+                self.by_ident.remove(k);
             }
         }
         if let Condition::CoOccurrence {
@@ -835,7 +899,7 @@ impl Engine {
             let Some(ids) = self.by_ident.get(ident) else {
                 continue;
             };
-            for &wid in ids {
+            for &wid in ids.as_slice() {
                 let Some(w) = self.watches.get(&wid) else {
                     continue;
                 };
@@ -951,7 +1015,7 @@ impl Engine {
             event_seq,
             rule: hit.rule,
             watch_id: Some(hit.watch),
-            label: spec.label.clone(),
+            label: spec.label.to_string(),
             priority: spec.priority,
             time,
             sensor_id: si.map(|si| self.sensors[si as usize].info.id.clone()),
@@ -959,12 +1023,12 @@ impl Engine {
             cell: None,
             identifiers,
             entity_id: spec.target.entity_id().map(str::to_string),
-            case_ref: Some(spec.case_ref.clone()),
-            legal_basis: Some(spec.legal_basis.clone()),
+            case_ref: Some(spec.case_ref.to_string()),
+            legal_basis: Some(spec.legal_basis.to_string()),
             detail: hit.detail,
             routing: Routing {
                 org_path: org,
-                owner: Some(spec.owner.clone()),
+                owner: Some(spec.owner.to_string()),
                 notify_orgs: spec.action.notify_orgs.clone(),
                 notify_users: spec.action.notify_users.clone(),
             },
@@ -1180,8 +1244,8 @@ impl Engine {
                     } else {
                         EndReason::WindowClosed
                     },
-                    owner: spec.owner,
-                    case_ref: spec.case_ref,
+                    owner: spec.owner.to_string(),
+                    case_ref: spec.case_ref.to_string(),
                 });
             }
         }
@@ -1202,6 +1266,8 @@ impl Engine {
                 }
             }
             self.prune(n);
+            // Texts no watch refers to any more (only the set holds them).
+            self.interned.retain(|s| Arc::strong_count(s) > 1);
         }
         out
     }

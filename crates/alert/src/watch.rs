@@ -2,6 +2,7 @@
 //! and who is told. Validation here is the gate an oversight body relies on:
 //! no watch without an expiry, a legal basis, a case reference and an owner.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use pingan_core::Timestamp;
@@ -180,8 +181,10 @@ pub struct Action {
 /// Everything needed to create a watch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchSpec {
-    /// Short human description shown with its alerts.
-    pub label: String,
+    /// Short human description shown with its alerts. (The four text fields
+    /// are `Arc<str>` because thousands of watches of one operation share
+    /// them; the engine interns them.)
+    pub label: Arc<str>,
     pub target: Target,
     pub scope: Scope,
     pub condition: Condition,
@@ -192,11 +195,11 @@ pub struct WatchSpec {
     /// Mandatory hard end, after which the watch is dropped and its expiry reported.
     pub expires_at: Timestamp,
     /// Statute / approval document the watch rests on.
-    pub legal_basis: String,
+    pub legal_basis: Arc<str>,
     /// Case the watch serves.
-    pub case_ref: String,
+    pub case_ref: Arc<str>,
     /// User accountable for the watch.
-    pub owner: String,
+    pub owner: Arc<str>,
     pub priority: Priority,
     pub action: Action,
 }
@@ -466,10 +469,10 @@ mod tests {
         s.legal_basis = "  ".into();
         assert_eq!(validate(&s, now, &p), Err(WatchError::MissingLegalBasis));
         let mut s = spec(now);
-        s.case_ref.clear();
+        s.case_ref = "".into();
         assert_eq!(validate(&s, now, &p), Err(WatchError::MissingCaseRef));
         let mut s = spec(now);
-        s.owner.clear();
+        s.owner = "".into();
         assert_eq!(validate(&s, now, &p).unwrap_err().field(), "owner");
     }
 
