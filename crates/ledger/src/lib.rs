@@ -8,7 +8,7 @@
 //! - [`note`], [`checkpoint`]: C2SP signed notes and checkpoints (Ed25519).
 //! - [`record`]: canonical leaf records and salted commitments.
 //! - [`receipt`]: offline-verifiable receipts and checkpoint consistency.
-//! - [`audit`]: recompute everything and report each discrepancy.
+//! - [`mod@audit`]: recompute everything and report each discrepancy.
 //!
 //! Nothing here does I/O: the server persists tile writes and feeds fetched
 //! tiles back in. The whole flow, with the in-memory store standing in for SQL:
