@@ -323,7 +323,9 @@ fn is_marker_end(c: char) -> bool {
 
 struct NameIndex {
     by_name: HashMap<String, Vec<Region>>,
-    max_chars: usize,
+    /// For each first character, the lengths (in chars) of names starting with it,
+    /// longest first: only those prefixes are looked up.
+    lengths: HashMap<char, Vec<usize>>,
 }
 
 fn name_index() -> &'static NameIndex {
@@ -345,8 +347,17 @@ fn name_index() -> &'static NameIndex {
                 }
             }
         }
-        let max_chars = by_name.keys().map(|k| k.chars().count()).max().unwrap_or(0);
-        NameIndex { by_name, max_chars }
+        let mut lengths: HashMap<char, Vec<usize>> = HashMap::new();
+        for k in by_name.keys() {
+            if let Some(first) = k.chars().next() {
+                lengths.entry(first).or_default().push(k.chars().count());
+            }
+        }
+        for v in lengths.values_mut() {
+            v.sort_unstable_by(|a, b| b.cmp(a));
+            v.dedup();
+        }
+        NameIndex { by_name, lengths }
     })
 }
 
@@ -388,9 +399,12 @@ fn match_region(
     context: &str,
 ) -> Option<(Region, usize)> {
     let idx = name_index();
-    let max = idx.max_chars.min(c.len().saturating_sub(at));
+    let lengths = c.get(at).and_then(|first| idx.lengths.get(first))?;
     let mut key = String::new();
-    for len in (2..=max).rev() {
+    for &len in lengths {
+        if at + len > c.len() {
+            continue;
+        }
         key.clear();
         key.extend(&c[at..at + len]);
         let Some(cands) = idx.by_name.get(&key) else {

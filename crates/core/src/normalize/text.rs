@@ -15,19 +15,59 @@ fn converter(cfg: BuiltinConfig, slot: &'static OnceLock<OpenCC>) -> &'static Op
     })
 }
 
-/// Traditional → simplified Chinese (OpenCC `t2s`, phrase-aware). Text that is
-/// already simplified, ASCII or other scripts passes through unchanged.
-///
-/// # Panics
-/// Only if `ferrous-opencc` was compiled without its built-in `t2s` data.
-pub fn to_simplified(s: &str) -> String {
+fn t2s() -> &'static OpenCC {
     static T2S: OnceLock<OpenCC> = OnceLock::new();
-    if s.is_ascii() {
-        return s.to_owned();
+    converter(BuiltinConfig::T2s, &T2S)
+}
+
+/// The BMP range holding CJK extension A and the unified ideographs.
+const HAN_START: u32 = 0x3400;
+const HAN_END: u32 = 0xA000;
+
+/// Bit set over `HAN_START..HAN_END` of the characters OpenCC `t2s` changes on
+/// their own. Built once (≈ 28k single-character conversions) so that text with
+/// none of them — nearly all simplified input — skips the dictionary walk, which
+/// otherwise dominates address and name normalisation.
+fn changing_chars() -> &'static [u64] {
+    static SET: OnceLock<Vec<u64>> = OnceLock::new();
+    SET.get_or_init(|| {
+        let cc = t2s();
+        let mut bits = vec![0u64; ((HAN_END - HAN_START) as usize).div_ceil(64)];
+        let mut buf = String::with_capacity(4);
+        for cp in HAN_START..HAN_END {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            buf.clear();
+            buf.push(c);
+            if cc.convert(&buf) != buf {
+                let i = (cp - HAN_START) as usize;
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        bits
+    })
+}
+
+/// Whether `c` may be rewritten by `t2s`: a listed ideograph, or anything outside
+/// the ASCII/BMP-ideograph fast path (compatibility ideographs, extension B+,
+/// radicals), which is rare enough to always convert.
+fn may_change(c: char) -> bool {
+    let cp = c as u32;
+    if cp < 0x2E80 {
+        return false;
     }
-    let cc = converter(BuiltinConfig::T2s, &T2S);
-    // A few OpenCC mappings chain (e.g. one variant → 苧 → 苎); converting until
-    // nothing changes makes the function idempotent, which normalised keys need.
+    if (HAN_START..HAN_END).contains(&cp) {
+        let i = (cp - HAN_START) as usize;
+        return changing_chars()[i / 64] & (1 << (i % 64)) != 0;
+    }
+    (0x2E80..HAN_START).contains(&cp) || (0xF900..=0xFAFF).contains(&cp) || cp >= 0x20000
+}
+
+/// OpenCC `t2s` until a fixed point: a few mappings chain (one variant → 苧 → 苎),
+/// and normalised keys must be idempotent.
+fn t2s_fixed_point(s: &str) -> String {
+    let cc = t2s();
     let mut cur = cc.convert(s);
     if cur == s {
         return cur;
@@ -40,6 +80,18 @@ pub fn to_simplified(s: &str) -> String {
         cur = next;
     }
     cur
+}
+
+/// Traditional → simplified Chinese (OpenCC `t2s`, phrase-aware), idempotent.
+/// Text that is already simplified, ASCII or other scripts passes through unchanged.
+///
+/// # Panics
+/// Only if `ferrous-opencc` was compiled without its built-in `t2s` data.
+pub fn to_simplified(s: &str) -> String {
+    if !s.chars().any(may_change) {
+        return s.to_owned();
+    }
+    t2s_fixed_point(s)
 }
 
 /// Simplified → traditional Chinese (OpenCC `s2t`). Used by the synthetic data
@@ -154,6 +206,11 @@ mod tests {
             prop_assert_eq!(collapse_spaces(&once), once.clone());
             prop_assert!(!once.starts_with(' ') && !once.ends_with(' '));
             prop_assert!(!once.contains("  "));
+        }
+
+        #[test]
+        fn fast_path_agrees_with_full_conversion(s in "[\u{4E00}-\u{9FA5}]{1,8}") {
+            prop_assert_eq!(to_simplified(&s), t2s_fixed_point(&s));
         }
 
         #[test]
