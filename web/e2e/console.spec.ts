@@ -76,7 +76,7 @@ describe('dispatcher flow', () => {
       const m = p.map.map;
       const pt = m.project([inc.location.lng, inc.location.lat]);
       const hits = m.queryRenderedFeatures([[pt.x - 6, pt.y - 6], [pt.x + 6, pt.y + 6]], { layers: ['incidents'] });
-      return hits.some((f: any) => f.properties.id === id);
+      return hits.some((f: any) => String(f.properties.id) === id);
     }, incidentId, { timeout: 20_000 });
   });
 
@@ -167,6 +167,13 @@ describe('other screens', () => {
       expect(await page.locator('main').innerText()).not.toBe('');
       await screenshot(page, `1${n}-admin-${s}`);
     }
+    // The officer view is laid out for a phone.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.click('a[data-nav=officer]');
+    await page.waitForSelector('#officer-assignments');
+    await page.waitForTimeout(500);
+    await screenshot(page, '21-officer-phone');
+    await page.setViewportSize(VIEWPORT);
     // Client validation blocks an incomplete watch before any request is made.
     await page.click('a[data-nav=watches]');
     await page.click('#create-watch');

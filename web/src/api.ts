@@ -98,3 +98,20 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
 
 export const get = <T>(path: string, purpose?: string) => request<T>(path, { purpose });
 export const post = <T>(path: string, body: unknown = {}) => request<T>(path, { method: 'POST', body });
+
+/** Largest page the server hands out (`limit` must be within 1..=1000). */
+export const MAX_PAGE = 1000;
+
+/**
+ * Reads every item of a paged list (up to `cap`): the first page tells the total, the rest
+ * are fetched in parallel. `path` may already carry a query string.
+ */
+export async function getAll<T>(path: string, cap = 10_000): Promise<T[]> {
+  const sep = path.includes('?') ? '&' : '?';
+  const first = await get<{ items: T[]; total: number }>(`${path}${sep}limit=${MAX_PAGE}&offset=0`);
+  const total = Math.min(first.total ?? first.items.length, cap);
+  const offsets: number[] = [];
+  for (let o = MAX_PAGE; o < total; o += MAX_PAGE) offsets.push(o);
+  const rest = await Promise.all(offsets.map((o) => get<{ items: T[] }>(`${path}${sep}limit=${MAX_PAGE}&offset=${o}`)));
+  return [first.items, ...rest.map((r) => r.items)].flat().slice(0, cap);
+}

@@ -1,10 +1,10 @@
 // Connects the store to the server: initial loads of units, open incidents and alerts, and
 // the SSE stream whose events are batched (rAF, ≤4 flushes/s) before reaching the store.
 
-import { get, getToken } from './api';
+import { getAll, getToken } from './api';
 import { Batcher, LiveStream, streamUrl, type StreamState } from './sse';
 import { store, type LiveEvent } from './store';
-import type { Alert, Incident, Page, Unit } from './types';
+import type { Alert, Incident, Unit } from './types';
 
 let stream: LiveStream | null = null;
 let batcher: Batcher<LiveEvent> | null = null;
@@ -43,20 +43,19 @@ export function stopLive(): void {
 export function injectEvent(e: LiveEvent): void { batcher?.push(e); }
 
 export async function loadUnits(orgId?: string): Promise<void> {
-  const q = orgId ? `&org_id=${encodeURIComponent(orgId)}` : '';
-  const page = await get<Page<Unit>>(`/units?limit=5000${q}`);
-  store.setUnits(page.items);
+  const q = orgId ? `?org_id=${encodeURIComponent(orgId)}` : '';
+  store.setUnits(await getAll<Unit>(`/units${q}`));
 }
 
 export async function loadOpenIncidents(orgId?: string): Promise<Incident[]> {
   const q = orgId ? `&org_id=${encodeURIComponent(orgId)}` : '';
-  const page = await get<Page<Incident>>(`/incidents?open=true&limit=5000${q}`);
-  store.upsertIncidents(page.items);
-  return page.items;
+  const items = await getAll<Incident>(`/incidents?open=true${q}`);
+  store.upsertIncidents(items);
+  return items;
 }
 
 export async function loadAlerts(status?: string): Promise<Alert[]> {
-  const page = await get<Page<Alert>>(`/alerts?limit=1000${status ? `&status=${status}` : ''}`);
-  store.upsertAlerts(page.items);
-  return page.items;
+  const items = await getAll<Alert>(`/alerts${status ? `?status=${status}` : ''}`, 2000);
+  store.upsertAlerts(items);
+  return items;
 }

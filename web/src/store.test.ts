@@ -89,3 +89,20 @@ describe('LiveStore', () => {
     expect(calls).toBe(1);
   });
 });
+
+describe('integer ids from the server', () => {
+  it('keys everything by the id text so numeric events meet string lookups', () => {
+    const s = new LiveStore();
+    s.setUnits([unit(7 as unknown as string)]);
+    s.upsertIncidents([incident(42 as unknown as string, { units: [{ unit_id: 7, callsign: 'C-7', status: 'dispatched' }] })]);
+    const c = s.applyBatch([
+      { type: 'unit.status', data: { id: 7, status: 'en_route', incident_id: 42, at: 't' } },
+      { type: 'unit.position', data: { id: 7, position: { lat: 30.1, lng: 104.1 }, at: 't' } },
+    ]);
+    expect(s.units.get('7')!.status).toBe('en_route');
+    expect(s.units.get('7')!.position).toEqual({ lat: 30.1, lng: 104.1 });
+    expect(s.incidents.get('42')!.units[0].status).toBe('en_route');
+    expect(s.unitIncident.get('7')).toBe('42');
+    expect([...c.incidents]).toEqual(['42']);
+  });
+});

@@ -2,12 +2,12 @@
 // updated from the API (initial loads) and the SSE stream (batched). Screens subscribe and
 // receive one change summary per batch, so a burst of 2,000 positions costs one redraw.
 
-import type { Alert, Incident, LatLng, Today, Unit, UnitStatus } from './types';
+import { key, type Alert, type Id, type Incident, type LatLng, type Today, type Unit, type UnitStatus } from './types';
 
 export type LiveEvent =
-  | { type: 'unit.position'; data: { id: string; position: LatLng; at: string } }
-  | { type: 'unit.positions'; data: { items: { id: string; position: LatLng; at: string }[] } }
-  | { type: 'unit.status'; data: { id: string; status: UnitStatus; incident_id: string | null; at: string } }
+  | { type: 'unit.position'; data: { id: Id; position: LatLng; at: string } }
+  | { type: 'unit.positions'; data: { items: { id: Id; position: LatLng; at: string }[] } }
+  | { type: 'unit.status'; data: { id: Id; status: UnitStatus; incident_id: Id | null; at: string } }
   | { type: 'incident.created' | 'incident.updated'; data: { incident: Incident } }
   | { type: 'alert.created' | 'alert.updated'; data: { alert: Alert } }
   | { type: 'kpi.tick'; data: { today: Today } };
@@ -58,7 +58,7 @@ export class LiveStore {
   setUnits(units: Unit[]): void {
     const c = emptyChange();
     this.units.clear();
-    for (const u of units) this.units.set(u.id, u);
+    for (const u of units) this.units.set(key(u.id), u);
     c.units = true;
     this.notify(c);
   }
@@ -71,7 +71,7 @@ export class LiveStore {
 
   upsertAlerts(list: Alert[]): void {
     const c = emptyChange();
-    for (const a of list) { this.alerts.set(a.id, a); c.alerts.add(a.id); }
+    for (const a of list) { this.alerts.set(key(a.id), a); c.alerts.add(key(a.id)); }
     this.notify(c);
   }
 
@@ -90,13 +90,14 @@ export class LiveStore {
 
   private putIncident(i: Incident, c: Change): void {
     // Events may carry an incident without its timeline; keep the one we already fetched.
-    const prev = this.incidents.get(i.id);
-    this.incidents.set(i.id, prev?.timeline && !i.timeline ? { ...i, timeline: prev.timeline } : i);
-    c.incidents.add(i.id);
+    const k = key(i.id);
+    const prev = this.incidents.get(k);
+    this.incidents.set(k, prev?.timeline && !i.timeline ? { ...i, timeline: prev.timeline } : i);
+    c.incidents.add(k);
   }
 
-  private movePosition(id: string, position: LatLng, at: string, c: Change): void {
-    const u = this.units.get(id);
+  private movePosition(id: Id, position: LatLng, at: string, c: Change): void {
+    const u = this.units.get(key(id));
     // Units outside the user's jurisdiction or not yet loaded are not drawn.
     if (!u) return;
     u.position = position;
@@ -114,25 +115,26 @@ export class LiveStore {
         for (const p of e.data.items) this.movePosition(p.id, p.position, p.at, c);
         break;
       case 'unit.status': {
-        const u = this.units.get(e.data.id);
-        this.unitIncident.set(e.data.id, e.data.incident_id);
+        const uid = key(e.data.id);
+        const u = this.units.get(uid);
+        this.unitIncident.set(uid, e.data.incident_id == null ? null : key(e.data.incident_id));
         if (u) { u.status = e.data.status; c.units = true; }
-        c.unitStatus.add(e.data.id);
+        c.unitStatus.add(uid);
         // Keep the incident's own unit list in step so its page shows the change at once.
-        if (e.data.incident_id) {
-          const inc = this.incidents.get(e.data.incident_id);
-          const iu = inc?.units.find((x) => x.unit_id === e.data.id);
-          if (inc && iu) { iu.status = e.data.status; c.incidents.add(inc.id); }
+        if (e.data.incident_id != null) {
+          const inc = this.incidents.get(key(e.data.incident_id));
+          const iu = inc?.units.find((x) => key(x.unit_id) === uid);
+          if (inc && iu) { iu.status = e.data.status; c.incidents.add(key(inc.id)); }
         }
         break;
       }
       case 'incident.created':
       case 'incident.updated':
-        if (e.data?.incident?.id) this.putIncident(e.data.incident, c);
+        if (e.data?.incident?.id != null) this.putIncident(e.data.incident, c);
         break;
       case 'alert.created':
       case 'alert.updated':
-        if (e.data?.alert?.id) { this.alerts.set(e.data.alert.id, e.data.alert); c.alerts.add(e.data.alert.id); }
+        if (e.data?.alert?.id != null) { this.alerts.set(key(e.data.alert.id), e.data.alert); c.alerts.add(key(e.data.alert.id)); }
         break;
       case 'kpi.tick':
         if (e.data?.today) { this.today = e.data.today; c.today = true; }

@@ -2,14 +2,20 @@
 
 export interface LatLng { lat: number; lng: number }
 
+/** Server ids are integers today; the console keys its maps by `String(id)` so either works. */
+export type Id = string | number;
+
+/** Map key for any id. */
+export function key(id: Id | null | undefined): string { return id == null ? '' : String(id); }
+
 export type Role =
   | 'admin' | 'commander' | 'dispatcher' | 'station_officer'
   | 'analyst' | 'auditor' | 'partner' | 'sensor';
 
 export interface User {
-  id: string; username: string; display_name: string; role: Role; org_id: string; org_name: string;
+  id: Id; username: string; display_name: string; role: Role; org_id: Id; org_name: string;
   /** Set when the account belongs to a field officer bound to one unit (optional in the contract). */
-  unit_id?: string | null;
+  unit_id?: Id | null;
 }
 
 export interface LoginResponse { token: string; expires_at: string; user: User }
@@ -20,7 +26,7 @@ export type UnitStatus = 'available' | 'dispatched' | 'en_route' | 'on_scene' | 
 export type UnitKind = 'patrol_car' | 'foot_patrol' | 'motorcycle' | 'grid_worker' | 'volunteer' | 'drone';
 
 export interface Unit {
-  id: string; callsign: string; kind: UnitKind; org_id: string; status: UnitStatus;
+  id: Id; callsign: string; kind: UnitKind; org_id: Id; status: UnitStatus;
   position: LatLng | null; position_at: string | null; stale: boolean; capabilities: string[];
 }
 
@@ -29,12 +35,12 @@ export type IncidentStatus =
   | 'created' | 'classified' | 'diverted' | 'dispatched' | 'acknowledged'
   | 'en_route' | 'on_scene' | 'cleared' | 'closed';
 
-export interface IncidentUnit { unit_id: string; callsign: string; status: string }
+export interface IncidentUnit { unit_id: Id; callsign: string; status: string }
 
 export interface Incident {
-  id: string; number: string; status: IncidentStatus; type_code: string; type_name: string;
+  id: Id; number: string; status: IncidentStatus; type_code: string; type_name: string;
   priority: Priority; description: string; location: LatLng | null; address: string | null;
-  org: { station_id: string | null; station_name: string | null; district_id: string | null; city_id: string | null } | null;
+  org: { station_id: Id | null; station_name: string | null; district_id: Id | null; city_id: Id | null } | null;
   caller: { phone_masked: string | null; name_masked: string | null } | null;
   created_at: string; dispatched_at: string | null; arrived_at: string | null; closed_at: string | null;
   units: IncidentUnit[];
@@ -47,30 +53,30 @@ export interface Suggestion {
   type_code: string; type_name: string; priority: Priority; confidence: number; evidence: string[];
 }
 
-export interface Duplicate { incident_id: string; number: string; distance_m: number; minutes_ago: number }
+export interface Duplicate { incident_id: Id; number: string; distance_m: number; minutes_ago: number }
 
 export interface CallResponse { incident: Incident; suggestion: Suggestion | null; duplicates: Duplicate[] }
 
 export interface Recommendation {
-  unit_id: string; callsign: string; kind: UnitKind; eta_s: number; distance_m: number;
+  unit_id: Id; callsign: string; kind: UnitKind; eta_s: number; distance_m: number;
   first_responder: boolean; reasons: string[];
 }
 
 export interface TaxonomyType { code: string; name_zh: string; name_en: string; priority: Priority }
 
 export interface Alert {
-  id: string; at: string; rule: string; watch_id: string | null; priority: Priority; status: string;
-  sensor_id: string | null; location: LatLng | null; org_id: string | null; summary: string;
+  id: Id; at: string; rule: string; watch_id: Id | null; priority: Priority; status: string;
+  sensor_id: Id | null; location: LatLng | null; org_id: Id | null; summary: string;
   identifiers_masked: unknown;
 }
 
 export interface Sensor {
-  id: string; kind: string; name: string; location: LatLng | null; org_id: string | null;
+  id: Id; kind: string; name: string; location: LatLng | null; org_id: Id | null;
   status: string; last_seen_at: string | null; silent: boolean;
 }
 
 export interface Org {
-  id: string; parent_id: string | null; kind: 'city' | 'district' | 'station'; code: string; name: string; has_area: boolean;
+  id: Id; parent_id: Id | null; kind: 'city' | 'district' | 'station'; code: string; name: string; has_area: boolean;
 }
 
 export interface HeatCell { h3: string; count: number; boundary: [number, number][] }
@@ -88,7 +94,7 @@ export interface AuditEntry {
 }
 
 export interface SearchHit {
-  entity_id: string; kind: string; title: string; snippet: string; fields_masked: Record<string, unknown>; score: number;
+  entity_id: Id; kind: string; title: string; snippet: string; fields_masked: Record<string, unknown>; score: number;
 }
 
 /** Geometry as GeoJSON (kept loose: the console only passes it to MapLibre or reads coordinates). */

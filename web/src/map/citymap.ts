@@ -169,7 +169,8 @@ export class CityMap {
     this.source('roads')?.setData(roads as never);
     let shown = juris;
     if (this.opts.focusOrgId) {
-      const focus = juris.features.filter((f) => f.properties?.id === this.opts.focusOrgId || f.properties?.parent_id === this.opts.focusOrgId);
+      const focusId = this.opts.focusOrgId;
+      const focus = juris.features.filter((f) => String(f.properties?.id) === focusId || String(f.properties?.parent_id) === focusId);
       if (focus.length > 0) shown = { type: 'FeatureCollection', features: focus };
     }
     this.source('juris')?.setData(shown as never);

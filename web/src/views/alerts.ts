@@ -4,7 +4,7 @@
 import { get, post, query } from '../api';
 import { formatDateTime, t } from '../i18n';
 import { store } from '../store';
-import type { Alert, Page } from '../types';
+import { key, type Alert, type Page } from '../types';
 import { busy, clear, errorBox, h, loading, priorityBadge, select } from '../ui';
 
 const STATUSES = ['', 'new', 'acknowledged', 'verified', 'dispatched', 'closed'];
@@ -27,7 +27,7 @@ export function alertsView(el: HTMLElement): () => void {
     const outcome = select([['true_positive', t('alerts.truePositive')], ['false_positive', t('alerts.falsePositive')]], 'true_positive');
     const note = h('input', { placeholder: t('alerts.note') });
     const closed = a.status === 'closed';
-    return h('tr', { 'data-alert-id': a.id },
+    return h('tr', { 'data-alert-id': key(a.id) },
       h('td', {}, formatDateTime(a.at)),
       h('td', {}, priorityBadge(a.priority)),
       h('td', {}, a.rule),
@@ -60,7 +60,7 @@ export function alertsView(el: HTMLElement): () => void {
     let dirty = false;
     for (const id of c.alerts) {
       const a = store.alerts.get(id)!;
-      const at = items.findIndex((x) => x.id === id);
+      const at = items.findIndex((x) => key(x.id) === id);
       if (at >= 0) { items[at] = a; dirty = true; } else if (!statusSel.value || a.status === statusSel.value) { items.unshift(a); dirty = true; }
     }
     if (dirty) render();

@@ -6,7 +6,7 @@ import { formatDateTime, t, tEnum } from '../i18n';
 import { go } from '../router';
 import { store, type Change } from '../store';
 import { isOpenIncident } from '../styles';
-import type { Incident, IncidentStatus, Page, Priority } from '../types';
+import { key, type Incident, type IncidentStatus, type Page, type Priority } from '../types';
 import { clear, errorBox, h, incidentStatusBadge, loading, priorityBadge, select } from '../ui';
 
 const STATUSES: IncidentStatus[] = ['created', 'classified', 'diverted', 'dispatched', 'acknowledged', 'en_route', 'on_scene', 'cleared', 'closed'];
@@ -55,7 +55,7 @@ export function boardView(el: HTMLElement): () => void {
     if (items.length === 0) { clear(body, h('div.muted', {}, t('common.empty'))); return; }
     clear(body, h('table.list', { id: 'incident-table' },
       h('thead', {}, h('tr', {}, ['board.number', 'board.priority', 'board.type', 'board.status', 'board.address', 'board.station', 'board.created', 'board.units'].map((k) => h('th', {}, t(k as never))))),
-      h('tbody', {}, items.map((i) => h('tr', { 'data-incident-id': i.id, onclick: () => go('incident', i.id) },
+      h('tbody', {}, items.map((i) => h('tr', { 'data-incident-id': key(i.id), onclick: () => go('incident', key(i.id)) },
         h('td', {}, h('a', { href: `#/incident/${i.id}` }, i.number)),
         h('td', {}, priorityBadge(i.priority)),
         h('td', {}, i.type_name),
@@ -91,7 +91,7 @@ export function boardView(el: HTMLElement): () => void {
     for (const id of c.incidents) {
       const inc = store.incidents.get(id);
       if (!inc) continue;
-      const at = items.findIndex((x) => x.id === id);
+      const at = items.findIndex((x) => key(x.id) === id);
       if (at >= 0) {
         // Rows that stop matching (e.g. closed while "open only") stay until the next reload,
         // so a row does not vanish under the dispatcher's cursor.

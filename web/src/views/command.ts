@@ -2,7 +2,7 @@
 // borders and H3 heat layers, plus side panels (today's counts, response times vs target,
 // year-over-year trend, top incident types) that follow the live stream.
 
-import { get, query } from '../api';
+import { get, getAll, query } from '../api';
 import { canOpen } from '../auth';
 import { makeChart, responseTimesOption, topTypesOption, trendOption, type Chart } from '../charts';
 import { formatDuration, formatNumber, formatPercent, formatTime, t, tEnum, type Key } from '../i18n';
@@ -11,7 +11,7 @@ import { createMap, type CityMap, type LayerGroup } from '../map/citymap';
 import { go, type Route } from '../router';
 import { normaliseToday, normaliseTrend, startOfDayCst, todayFromIncidents, topTypes, yoyChange, type Trend } from '../stats';
 import { store, type Change } from '../store';
-import type { HeatCell, Page, Sensor, TaxonomyType, Today, User } from '../types';
+import type { HeatCell, Sensor, TaxonomyType, Today, User } from '../types';
 import { errorText, h, select, unitStatusBadge } from '../ui';
 import { setCurrentMap } from '../hooks';
 
@@ -70,6 +70,8 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
   layersPanel.append(h('div.heat-opts', {}, heatType, heatHours));
   const reloadHeat = () => { if (visible.heat) void loadHeat('incidents'); if (visible.crowd) void loadHeat('crowd'); };
   heatType.addEventListener('change', reloadHeat);
+  // Heat cells aggregate a time window; refreshing each minute keeps them live without a stream.
+  const heatTimer = setInterval(reloadHeat, 60_000);
   heatHours.addEventListener('change', reloadHeat);
 
   async function loadHeat(layer: 'incidents' | 'crowd'): Promise<void> {
@@ -168,7 +170,7 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
       loadUnits().catch(note(t('map.units'))),
       loadOpenIncidents().catch(note(t('map.incidents'))),
       loadAlerts().catch(note(t('map.alerts'))),
-      get<Page<Sensor>>('/sensors?limit=5000').then(async (p) => { await map?.ready; map?.setSensors(p.items); }).catch(note(t('map.sensors'))),
+      getAll<Sensor>('/sensors').then(async (items) => { await map?.ready; map?.setSensors(items); }).catch(note(t('map.sensors'))),
       get<unknown>('/stats/today').then((raw) => { serverToday = normaliseToday(raw) ?? serverToday; }).catch(() => undefined),
       get<unknown>('/stats/trend?days=30').then((raw) => paintTrend(normaliseTrend(raw))).catch(note(t('kpi.trend'))),
       get<{ types: TaxonomyType[] }>('/taxonomy').then((tax) => {
@@ -182,6 +184,7 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
 
   return () => {
     if (panelTimer) clearTimeout(panelTimer);
+    clearInterval(heatTimer);
     unsubscribe();
     for (const c of charts) c.dispose();
     map?.destroy();

@@ -6,7 +6,7 @@ import { formatDateTime, formatDistance, formatDuration, t, tEnum } from '../i18
 import { loadTaxonomy, typeName } from './intake';
 import type { Route } from '../router';
 import { store } from '../store';
-import type { Incident, Org, Page, Priority, Recommendation, TimelineEntry } from '../types';
+import { key, type Id, type Incident, type Org, type Page, type Priority, type Recommendation, type TimelineEntry } from '../types';
 import { busy, clear, errorBox, h, incidentStatusBadge, loading, priorityBadge, select, toast, unitStatusBadge } from '../ui';
 
 function detailText(d: unknown): string {
@@ -47,8 +47,8 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
       i.units.length === 0 ? h('div.muted', {}, t('common.empty'))
         : h('ul.units', {}, i.units.map((u) => {
           // The unit's own live status beats the copy inside the incident.
-          const live = store.units.get(u.unit_id)?.status ?? u.status;
-          return h('li', { 'data-unit-id': u.unit_id }, h('b', {}, u.callsign), ' ', unitStatusBadge(live));
+          const live = store.units.get(key(u.unit_id))?.status ?? u.status;
+          return h('li', { 'data-unit-id': key(u.unit_id) }, h('b', {}, u.callsign), ' ', unitStatusBadge(live));
         })));
   }
 
@@ -60,7 +60,7 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
           e.detail ? h('div.muted', {}, detailText(e.detail)) : null))));
   }
 
-  async function dispatch(unitIds: string[], callsigns: string, button: HTMLButtonElement | null): Promise<void> {
+  async function dispatch(unitIds: Id[], callsigns: string, button: HTMLButtonElement | null): Promise<void> {
     await busy(button, async () => {
       await post(`/incidents/${id}/dispatch`, { unit_ids: unitIds });
       toast(t('incident.dispatched', { callsign: callsigns }));
@@ -79,9 +79,9 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
         rec.items.length === 0 ? h('div.muted', {}, t('common.empty')) : h('table.list', { id: 'recommendation-table' },
           h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, t('map.units')), h('th', {}, t('incident.eta')), h('th', {}, t('incident.distance')), h('th', {}, ''), h('th', {}, ''))),
           h('tbody', {}, rec.items.map((r, n) => {
-            const b = h('button', { 'data-dispatch': r.unit_id }, t('incident.dispatch'));
+            const b = h('button', { 'data-dispatch': key(r.unit_id) }, t('incident.dispatch'));
             b.addEventListener('click', () => void dispatch([r.unit_id], r.callsign, b));
-            return h('tr', { 'data-unit-id': r.unit_id },
+            return h('tr', { 'data-unit-id': key(r.unit_id) },
               h('td', {}, String(n + 1)),
               h('td', {}, h('b', {}, r.callsign), h('div.muted', {}, tEnum('ukind', r.kind))),
               h('td', { 'data-eta': r.eta_s }, formatDuration(r.eta_s)),
@@ -111,13 +111,14 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
     const orgSel = select([], '', { id: 'transfer-org' });
     get<Page<Org> | Org[]>('/orgs').then((r) => {
       const orgs = Array.isArray(r) ? r : r.items;
-      orgSel.replaceChildren(...orgs.filter((o) => o.kind === 'station' && o.id !== i.org?.station_id).map((o) => h('option', { value: o.id }, o.name)));
+      orgSel.replaceChildren(...orgs.filter((o) => o.kind === 'station' && key(o.id) !== key(i.org?.station_id)).map((o) => h('option', { value: key(o.id) }, o.name)));
     }).catch(() => undefined);
     const reason = h('input', { placeholder: t('incident.reason'), id: 'transfer-reason' });
     const transferBtn = h('button', {}, t('incident.transfer'));
     transferBtn.addEventListener('click', () => void busy(transferBtn, async () => {
       if (!orgSel.value || !reason.value.trim()) { reason.focus(); throw new Error(`${t('incident.reason')}: ${t('v.required')}`); }
-      await post(`/incidents/${id}/transfer`, { org_id: orgSel.value, reason: reason.value.trim() });
+      // Ids are integers on the wire; the select holds their text form.
+      await post(`/incidents/${id}/transfer`, { org_id: /^\d+$/.test(orgSel.value) ? Number(orgSel.value) : orgSel.value, reason: reason.value.trim() });
       await reload();
     }));
     // Close.
@@ -150,7 +151,7 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
 
   const unsubscribe = store.subscribe((c) => {
     if (!incident) return;
-    const mine = incident.units.some((u) => c.unitStatus.has(u.unit_id));
+    const mine = incident.units.some((u) => c.unitStatus.has(key(u.unit_id)));
     if (c.incidents.has(id)) {
       const fresh = store.incidents.get(id);
       if (fresh) {

@@ -8,7 +8,7 @@ import { formatDistance, formatNumber, formatPercent, lang, t, tEnum } from '../
 import { createMap, loadBaseData } from '../map/citymap';
 import { go } from '../router';
 import { setCurrentMap } from '../hooks';
-import type { CallResponse, LatLng, Priority, TaxonomyType } from '../types';
+import { key, type CallResponse, type LatLng, type Priority, type TaxonomyType } from '../types';
 import { busy, clear, errorBox, field, h, incidentStatusBadge, priorityBadge, select, showErrors, toast } from '../ui';
 import { hasErrors, validateCall } from '../validation';
 
@@ -133,7 +133,7 @@ export function intakeView(el: HTMLElement): () => void {
       divertBtn.disabled = true;
     }));
     clear(result,
-      h('div.card', { 'data-incident-id': inc.id },
+      h('div.card', { 'data-incident-id': key(inc.id) },
         h('h3', {}, t('intake.created', { number: inc.number }), ' ', incidentStatusBadge(inc.status)),
         h('div.row', {}, h('strong', {}, t('intake.suggestion')), ' ', priorityBadge(s?.priority ?? inc.priority), ' ', s?.type_name ?? inc.type_name,
           s ? h('span.muted', {}, ` · ${t('intake.confidence')} ${formatPercent(s.confidence)}`) : null),
@@ -143,11 +143,11 @@ export function intakeView(el: HTMLElement): () => void {
         res.duplicates.length === 0
           ? h('div.muted', { id: 'no-duplicates' }, t('intake.noDuplicates'))
           : h('ul.duplicates', { id: 'duplicates' }, res.duplicates.map((d) => h('li', {},
-            h('a', { href: `#/incident/${d.incident_id}` }, t('intake.duplicateLine', {
+            h('a', { href: `#/incident/${key(d.incident_id)}` }, t('intake.duplicateLine', {
               number: d.number, distance: formatDistance(d.distance_m), minutes: formatNumber(Math.round(d.minutes_ago)),
             }))))),
         h('div.row', {}, h('span', {}, t('intake.divertTo')), divertSel, divertBtn),
-        h('div.row', {}, h('button.primary', { type: 'button', id: 'open-incident', onclick: () => go('incident', inc.id) }, t('intake.openIncident'))),
+        h('div.row', {}, h('button.primary', { type: 'button', id: 'open-incident', onclick: () => go('incident', key(inc.id)) }, t('intake.openIncident'))),
       ));
   }
 

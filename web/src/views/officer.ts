@@ -1,12 +1,12 @@
 // Officer view, laid out for a phone: pick my unit once (remembered on this device), see my
 // assignments and move through acknowledge → arrive → clear; my station's open alerts.
 
-import { get, post, query } from '../api';
+import { get, getAll, post, query } from '../api';
 import { formatDateTime, t, tEnum } from '../i18n';
 import type { Route } from '../router';
 import { store } from '../store';
 import { isOpenIncident } from '../styles';
-import type { Incident, Page, Unit, UnitStatus, User } from '../types';
+import { key, type Page, type Incident, type Unit, type UnitStatus, type User } from '../types';
 import { busy, clear, errorBox, h, incidentStatusBadge, priorityBadge, select, toast, unitStatusBadge } from '../ui';
 
 const UNIT_KEY = 'pingan.officer.unit';
@@ -38,16 +38,16 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
   function paint(): void {
     const u = store.units.get(unitId());
     clear(me, u ? h('div.row', {}, h('b', {}, u.callsign), unitStatusBadge(u.status)) : null);
-    const mine = [...store.incidents.values()].filter((i) => isOpenIncident(i.status) && i.units.some((x) => x.unit_id === unitId()));
+    const mine = [...store.incidents.values()].filter((i) => isOpenIncident(i.status) && i.units.some((x) => key(x.unit_id) === unitId()));
     clear(list, mine.length === 0 ? h('div.muted', {}, t('officer.none')) : mine.map((i) => assignment(i, u)));
-    const alerts = [...store.alerts.values()].filter((a) => a.status !== 'closed' && a.org_id === user.org_id);
+    const alerts = [...store.alerts.values()].filter((a) => a.status !== 'closed' && key(a.org_id) === key(user.org_id));
     clear(alertsBox, alerts.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, alerts.slice(0, 20).map((a) =>
       h('li', {}, priorityBadge(a.priority), ' ', a.summary, h('div.muted', {}, formatDateTime(a.at))))));
   }
 
   function assignment(i: Incident, u: Unit | undefined): HTMLElement {
-    const status = u?.status ?? (i.units.find((x) => x.unit_id === unitId())?.status as UnitStatus | undefined) ?? 'dispatched';
-    return h('div.assignment', { 'data-incident-id': i.id },
+    const status = u?.status ?? (i.units.find((x) => key(x.unit_id) === unitId())?.status as UnitStatus | undefined) ?? 'dispatched';
+    return h('div.assignment', { 'data-incident-id': key(i.id) },
       h('div.row', {}, priorityBadge(i.priority), h('b', {}, i.type_name), incidentStatusBadge(i.status)),
       h('div', {}, i.address ?? ''),
       h('div.muted', {}, i.description),
@@ -69,14 +69,15 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
 
   void (async () => {
     try {
-      const [units] = await Promise.all([
-        get<Page<Unit>>(`/units${query({ org_id: user.org_id, limit: 500 })}`),
-        get<Page<Incident>>(`/incidents${query({ open: 'true', org_id: user.org_id, limit: 500 })}`).then((p) => store.upsertIncidents(p.items)),
+      const [unitList] = await Promise.all([
+        getAll<Unit>(`/units${query({ org_id: user.org_id })}`),
+        getAll<Incident>(`/incidents${query({ open: 'true', org_id: user.org_id })}`).then((items) => store.upsertIncidents(items)),
       ]);
-      for (const u of units.items) if (!store.units.has(u.id)) store.units.set(u.id, u);
-      const saved = user.unit_id ?? localStorage.getItem(UNIT_KEY) ?? '';
-      unitSel.replaceChildren(...units.items.map((u) => h('option', { value: u.id }, `${u.callsign} · ${tEnum('ukind', u.kind)}`)));
-      unitSel.value = units.items.some((u) => u.id === saved) ? saved : (units.items[0]?.id ?? '');
+      const units = { items: unitList };
+      for (const u of units.items) if (!store.units.has(key(u.id))) store.units.set(key(u.id), u);
+      const saved = user.unit_id != null ? key(user.unit_id) : (localStorage.getItem(UNIT_KEY) ?? '');
+      unitSel.replaceChildren(...units.items.map((u) => h('option', { value: key(u.id) }, `${u.callsign} · ${tEnum('ukind', u.kind)}`)));
+      unitSel.value = units.items.some((u) => key(u.id) === saved) ? saved : key(units.items[0]?.id);
     } catch (e) {
       list.append(errorBox(e));
     }

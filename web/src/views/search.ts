@@ -3,7 +3,7 @@
 
 import { get, query } from '../api';
 import { t } from '../i18n';
-import type { SearchHit } from '../types';
+import { key, type SearchHit } from '../types';
 import { busy, clear, errorBox, field, h, showErrors } from '../ui';
 import { validatePurpose } from '../validation';
 
@@ -32,7 +32,7 @@ export function searchView(el: HTMLElement): void {
       try {
         const r = await get<{ items: SearchHit[] }>(`/search${query({ q: q.value.trim(), category: category.value.trim() })}`, purpose.value.trim());
         clear(results, r.items.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain.hits', {}, r.items.map((hit) =>
-          h('li', {}, h('a', { href: '#', onclick: (e: Event) => { e.preventDefault(); void openProfile(hit.entity_id); } }, hit.title),
+          h('li', {}, h('a', { href: '#', onclick: (e: Event) => { e.preventDefault(); void openProfile(key(hit.entity_id)); } }, hit.title),
             h('span.muted', {}, ` · ${hit.kind}`), h('div', {}, hit.snippet)))));
       } catch (e) {
         clear(results, errorBox(e));

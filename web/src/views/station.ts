@@ -1,14 +1,14 @@
 // Station cockpit: the station's area on the map, its units, open incidents, alerts and
 // KPIs, all following the live stream. Users above station level pick a station.
 
-import { get, query } from '../api';
+import { get, getAll, query } from '../api';
 import { formatDuration, formatNumber, formatPercent, t, tEnum, type Key } from '../i18n';
 import { createMap } from '../map/citymap';
 import { go, type Route } from '../router';
 import { setCurrentMap } from '../hooks';
 import { store } from '../store';
 import { isOpenIncident } from '../styles';
-import type { Alert, Incident, Org, Page, Unit, User } from '../types';
+import { key, type Alert, type Incident, type Org, type Page, type Unit, type User } from '../types';
 import { clear, errorBox, h, incidentStatusBadge, priorityBadge, select, unitStatusBadge } from '../ui';
 
 interface KpiGroup {
@@ -18,7 +18,7 @@ interface KpiGroup {
 }
 
 export function stationView(el: HTMLElement, route: Route, user: User): () => void {
-  const orgId = route.arg ?? user.org_id;
+  const orgId = route.arg ?? key(user.org_id);
   const title = h('h2', {}, t('station.title', { name: user.org_name }));
   const picker = h('div.row', {});
   const kpis = h('div.tiles', { id: 'station-kpis' });
@@ -41,13 +41,13 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
 
   get<Page<Org> | Org[]>('/orgs').then((r) => {
     const orgs = Array.isArray(r) ? r : r.items;
-    const me = orgs.find((o) => o.id === orgId);
+    const me = orgs.find((o) => key(o.id) === orgId);
     if (me) title.textContent = t('station.title', { name: me.name });
     const stations = orgs.filter((o) => o.kind === 'station');
     if (stations.length > 1 || me?.kind !== 'station') {
       // Above station level the user's own area comes first, so the picker shows what is on screen.
-      const options: [string, string][] = stations.map((o) => [o.id, o.name]);
-      if (!stations.some((o) => o.id === orgId)) options.unshift([orgId, me?.name ?? user.org_name]);
+      const options: [string, string][] = stations.map((o) => [key(o.id), o.name]);
+      if (!stations.some((o) => key(o.id) === orgId)) options.unshift([orgId, me?.name ?? user.org_name]);
       const sel = select(options, orgId, { id: 'station-picker' });
       sel.addEventListener('change', () => go('station', sel.value));
       picker.replaceChildren(sel);
@@ -55,10 +55,10 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
   }).catch(() => undefined);
 
   const myIncidents = (): Incident[] => [...store.incidents.values()]
-    .filter((i) => isOpenIncident(i.status) && (i.org?.station_id === orgId || i.org?.district_id === orgId || i.org?.city_id === orgId))
+    .filter((i) => isOpenIncident(i.status) && [i.org?.station_id, i.org?.district_id, i.org?.city_id].some((x) => x != null && key(x) === orgId))
     .sort((a, b) => a.priority.localeCompare(b.priority) || b.created_at.localeCompare(a.created_at));
   const myUnits = (): Unit[] => [...unitIds].map((id) => store.units.get(id)).filter((u): u is Unit => !!u);
-  const myAlerts = (): Alert[] => [...store.alerts.values()].filter((a) => a.status !== 'closed' && a.org_id === orgId);
+  const myAlerts = (): Alert[] => [...store.alerts.values()].filter((a) => a.status !== 'closed' && key(a.org_id) === orgId);
 
   function paint(): void {
     const incs = myIncidents(), units = myUnits(), alerts = myAlerts();
@@ -82,7 +82,7 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
     clear(incBox, incs.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, incs.slice(0, 50).map((i) =>
       h('li', {}, priorityBadge(i.priority), ' ', h('a', { href: `#/incident/${i.id}` }, i.number), ' ', i.type_name, ' ', incidentStatusBadge(i.status)))));
     clear(unitsBox, units.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain.units-grid', {}, units.map((u) =>
-      h('li', { 'data-unit-id': u.id }, h('b', {}, u.callsign), ' ', h('span.muted', {}, tEnum('ukind', u.kind)), ' ', unitStatusBadge(u.status)))));
+      h('li', { 'data-unit-id': key(u.id) }, h('b', {}, u.callsign), ' ', h('span.muted', {}, tEnum('ukind', u.kind)), ' ', unitStatusBadge(u.status)))));
     clear(alertBox, alerts.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, alerts.slice(0, 30).map((a) =>
       h('li', {}, priorityBadge(a.priority), ' ', a.summary))));
     map?.setUnits(units);
@@ -100,10 +100,10 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
   void (async () => {
     await map?.ready.catch(() => undefined);
     const results = await Promise.allSettled([
-      get<Page<Unit>>(`/units${query({ org_id: orgId, limit: 2000 })}`).then((p) => {
-        for (const u of p.items) { unitIds.add(u.id); if (!store.units.has(u.id)) store.units.set(u.id, u); }
+      getAll<Unit>(`/units${query({ org_id: orgId })}`).then((items) => {
+        for (const u of items) { unitIds.add(key(u.id)); if (!store.units.has(key(u.id))) store.units.set(key(u.id), u); }
       }),
-      get<Page<Incident>>(`/incidents${query({ open: 'true', org_id: orgId, limit: 1000 })}`).then((p) => store.upsertIncidents(p.items)),
+      getAll<Incident>(`/incidents${query({ open: 'true', org_id: orgId })}`).then((items) => store.upsertIncidents(items)),
       get<Page<Alert>>(`/alerts${query({ limit: 500 })}`).then((p) => store.upsertAlerts(p.items)),
       get<{ groups: KpiGroup[] }>(`/kpis${query({ org_id: orgId })}`).then((k) => { kpiGroups = k.groups ?? []; }),
     ]);
