@@ -1,12 +1,12 @@
 // Incident page: details, assigned units (live status), timeline, recommended units with
 // ETAs and one-key dispatch, reclassify, transfer and close.
 
-import { get, post } from '../api';
+import { get, getAll, post } from '../api';
 import { formatDateTime, formatDistance, formatDuration, t, tEnum } from '../i18n';
 import { loadTaxonomy, typeName } from './intake';
 import type { Route } from '../router';
 import { store } from '../store';
-import { key, type Id, type Incident, type Org, type Page, type Priority, type Recommendation, type TimelineEntry } from '../types';
+import { key, type Id, type Incident, type Org, type Priority, type Recommendation, type TimelineEntry } from '../types';
 import { busy, clear, errorBox, h, incidentStatusBadge, loading, priorityBadge, select, toast, unitStatusBadge } from '../ui';
 
 function detailText(d: unknown): string {
@@ -109,8 +109,7 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
     }));
     // Transfer to another station.
     const orgSel = select([], '', { id: 'transfer-org' });
-    get<Page<Org> | Org[]>('/orgs').then((r) => {
-      const orgs = Array.isArray(r) ? r : r.items;
+    getAll<Org>('/orgs').then((orgs) => {
       orgSel.replaceChildren(...orgs.filter((o) => o.kind === 'station' && key(o.id) !== key(i.org?.station_id)).map((o) => h('option', { value: key(o.id) }, o.name)));
     }).catch(() => undefined);
     const reason = h('input', { placeholder: t('incident.reason'), id: 'transfer-reason' });

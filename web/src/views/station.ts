@@ -39,8 +39,7 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
   const unitIds = new Set<string>();
   let kpiGroups: KpiGroup[] = [];
 
-  get<Page<Org> | Org[]>('/orgs').then((r) => {
-    const orgs = Array.isArray(r) ? r : r.items;
+  getAll<Org>('/orgs').then((orgs) => {
     const me = orgs.find((o) => key(o.id) === orgId);
     if (me) title.textContent = t('station.title', { name: me.name });
     const stations = orgs.filter((o) => o.kind === 'station');
