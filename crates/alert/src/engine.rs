@@ -368,9 +368,11 @@ struct Ctx<'a> {
     ev: &'a SensorEvent,
 }
 
-/// How often (in clock time) `tick` re-checks sensor liveness and prunes
-/// stale rule state; both are O(n) and need not run on every call.
+/// How often (in clock time) `tick` re-checks sensor liveness (O(sensors)).
 const HOUSEKEEPING_MS: i64 = 60_000;
+/// How often `tick` prunes stale rule state (O(state)); stale entries are
+/// harmless meanwhile, this only bounds memory.
+const PRUNE_MS: i64 = 15 * 60_000;
 /// Longest gap of empty hours replayed into a spike baseline (4 weeks).
 const MAX_GAP_HOURS: i64 = 4 * 168;
 const HOUR_MS: i64 = 3_600_000;
@@ -399,6 +401,7 @@ pub struct Engine {
     alert_seq: u64,
     pending: Vec<Effect>,
     next_housekeeping: i64,
+    next_prune: i64,
 }
 
 impl std::fmt::Debug for Engine {
@@ -501,6 +504,7 @@ impl Engine {
             alert_seq: 0,
             pending: Vec::new(),
             next_housekeeping: i64::MIN,
+            next_prune: i64::MIN,
         })
     }
 
@@ -807,6 +811,12 @@ impl Engine {
             }
         }
         self.ends.remove(&(entry.end, id));
+        for text in [&spec.label, &spec.legal_basis, &spec.case_ref, &spec.owner] {
+            // Only the interner and this spec hold it: no other watch uses it.
+            if Arc::strong_count(text) == 2 {
+                self.interned.remove(text);
+            }
+        }
         Some(spec)
     }
 
@@ -894,8 +904,12 @@ impl Engine {
             }
         }
 
-        // (b) watches on the event's identifiers.
-        for ident in &ev.identifiers {
+        // (b) watches on the event's identifiers (a repeated identifier in
+        // one event counts once).
+        for (i, ident) in ev.identifiers.iter().enumerate() {
+            if ev.identifiers[..i].contains(ident) {
+                continue;
+            }
             let Some(ids) = self.by_ident.get(ident) else {
                 continue;
             };
@@ -949,8 +963,10 @@ impl Engine {
                 let Target::AnyIdentifier { kind } = w.spec.target else {
                     continue;
                 };
-                for ident in &ev.identifiers {
-                    if kind.is_none_or(|k| k == ident.kind()) {
+                for (i, ident) in ev.identifiers.iter().enumerate() {
+                    if kind.is_none_or(|k| k == ident.kind())
+                        && !ev.identifiers[..i].contains(ident)
+                    {
                         eval_watch(
                             w,
                             wid,
@@ -1265,9 +1281,10 @@ impl Engine {
                     }
                 }
             }
-            self.prune(n);
-            // Texts no watch refers to any more (only the set holds them).
-            self.interned.retain(|s| Arc::strong_count(s) > 1);
+            if n >= self.next_prune {
+                self.next_prune = n.saturating_add(PRUNE_MS);
+                self.prune(n);
+            }
         }
         out
     }

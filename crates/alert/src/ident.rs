@@ -8,6 +8,7 @@
 //! a syntactic sanity check so garbage never reaches the indexes.
 
 use std::fmt;
+use std::sync::Arc;
 
 use thiserror::Error;
 
@@ -86,10 +87,14 @@ pub enum IdentifierError {
 }
 
 /// A normalised identifier. Holding one proves the value passed [`Identifier::new`].
+///
+/// The value is shared (`Arc<str>`): the engine keeps the same identifier in
+/// its index, in watch specs and in per-sensor buffers, and cloning it on the
+/// hot path must not allocate.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Identifier {
     kind: IdentKind,
-    value: Box<str>,
+    value: Arc<str>,
 }
 
 impl Identifier {
@@ -185,7 +190,7 @@ impl Identifier {
         };
         Ok(Identifier {
             kind,
-            value: value.into_boxed_str(),
+            value: Arc::from(value),
         })
     }
 

@@ -773,3 +773,22 @@ fn same_input_same_output_across_engines() {
     assert!(a1.len() > 100, "{}", a1.len());
     assert_eq!(a1, a2);
 }
+
+#[test]
+fn repeated_identifier_in_one_event_counts_once() {
+    let mut e = city(quiet_config());
+    let a = plate("川A00010");
+    e.add_watch(
+        spec(
+            ids(&[a.clone()]),
+            Condition::Frequency {
+                hits: 2,
+                within: Duration::from_secs(600),
+            },
+        ),
+        t0(),
+    )
+    .unwrap();
+    assert!(run(&mut e, &[ev("S1", 0, &[a.clone(), a.clone()])]).is_empty());
+    assert_eq!(run(&mut e, &[ev("S1", 10, &[a.clone()])]).len(), 1);
+}
