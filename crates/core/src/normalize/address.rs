@@ -529,20 +529,31 @@ fn digit_run(c: &[char], at: usize) -> usize {
         .count()
 }
 
-/// Optional road section after the suffix: `二段`, `2段` → (`二段`, chars consumed).
+/// Optional road section after the suffix, with an optional direction:
+/// `二段`, `2段` → `二段`; `南三段` → `南三段`; `北段` → `北段` (text, chars consumed).
 fn section(c: &[char], at: usize) -> Option<(String, usize)> {
-    let n = digit_run(c, at);
-    if n > 0 && c.get(at + n) == Some(&'段') {
-        let v: u32 = text(&c[at..at + n]).parse().ok()?;
-        return Some((format!("{}段", to_cn_numeral(v)), n + 1));
+    let (dir, at0) = match c.get(at) {
+        Some(&d @ ('东' | '西' | '南' | '北' | '中')) => (Some(d), at + 1),
+        _ => (None, at),
+    };
+    let prefix: String = dir.into_iter().collect();
+    let consumed = |n: usize| at0 - at + n + 1;
+    let n = digit_run(c, at0);
+    if n > 0 && c.get(at0 + n) == Some(&'段') {
+        let v: u32 = text(&c[at0..at0 + n]).parse().ok()?;
+        return Some((format!("{prefix}{}段", to_cn_numeral(v)), consumed(n)));
     }
-    let m = c[at.min(c.len())..]
+    let m = c[at0.min(c.len())..]
         .iter()
         .take_while(|&&ch| is_cn_numeral(ch))
         .count();
-    if m > 0 && c.get(at + m) == Some(&'段') {
-        let v = cn_value(&c[at..at + m])?;
-        return Some((format!("{}段", to_cn_numeral(v)), m + 1));
+    if c.get(at0 + m) == Some(&'段') && (m > 0 || dir.is_some()) {
+        let numeral = if m > 0 {
+            to_cn_numeral(cn_value(&c[at0..at0 + m])?)
+        } else {
+            String::new()
+        };
+        return Some((format!("{prefix}{numeral}段"), consumed(m)));
     }
     None
 }
@@ -802,8 +813,15 @@ mod tests {
         let g = p("新村路8号");
         assert_eq!(g.community, None);
         assert_eq!(g.road.as_deref(), Some("新村路"));
-        let h = p("一环路南三段5号");
-        assert_eq!(h.road.as_deref(), Some("一环路"));
+        let h = p("一环路南3段5号");
+        assert_eq!(h.road.as_deref(), Some("一环路南三段"));
+        assert_eq!(h.number.as_deref(), Some("5"));
+        let i = p("天府大道北段1700号");
+        assert_eq!(i.road.as_deref(), Some("天府大道北段"));
+        assert_eq!(i.number.as_deref(), Some("1700"));
+        // A direction not followed by 段 belongs to what comes next.
+        let j = p("人民路南12号");
+        assert_eq!(j.road.as_deref(), Some("人民路"));
     }
 
     #[test]
