@@ -162,7 +162,7 @@ pub struct SynthCity {
     pub(crate) year_weights: Vec<u64>,
     pub(crate) local: IdentitySpace,
     pub(crate) elsewhere: IdentitySpace,
-    pub(crate) street_regions: Vec<Region>,
+    pub(crate) street_info: Vec<population::StreetInfo>,
     pub(crate) layout: Layout,
     pub(crate) occupied_houses: u64,
     pub(crate) total_houses: u64,
@@ -267,6 +267,7 @@ impl SynthCity {
         let vehicle_count = (cfg.people as f64 * cfg.vehicles_per_person).round() as u64;
         vehicles::check_capacity(vehicle_count, &cfg.plate_prefix)?;
 
+        let street_info = population::street_info(cfg.seed, &cfg.streets, &street_regions);
         Ok(SynthCity {
             cfg,
             plate,
@@ -274,7 +275,7 @@ impl SynthCity {
             year_weights,
             local,
             elsewhere,
-            street_regions,
+            street_info,
             layout,
             occupied_houses,
             total_houses,

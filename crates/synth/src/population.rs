@@ -167,6 +167,45 @@ impl Layout {
     }
 }
 
+/// Per-street constants of the address scheme, computed once.
+#[derive(Debug, Clone)]
+pub(crate) struct StreetInfo {
+    district_code: &'static str,
+    region_name: String,
+    street_office: String,
+    community: String,
+    sin: f64,
+    cos: f64,
+}
+
+/// Sub-district offices group six consecutive streets and take the first one's
+/// name; communities are named per street; each street gets a fixed bearing along
+/// which its door numbers run.
+pub(crate) fn street_info(
+    seed: u64,
+    streets: &[crate::StreetRef],
+    regions: &[Region],
+) -> Vec<StreetInfo> {
+    streets
+        .iter()
+        .zip(regions)
+        .enumerate()
+        .map(|(s, (_, region))| {
+            let k = key(seed, D_STREET, s as u64);
+            let community = COMMUNITIES[(mix64(k) % COMMUNITIES.len() as u64) as usize];
+            let (sin, cos) = ((k % 360) as f64).to_radians().sin_cos();
+            StreetInfo {
+                district_code: region.code,
+                region_name: region.full_name(),
+                street_office: format!("{}街道", streets[s / 6 * 6].name),
+                community: format!("{community}社区"),
+                sin,
+                cos,
+            }
+        })
+        .collect()
+}
+
 /// A generated person. `id` is the ground-truth person id used by every record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Person {
@@ -497,24 +536,20 @@ impl SynthCity {
     pub(crate) fn house_address(&self, h: u64) -> (HouseAddress, LatLng) {
         let (s, k, building, unit, floor, room) = self.layout.locate(h);
         let street = &self.cfg.streets[s];
-        let region = self.street_regions[s];
-        let office_street = &self.cfg.streets[s / 6 * 6];
-        let community = COMMUNITIES
-            [(mix64(key(self.cfg.seed, D_STREET, s as u64)) % COMMUNITIES.len() as u64) as usize];
-        let bearing = (key(self.cfg.seed, D_STREET, s as u64) % 360) as f64;
-        let (sin, cos) = bearing.to_radians().sin_cos();
+        let info = &self.street_info[s];
         let along = (k % 60) as f64 * 12.0 - 354.0;
         let side =
             if k.is_multiple_of(2) { 1.0 } else { -1.0 } * (20.0 + 10.0 * f64::from(building));
-        let point = street
-            .point
-            .offset_m(along * cos - side * sin, along * sin + side * cos);
+        let point = street.point.offset_m(
+            along * info.cos - side * info.sin,
+            along * info.sin + side * info.cos,
+        );
         (
             HouseAddress {
-                district_code: region.code.to_owned(),
-                region_name: region.full_name(),
-                street_office: format!("{}街道", office_street.name),
-                community: format!("{community}社区"),
+                district_code: info.district_code.to_owned(),
+                region_name: info.region_name.clone(),
+                street_office: info.street_office.clone(),
+                community: info.community.clone(),
                 road: street.name.clone(),
                 number: (k + 1) as u32,
                 building,

@@ -132,9 +132,22 @@ impl IdNumber {
                 value: format!("{y}-{m}-{d}"),
             });
         }
-        let first17 = format!("{region6}{y:04}{m:02}{d:02}{seq3:03}");
-        let check = check_char_bytes(first17.as_bytes());
-        parse_inner(&format!("{first17}{check}"), None)
+        // Assembled in place rather than formatted and re-parsed: generators call
+        // this millions of times.
+        let mut bytes = [0u8; 18];
+        bytes[..6].copy_from_slice(region6.as_bytes());
+        let put = |bytes: &mut [u8; 18], at: usize, width: usize, mut v: u32| {
+            for k in (at..at + width).rev() {
+                bytes[k] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(&mut bytes, 6, 4, y as u32);
+        put(&mut bytes, 10, 2, m);
+        put(&mut bytes, 12, 2, d);
+        put(&mut bytes, 14, 3, u32::from(seq3));
+        bytes[17] = check_char_bytes(&bytes[..17]) as u8;
+        finish(bytes, None)
     }
 
     /// The 18-character canonical form (upper-case `X`).
@@ -268,6 +281,11 @@ fn parse_inner(input: &str, reference: Option<CivilDate>) -> Result<IdNumber, Id
         bytes[8..17].copy_from_slice(&b[6..15]);
         bytes[17] = check_char_bytes(&bytes[..17]) as u8;
     }
+    finish(bytes, reference)
+}
+
+/// Date and region checks shared by parsing and building.
+fn finish(bytes: [u8; 18], reference: Option<CivilDate>) -> Result<IdNumber, IdNumberError> {
     let id = IdNumber { bytes };
     let b = id.birth();
     if b.y < MIN_BIRTH_YEAR {
