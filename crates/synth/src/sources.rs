@@ -484,6 +484,15 @@ const HOTEL_BRANDS: [&str; 8] = [
 ];
 const NETCAFE_NAMES: [&str; 6] = ["极速", "星际", "网鱼", "天空", "竞界", "蓝海"];
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Sex,
+    Ethnicity,
+    Birth,
+    Phone,
+    Address,
+}
+
 /// Noise decisions for one record, drawn in a fixed order from its stream.
 struct Noiser<'a> {
     rng: Rng,
@@ -704,23 +713,18 @@ impl SynthCity {
             cfg: noise,
             set: NoiseSet::default(),
         };
-        let has = |field: &str| -> bool {
+        // Which optional person fields this source records (names and ID numbers
+        // are in every source; times, places and plates follow from the kind).
+        use SourceKind as K;
+        let has = |field: Field| -> bool {
             matches!(
                 (kind, field),
-                (_, "name" | "id")
+                (K::HouseholdRegistry, _)
+                    | (K::HotelStay, Field::Sex | Field::Phone)
+                    | (K::VehicleRegistry, Field::Phone | Field::Address)
                     | (
-                        SourceKind::HouseholdRegistry,
-                        "sex" | "birth" | "phone" | "address" | "ethnicity"
-                    )
-                    | (SourceKind::HotelStay, "sex" | "phone" | "time" | "place")
-                    | (SourceKind::NetCafe, "time" | "place")
-                    | (
-                        SourceKind::VehicleRegistry,
-                        "phone" | "address" | "plate" | "time"
-                    )
-                    | (
-                        SourceKind::CommunityVisit,
-                        "sex" | "birth" | "phone" | "address" | "time"
+                        K::CommunityVisit,
+                        Field::Sex | Field::Birth | Field::Phone | Field::Address
                     )
             )
         };
@@ -750,7 +754,7 @@ impl SynthCity {
             Some(id)
         };
 
-        let phone = if has("phone") {
+        let phone = if has(Field::Phone) {
             person.phone.as_ref().and_then(|p| {
                 if nz.roll(NoiseKind::PhoneMissing) {
                     return None;
@@ -769,7 +773,7 @@ impl SynthCity {
             None
         };
 
-        let address = if has("address") && !nz.roll(NoiseKind::AddressMissing) {
+        let address = if has(Field::Address) && !nz.roll(NoiseKind::AddressMissing) {
             let (a, _) = self.house_address(person.home_house);
             Some(if nz.roll(NoiseKind::AddressVariant) {
                 address_variant(&mut nz.rng, &a)
@@ -780,7 +784,7 @@ impl SynthCity {
             None
         };
 
-        let birth_date = has("birth").then(|| {
+        let birth_date = has(Field::Birth).then(|| {
             if nz.roll(NoiseKind::DateFormat) {
                 date_format(&mut nz.rng, person.birth)
             } else {
@@ -819,8 +823,8 @@ impl SynthCity {
             truth_person: person.id,
             truth_vehicle: vehicle.map(|v| v.id),
             name: Some(name),
-            sex: has("sex").then(|| person.sex.as_chinese().to_owned()),
-            ethnicity: has("ethnicity").then(|| person.ethnicity.as_chinese().to_owned()),
+            sex: has(Field::Sex).then(|| person.sex.as_chinese().to_owned()),
+            ethnicity: has(Field::Ethnicity).then(|| person.ethnicity.as_chinese().to_owned()),
             birth_date,
             id_number,
             phone,
