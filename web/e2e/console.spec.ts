@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ACCOUNTS, launchBrowser, login, newPage, screenshot, startServer, waitForMap, type Server } from './harness';
+import { ACCOUNTS, api, apiLogin, launchBrowser, login, newPage, screenshot, startServer, waitForMap, type Server } from './harness';
 
 let server: Server;
 let browser: Browser;
@@ -143,6 +143,46 @@ describe('dispatcher flow', () => {
     await pageA.waitForFunction(() => document.querySelector('a[data-nav=command]')?.textContent === '全域态势');
     expect(pageA.errors).toEqual([]);
     expect(pageB.errors).toEqual([]);
+  });
+});
+
+describe('officer on a phone', () => {
+  it('acknowledges and arrives from the officer view while a dispatcher watches live', async () => {
+    // Setup through the API: find an officer bound to a unit, raise an incident at the unit and dispatch it.
+    const admin = await apiLogin(server.url, ACCOUNTS.admin);
+    const users = await api<{ items: { username: string; role: string; unit_id: number | null }[] }>(server.url, admin, '/users?limit=1000');
+    const officer = users.items.find((u) => u.role === 'station_officer' && u.unit_id != null);
+    expect(officer, 'the demo seeds station officers bound to units').toBeTruthy();
+    const unitKey = String(officer!.unit_id);
+    const disp = await apiLogin(server.url, ACCOUNTS.dispatcher);
+    const unit = await api<{ position: { lat: number; lng: number } | null; status: string }>(server.url, disp, `/units/${unitKey}`);
+    const bbox = await api<{ center: { lat: number; lng: number } }>(server.url, disp, '/geo/bbox');
+    const call = await api<{ incident: { id: number | string } }>(server.url, disp, '/calls', {
+      channel: '110', caller_phone: '13900139000', description: '邻居家中传出呼救声，请求民警到场查看', location: unit.position ?? bbox.center,
+    });
+    const incKey = String(call.incident.id);
+    await api(server.url, disp, `/incidents/${incKey}/dispatch`, { unit_ids: [officer!.unit_id] });
+
+    // The dispatcher in context B watches this incident.
+    await pageB.goto(`${server.url}/#/incident/${incKey}`);
+    await pageB.waitForSelector(`#incident-units [data-unit-id="${unitKey}"]`, { timeout: 20_000 });
+
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', isMobile: true, hasTouch: true });
+    const phone = await newPage(ctx);
+    await login(phone, server.url, officer!.username);
+    await phone.goto(`${server.url}/#/officer`);
+    await phone.waitForFunction((u) => (document.querySelector('#officer-unit') as HTMLSelectElement | null)?.value === u, unitKey, { timeout: 20_000 });
+    const card = phone.locator(`.assignment[data-incident-id="${incKey}"]`);
+    await card.waitFor({ timeout: 20_000 });
+    await screenshot(phone, '22-officer-assignment');
+    await card.locator('button[data-action=en_route]').click();
+    await pageB.waitForSelector(`#incident-units [data-unit-id="${unitKey}"] [data-status=en_route]`, { timeout: 20_000 });
+    await card.locator('button[data-action=on_scene]').click();
+    await pageB.waitForSelector(`#incident-units [data-unit-id="${unitKey}"] [data-status=on_scene]`, { timeout: 20_000 });
+    await screenshot(phone, '23-officer-on-scene');
+    await screenshot(pageB, '24-dispatcher-sees-on-scene');
+    expect(phone.errors).toEqual([]);
+    await ctx.close();
   });
 });
 

@@ -120,3 +120,20 @@ export async function waitForMap(page: Page): Promise<void> {
     return !!m && m.loaded();
   }, undefined, { timeout: 60_000 });
 }
+
+/** Direct API calls from the test process (setup steps that are not under test). */
+export async function apiLogin(baseUrl: string, username: string, password = DEMO_PASSWORD): Promise<string> {
+  const r = await fetch(`${baseUrl}/api/v1/auth/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username, password }) });
+  if (!r.ok) throw new Error(`login ${username}: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { token: string }).token;
+}
+
+export async function api<T>(baseUrl: string, token: string, path: string, body?: unknown): Promise<T> {
+  const r = await fetch(`${baseUrl}/api/v1${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${path}: ${r.status} ${await r.text()}`);
+  return (await r.json()) as T;
+}

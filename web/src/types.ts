@@ -28,6 +28,8 @@ export type UnitKind = 'patrol_car' | 'foot_patrol' | 'motorcycle' | 'grid_worke
 export interface Unit {
   id: Id; callsign: string; kind: UnitKind; org_id: Id; status: UnitStatus;
   position: LatLng | null; position_at: string | null; stale: boolean; capabilities: string[];
+  /** The incident the unit is assigned to, when the server includes it. */
+  incident_id?: Id | null;
 }
 
 export type Priority = 'P1' | 'P2' | 'P3' | 'P4';

@@ -6,7 +6,7 @@ import { formatDateTime, t, tEnum } from '../i18n';
 import type { Route } from '../router';
 import { store } from '../store';
 import { isOpenIncident } from '../styles';
-import { key, type Page, type Incident, type Unit, type UnitStatus, type User } from '../types';
+import { key, type Id, type Page, type Incident, type Unit, type UnitStatus, type User } from '../types';
 import { busy, clear, errorBox, h, incidentStatusBadge, priorityBadge, select, toast, unitStatusBadge } from '../ui';
 
 const UNIT_KEY = 'pingan.officer.unit';
@@ -57,15 +57,28 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
           await post(`/units/${encodeURIComponent(unitId())}/status`, { status: a.status });
           const cur = store.units.get(unitId());
           if (cur) cur.status = a.status;
-          toast(`${t(a.key)} · ${tEnum('ustatus', a.status)}`);
+          toast(`${cur?.callsign ?? unitId()} → ${tEnum('ustatus', a.status)}`);
           paint();
         }));
         return b;
       })));
   }
 
-  unitSel.addEventListener('change', () => { localStorage.setItem(UNIT_KEY, unitSel.value); paint(); });
-  const unsubscribe = store.subscribe(() => paint());
+  /** My incident may lie outside my station's list (a border call): fetch it by id. */
+  function fetchMyIncident(incidentId: Id | null | undefined): void {
+    if (incidentId == null || store.incidents.has(key(incidentId))) return;
+    get<Incident>(`/incidents/${encodeURIComponent(key(incidentId))}`).then((i) => store.upsertIncidents([i])).catch(() => undefined);
+  }
+
+  unitSel.addEventListener('change', () => {
+    localStorage.setItem(UNIT_KEY, unitSel.value);
+    fetchMyIncident(store.units.get(unitSel.value)?.incident_id);
+    paint();
+  });
+  const unsubscribe = store.subscribe((c) => {
+    if (c.unitStatus.has(unitId())) fetchMyIncident(store.unitIncident.get(unitId()));
+    paint();
+  });
 
   void (async () => {
     try {
@@ -78,6 +91,7 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
       const saved = user.unit_id != null ? key(user.unit_id) : (localStorage.getItem(UNIT_KEY) ?? '');
       unitSel.replaceChildren(...units.items.map((u) => h('option', { value: key(u.id) }, `${u.callsign} · ${tEnum('ukind', u.kind)}`)));
       unitSel.value = units.items.some((u) => key(u.id) === saved) ? saved : key(units.items[0]?.id);
+      fetchMyIncident(store.units.get(unitSel.value)?.incident_id);
     } catch (e) {
       list.append(errorBox(e));
     }
