@@ -122,7 +122,8 @@ pub fn to_half_width(s: &str) -> String {
     s.chars().map(half_width_char).collect()
 }
 
-/// Full-width ASCII forms → half-width ASCII (see [`half_width_char`]).
+/// ASCII → full-width forms (the inverse of [`to_half_width`]); the synthetic data
+/// generator uses it to imitate full-width input.
 pub fn to_full_width(s: &str) -> String {
     s.chars()
         .map(|c| match c {
