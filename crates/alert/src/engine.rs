@@ -518,6 +518,9 @@ impl Engine {
     }
 
     /// Registers a sensor, or updates it (location, org, kind) if the id is known.
+    ///
+    /// # Panics
+    /// When more than `u32::MAX` sensors are registered.
     pub fn register_sensor(&mut self, info: SensorInfo, now: Timestamp) -> Result<(), EngineError> {
         if info.id.trim().is_empty() {
             return Err(EngineError::EmptySensorId);

@@ -792,3 +792,99 @@ fn repeated_identifier_in_one_event_counts_once() {
     assert!(run(&mut e, &[ev("S1", 0, &[a.clone(), a.clone()])]).is_empty());
     assert_eq!(run(&mut e, &[ev("S1", 10, &[a.clone()])]).len(), 1);
 }
+
+#[test]
+fn shared_identifier_watches_are_removed_independently() {
+    let mut e = city(quiet_config());
+    let a = plate("川A00011");
+    let w1 = e
+        .add_watch(spec(ids(&[a.clone()]), Condition::Sighting), t0())
+        .unwrap();
+    let w2 = e
+        .add_watch(spec(ids(&[a.clone()]), Condition::Sighting), t0())
+        .unwrap();
+    let w3 = e
+        .add_watch(spec(ids(&[a.clone()]), Condition::Sighting), t0())
+        .unwrap();
+    let fired = |e: &mut Engine, secs| -> Vec<WatchId> {
+        run(e, &[ev("S1", secs, &[a.clone()])])
+            .iter()
+            .map(|x| x.watch_id.unwrap())
+            .collect()
+    };
+    assert_eq!(fired(&mut e, 1), vec![w1, w2, w3]);
+    e.remove_watch(w2).unwrap();
+    assert_eq!(fired(&mut e, 2), vec![w1, w3]);
+    e.remove_watch(w1).unwrap();
+    assert_eq!(fired(&mut e, 3), vec![w3]);
+    e.remove_watch(w3).unwrap();
+    assert_eq!(fired(&mut e, 4), vec![]);
+    assert_eq!(e.remove_watch(w3), None);
+}
+
+#[test]
+fn sensors_registered_after_an_area_rule_are_covered() {
+    let mut e = city(quiet_config());
+    let mut sp = spec(
+        Target::AnyIdentifier { kind: None },
+        Condition::Frequency {
+            hits: 2,
+            within: Duration::from_secs(600),
+        },
+    );
+    let spot = s3_loc().offset_m(-5000.0, 0.0);
+    sp.scope = Scope::Area(Polygon::circle(spot, 200.0, 16));
+    e.add_watch(sp, t0()).unwrap();
+    e.register_sensor(
+        SensorInfo {
+            id: "S4".into(),
+            kind: SensorKind::FaceCamera,
+            location: Some(spot),
+            org_path: "/1/5/".into(),
+        },
+        t0(),
+    )
+    .unwrap();
+    let f = Identifier::new(IdentKind::FaceId, "face-77").unwrap();
+    let alerts = run(
+        &mut e,
+        &[ev("S4", 10, &[f.clone()]), ev("S4", 20, &[f.clone()])],
+    );
+    assert_eq!(
+        summary(&alerts),
+        vec![(RuleKind::Frequency, 20, s("S4"), v(&["face-77"]))]
+    );
+    // Moving the sensor out of the area takes it out of the rule.
+    e.register_sensor(
+        SensorInfo {
+            id: "S4".into(),
+            kind: SensorKind::FaceCamera,
+            location: Some(s3_loc()),
+            org_path: "/1/5/".into(),
+        },
+        t0(),
+    )
+    .unwrap();
+    assert!(
+        run(
+            &mut e,
+            &[ev("S4", 30, &[f.clone()]), ev("S4", 40, &[f.clone()])]
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        e.register_sensor(
+            SensorInfo {
+                id: "S5".into(),
+                kind: SensorKind::SmartLock,
+                location: None,
+                org_path: "1/5".into(),
+            },
+            t0(),
+        ),
+        Err(EngineError::BadOrgPath {
+            sensor: "S5".into(),
+            path: "1/5".into()
+        })
+    );
+}
