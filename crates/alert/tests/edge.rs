@@ -586,3 +586,11 @@ fn engine_flags_an_injected_spike_in_its_hour() {
     let cell = a.cell.unwrap();
     assert_eq!(cell.resolution(), h3o::Resolution::Eight);
 }
+
+#[test]
+fn engine_can_move_to_a_worker_thread() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<Engine>();
+    assert_send::<Effect>();
+    assert_send::<Alert>();
+}
