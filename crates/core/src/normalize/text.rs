@@ -49,6 +49,11 @@ fn changing_chars() -> &'static [u64] {
     })
 }
 
+/// Characters that OpenCC 0.4's `TSPhrases` rewrites only inside phrases (沈默 →
+/// 沉默, 反覆 → 反复, 瞭解 → 了解) while leaving them alone on their own; found by
+/// diffing `TSPhrases.txt` against `TSCharacters.txt` of ferrous-opencc 0.4.0.
+const PHRASE_ONLY: [char; 6] = ['沈', '牴', '瞭', '藉', '衹', '覆'];
+
 /// Whether `c` may be rewritten by `t2s`: a listed ideograph, or anything outside
 /// the ASCII/BMP-ideograph fast path (compatibility ideographs, extension B+,
 /// radicals), which is rare enough to always convert.
@@ -58,6 +63,9 @@ fn may_change(c: char) -> bool {
         return false;
     }
     if (HAN_START..HAN_END).contains(&cp) {
+        if PHRASE_ONLY.contains(&c) {
+            return true;
+        }
         let i = (cp - HAN_START) as usize;
         return changing_chars()[i / 64] & (1 << (i % 64)) != 0;
     }
@@ -183,6 +191,11 @@ mod tests {
         assert_eq!(to_simplified("張偉住在廣東省"), "张伟住在广东省");
         assert_eq!(to_simplified("abc 123"), "abc 123");
         assert_eq!(to_traditional("张伟"), "張偉");
+        // Phrase-only conversions, and the surname 沈 left alone.
+        assert_eq!(to_simplified("沈默"), "沉默");
+        assert_eq!(to_simplified("反覆"), "反复");
+        assert_eq!(to_simplified("瞭解"), "了解");
+        assert_eq!(to_simplified("沈阳"), "沈阳");
     }
 
     #[test]
