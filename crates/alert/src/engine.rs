@@ -610,6 +610,18 @@ impl Engine {
         self.stats
     }
 
+    /// Every installed watch id, ascending.
+    pub fn watch_ids(&self) -> Vec<WatchId> {
+        let mut v: Vec<WatchId> = self.watches.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Registered sensor ids in registration order.
+    pub fn sensor_ids(&self) -> impl Iterator<Item = &str> {
+        self.sensors.iter().map(|s| s.info.id.as_str())
+    }
+
     pub fn watch_count(&self) -> usize {
         self.watches.len()
     }
@@ -1022,8 +1034,13 @@ impl Engine {
         loc: Option<LatLng>,
         event_seq: Option<u64>,
     ) -> Option<AlertDraft> {
-        let org = self.routing_org(loc, si);
         let w = self.watches.get(&hit.watch)?;
+        // Clock-fired alerts of a multi-sensor watch have no sensor: route
+        // them to the org subtree the watch covers, if it names one.
+        let org = self.routing_org(loc, si).or_else(|| match &w.spec.scope {
+            Scope::OrgSubtree(p) => Some(p.clone()),
+            _ => None,
+        });
         self.alert_seq += 1;
         self.stats.alerts += 1;
         let spec = &w.spec;

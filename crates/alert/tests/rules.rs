@@ -888,3 +888,24 @@ fn sensors_registered_after_an_area_rule_are_covered() {
         })
     );
 }
+
+#[test]
+fn silence_of_an_org_scoped_watch_routes_to_that_org() {
+    let mut e = city(quiet_config());
+    let mut sp = spec(
+        ids(&[card("DOOR-90")]),
+        Condition::Silence {
+            after: Duration::from_secs(DAY as u64),
+        },
+    );
+    sp.scope = Scope::OrgSubtree("/1/4/".into());
+    let w = e.add_watch(sp, t0()).unwrap();
+    assert_eq!(e.watch_ids(), vec![w]);
+    assert_eq!(
+        e.sensor_ids().collect::<Vec<_>>(),
+        vec!["S1", "S2", "S3", "D1"]
+    );
+    let fx = e.tick(at(DAY));
+    assert!(matches!(&fx[..], [Effect::Alert(a)]
+        if a.sensor_id.is_none() && a.routing.org_path == s("/1/4/")));
+}
