@@ -596,6 +596,16 @@ fn parse_road_and_number(c: &[char], i: &mut usize, out: &mut ParsedAddress) {
     if c.get(k) == Some(&'号') && c.get(k + 1) != Some(&'楼') {
         out.number = Some(text(&c[at..k]));
         *i = k + 1;
+        // `12号附1号` is the same door number as `12附1号`.
+        let m = digit_run(c, k + 2);
+        if c.get(k + 1) == Some(&'附') && m > 0 && c.get(k + 2 + m) == Some(&'号') {
+            out.number = Some(format!(
+                "{}附{}",
+                text(&c[at..k]),
+                text(&c[k + 2..k + 2 + m])
+            ));
+            *i = k + 3 + m;
+        }
         if c.get(*i) == Some(&'院') {
             *i += 1;
         }
@@ -669,7 +679,13 @@ fn parse_building_parts(c: &[char], i: &mut usize, out: &mut ParsedAddress) {
         } else {
             match rest.first() {
                 Some('栋' | '幢' | '座') => (Some(&mut out.building), 1),
-                Some('楼') if out.building.is_none() && out.unit.is_none() => {
+                // `3楼` is a building in a compound but a floor in a tower: when the
+                // room that follows starts with the same digits (`12楼1205`), a floor.
+                Some('楼')
+                    if out.building.is_none()
+                        && out.unit.is_none()
+                        && !text(&c[k + 1..k + 1 + alnum_run(c, k + 1)]).starts_with(&run) =>
+                {
                     (Some(&mut out.building), 1)
                 }
                 Some('层' | '楼') => (Some(&mut out.floor), 1),
@@ -816,6 +832,26 @@ mod tests {
         let h = p("一环路南3段5号");
         assert_eq!(h.road.as_deref(), Some("一环路南三段"));
         assert_eq!(h.number.as_deref(), Some("5"));
+        let t = p("成都市武侯区人民南路四段1号数字大厦12楼1205室");
+        assert_eq!(t.poi.as_deref(), Some("数字大厦"));
+        assert_eq!(
+            (t.building, t.floor.as_deref(), t.room.as_deref()),
+            (None, Some("12"), Some("1205"))
+        );
+        let u = p("解放路12号附3号2栋");
+        assert_eq!(u.number.as_deref(), Some("12附3"));
+        assert_eq!(u.building.as_deref(), Some("2"));
+        assert_eq!(p("解放路12附3号").number.as_deref(), Some("12附3"));
+        let v = p("解放路88号院3号楼2单元401");
+        assert_eq!(
+            (
+                v.number.as_deref(),
+                v.building.as_deref(),
+                v.unit.as_deref(),
+                v.room.as_deref()
+            ),
+            (Some("88"), Some("3"), Some("2"), Some("401"))
+        );
         let i = p("天府大道北段1700号");
         assert_eq!(i.road.as_deref(), Some("天府大道北段"));
         assert_eq!(i.number.as_deref(), Some("1700"));
