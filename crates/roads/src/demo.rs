@@ -599,7 +599,7 @@ impl Plan {
 
     /// Splits every way at its crossings with other at-grade ways, merges equal
     /// points into shared nodes and renders OSM XML.
-    fn into_city(self, config: &DemoCityConfig) -> DemoCity {
+    fn into_city(mut self, config: &DemoCityConfig) -> DemoCity {
         // (way, segment index) of every at-grade segment, with its bounding box.
         let mut segs: Vec<(usize, usize, [f64; 4])> = Vec::new();
         for (wi, w) in self.ways.iter().enumerate() {
@@ -669,6 +669,29 @@ impl Plan {
                 }
             }
             way_nodes.push(ids);
+        }
+        // Shape nodes about every 50 m with a little sideways wobble, as surveyed
+        // roads have: the graph gets the node density of a real extract.
+        for ids in &mut way_nodes {
+            let mut dense = Vec::with_capacity(ids.len() * 4);
+            for w in ids.windows(2) {
+                dense.push(w[0]);
+                let (p, q) = (nodes[w[0]], nodes[w[1]]);
+                let (dx, dy) = (q[0] - p[0], q[1] - p[1]);
+                let len = (dx * dx + dy * dy).sqrt();
+                let pieces = (len / 50.0).round() as usize;
+                for i in 1..pieces {
+                    let t = i as f64 / pieces as f64;
+                    let wobble = (self.rng.unit() - 0.5) * 1.6;
+                    nodes.push([
+                        p[0] + t * dx - dy / len * wobble,
+                        p[1] + t * dy + dx / len * wobble,
+                    ]);
+                    dense.push(nodes.len() - 1);
+                }
+            }
+            dense.extend(ids.last());
+            *ids = dense;
         }
         let mut xml = String::with_capacity(nodes.len() * 70 + self.ways.len() * 200);
         xml.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");

@@ -8,7 +8,7 @@
 //! same integer problem and agree exactly.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Mutex;
 
 use fast_paths::{FastGraph, InputGraph, PathCalculator};
@@ -122,6 +122,8 @@ pub struct Router {
     /// Reused query state: a calculator holds per-node arrays, too costly to
     /// allocate per query.
     calculators: Mutex<Vec<PathCalculator>>,
+    /// Reused state of the backward many-to-one search, for the same reason.
+    searches: Mutex<Vec<SearchSpace>>,
     /// Largest metres per millisecond of any arc, for admissible lower bounds.
     max_m_per_ms: f64,
 }
@@ -191,6 +193,7 @@ impl Router {
             projection,
             streets,
             calculators: Mutex::new(Vec::new()),
+            searches: Mutex::new(Vec::new()),
             max_m_per_ms,
         }
     }
@@ -489,29 +492,34 @@ impl Router {
         if k == 0 || sources.is_empty() {
             return results;
         }
-        // node → sources leaving through it, with the cost of the partial segment.
-        let mut attached: HashMap<NodeId, Vec<(usize, u64, f64)>> =
-            HashMap::with_capacity(sources.len() * 2);
+        let mut space = self
+            .searches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_else(|| SearchSpace::new(self.graph.node_count()));
+        space.begin();
+        // Sources leaving through each node (a linked list per node), with the
+        // cost of their partial segment.
+        let mut attached: Vec<(u32, u64, f64, u32)> = Vec::with_capacity(sources.len() * 2);
         let mut best: Vec<(u64, f64)> = vec![(u64::MAX, 0.0); sources.len()];
         let mut done = vec![false; sources.len()];
         let mut candidates: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
         for (i, s) in sources.iter().enumerate() {
             for (node, ms, m) in self.departures(s) {
-                attached.entry(node).or_default().push((i, ms, m));
+                let head = space.head(node);
+                attached.push((i as u32, ms, m, head));
+                space.set_head(node, attached.len() as u32 - 1);
             }
             if let Some(e) = self.same_segment(s, target) {
                 best[i] = (e.millis, e.metres);
                 candidates.push(Reverse((e.millis, i)));
             }
         }
-        let n = self.graph.node_count();
-        let mut dist = vec![u64::MAX; n];
-        let mut metres = vec![0f64; n];
         let mut heap = BinaryHeap::new();
         for (node, ms, m) in self.arrivals(target) {
-            if ms < dist[node as usize] {
-                dist[node as usize] = ms;
-                metres[node as usize] = m;
+            if ms < space.dist(node) {
+                space.set(node, ms, m);
                 heap.push(Reverse((ms, node)));
             }
         }
@@ -538,33 +546,37 @@ impl Router {
             }
         };
         while let Some(Reverse((d, u))) = heap.pop() {
-            if d > dist[u as usize] {
+            if d > space.dist(u) {
                 continue;
             }
             finalize(d, &mut candidates, &best, &mut results);
             if results.len() >= k || d > limit {
                 break;
             }
-            if let Some(list) = attached.get(&u) {
-                for &(i, ms, m) in list {
-                    let c = d + ms;
-                    if c < best[i].0 {
-                        best[i] = (c, metres[u as usize] + m);
-                        candidates.push(Reverse((c, i)));
-                    }
+            let here_m = space.metres[u as usize];
+            let mut a = space.head(u);
+            while a != u32::MAX {
+                let (i, ms, m, next) = attached[a as usize];
+                let c = d + ms;
+                if c < best[i as usize].0 {
+                    best[i as usize] = (c, here_m + m);
+                    candidates.push(Reverse((c, i as usize)));
                 }
+                a = next;
             }
             for arc in self.graph.in_arcs(u) {
                 let nd = d + u64::from(arc.weight_ms);
-                let v = arc.to as usize;
-                if nd < dist[v] {
-                    dist[v] = nd;
-                    metres[v] =
-                        metres[u as usize] + self.graph.segments()[arc.segment as usize].length_m;
+                if nd < space.dist(arc.to) {
+                    let m = here_m + self.graph.segments()[arc.segment as usize].length_m;
+                    space.set(arc.to, nd, m);
                     heap.push(Reverse((nd, arc.to)));
                 }
             }
         }
+        self.searches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(space);
         finalize(u64::MAX, &mut candidates, &best, &mut results);
         results
     }
@@ -611,6 +623,76 @@ impl Router {
                 })
                 .collect()
         })
+    }
+}
+
+/// Per-node arrays of the backward search, valid only where stamped with the
+/// current epoch, so starting a search costs nothing per node.
+struct SearchSpace {
+    epoch: u32,
+    stamp: Vec<u32>,
+    dist: Vec<u64>,
+    metres: Vec<f64>,
+    head: Vec<u32>,
+}
+
+impl SearchSpace {
+    fn new(n: usize) -> Self {
+        SearchSpace {
+            epoch: 0,
+            stamp: vec![0; n],
+            dist: vec![u64::MAX; n],
+            metres: vec![0.0; n],
+            head: vec![u32::MAX; n],
+        }
+    }
+
+    fn begin(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            // Wrapped after 4 billion searches: clear once and start over.
+            self.stamp.fill(0);
+            self.epoch = 1;
+        }
+    }
+
+    fn touch(&mut self, node: NodeId) {
+        let i = node as usize;
+        if self.stamp[i] != self.epoch {
+            self.stamp[i] = self.epoch;
+            self.dist[i] = u64::MAX;
+            self.metres[i] = 0.0;
+            self.head[i] = u32::MAX;
+        }
+    }
+
+    fn dist(&self, node: NodeId) -> u64 {
+        let i = node as usize;
+        if self.stamp[i] == self.epoch {
+            self.dist[i]
+        } else {
+            u64::MAX
+        }
+    }
+
+    fn head(&self, node: NodeId) -> u32 {
+        let i = node as usize;
+        if self.stamp[i] == self.epoch {
+            self.head[i]
+        } else {
+            u32::MAX
+        }
+    }
+
+    fn set(&mut self, node: NodeId, dist: u64, metres: f64) {
+        self.touch(node);
+        self.dist[node as usize] = dist;
+        self.metres[node as usize] = metres;
+    }
+
+    fn set_head(&mut self, node: NodeId, head: u32) {
+        self.touch(node);
+        self.head[node as usize] = head;
     }
 }
 

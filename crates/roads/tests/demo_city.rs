@@ -52,7 +52,7 @@ fn graph_has_city_scale_and_profile_applied() {
         "demo city: {} osm nodes, {} ways; graph {s:?}",
         city.nodes, city.ways
     );
-    assert!(s.nodes > 4_000 && s.nodes < 20_000, "{s:?}");
+    assert!(s.nodes > 20_000 && s.nodes < 80_000, "{s:?}");
     assert!(s.segments > s.nodes, "{s:?}");
     assert!(s.oneway_segments > 300, "{s:?}");
     // The pedestrian street and private compound lanes are not in the graph.
