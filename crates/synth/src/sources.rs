@@ -19,6 +19,11 @@ use crate::rng::{Permutation, Rng, key};
 use crate::vehicles::Vehicle;
 
 const D_SOURCE: u64 = 40;
+const D_STAY: u64 = 50;
+/// Share of odd-numbered hotel records that are a companion of the previous
+/// record's guest (same hotel, check-in minutes apart): ≈ 15 % of all stays, the
+/// "seen together" relations a profile shows.
+pub(crate) const HOTEL_COMPANION_SHARE: f64 = 0.3;
 const D_REGISTRY_ORDER: u64 = 60;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -680,7 +685,20 @@ impl SynthCity {
             return None;
         }
         let mut rng = Rng::for_entity(self.cfg.seed, D_SOURCE + kind as u64, k);
+        let mut stay = None;
         let (person, vehicle) = match kind {
+            SourceKind::HotelStay => {
+                let companion = k % 2 == 1 && rng.chance(HOTEL_COMPANION_SHARE);
+                let (primary, time, place) = self.hotel_stay(if companion { k - 1 } else { k });
+                let (i, time) = if companion {
+                    let delay = rng.range(10, 300) as i64;
+                    (self.companion_of(primary, &mut rng), time.plus_secs(delay))
+                } else {
+                    (primary, time)
+                };
+                stay = Some((time, place));
+                (self.person(i), None)
+            }
             SourceKind::HouseholdRegistry => {
                 let i = Permutation::new(self.cfg.people, key(self.cfg.seed, D_REGISTRY_ORDER, 0))
                     .apply(k);
@@ -696,7 +714,45 @@ impl SynthCity {
             }
             _ => (self.person(rng.below(self.cfg.people)), None),
         };
-        Some(self.build_record(kind, k, &person, vehicle.as_ref(), &mut rng, &profile.noise))
+        Some(self.build_record(
+            kind,
+            k,
+            &person,
+            vehicle.as_ref(),
+            stay,
+            &mut rng,
+            &profile.noise,
+        ))
+    }
+
+    /// Guest, check-in time and hotel of stay `s` (the first guest's record).
+    fn hotel_stay(&self, s: u64) -> (u64, Timestamp, String) {
+        let mut rng = Rng::for_entity(self.cfg.seed, D_STAY, s);
+        let person = rng.below(self.cfg.people);
+        let day_ms = 86_400_000i64;
+        let time = self.cfg.today.start_in_china().plus_millis(
+            -(rng.range(1, 365) as i64) * day_ms + rng.range(12 * 3600, 23 * 3600) as i64 * 1000,
+        );
+        let street = &rng.pick(&self.cfg.streets).name;
+        let place = format!("{}({street}店)", rng.pick(&HOTEL_BRANDS));
+        (person, time, place)
+    }
+
+    /// Someone travelling with `primary`: a member of their household when there
+    /// is another one, else anybody (a colleague or friend).
+    fn companion_of(&self, primary: u64, rng: &mut Rng) -> u64 {
+        let household = self.household(self.house_of(primary));
+        let size = household.end - household.start;
+        if size > 1 && rng.chance(0.7) {
+            let j = household.start + rng.below(size - 1);
+            return if j >= primary { j + 1 } else { j };
+        }
+        loop {
+            let j = rng.below(self.cfg.people);
+            if j != primary || self.cfg.people == 1 {
+                return j;
+            }
+        }
     }
 
     fn build_record(
@@ -705,6 +761,7 @@ impl SynthCity {
         k: u64,
         person: &Person,
         vehicle: Option<&Vehicle>,
+        stay: Option<(Timestamp, String)>,
         rng: &mut Rng,
         noise: &NoiseConfig,
     ) -> SourceRecord {
@@ -796,10 +853,7 @@ impl SynthCity {
         let day_ms = 86_400_000i64;
         let event_time = match kind {
             SourceKind::HouseholdRegistry => None,
-            SourceKind::HotelStay => Some(today.plus_millis(
-                -(rng.range(1, 365) as i64) * day_ms
-                    + rng.range(12 * 3600, 23 * 3600) as i64 * 1000,
-            )),
+            SourceKind::HotelStay => stay.as_ref().map(|s| s.0),
             SourceKind::NetCafe => Some(today.plus_millis(
                 -(rng.range(1, 365) as i64) * day_ms + rng.below(86_400) as i64 * 1000,
             )),
@@ -812,7 +866,7 @@ impl SynthCity {
         };
         let street = rng.pick(&self.cfg.streets).name.clone();
         let place = match kind {
-            SourceKind::HotelStay => Some(format!("{}({street}店)", rng.pick(&HOTEL_BRANDS))),
+            SourceKind::HotelStay => stay.map(|s| s.1),
             SourceKind::NetCafe => Some(format!("{}网咖({street}店)", rng.pick(&NETCAFE_NAMES))),
             _ => None,
         };
