@@ -498,6 +498,14 @@ enum Field {
     Address,
 }
 
+/// Who and what one record is about.
+struct Subject<'a> {
+    person: &'a Person,
+    vehicle: Option<&'a Vehicle>,
+    /// Hotel records: check-in time and hotel.
+    stay: Option<(Timestamp, String)>,
+}
+
 /// Noise decisions for one record, drawn in a fixed order from its stream.
 struct Noiser<'a> {
     rng: Rng,
@@ -714,15 +722,12 @@ impl SynthCity {
             }
             _ => (self.person(rng.below(self.cfg.people)), None),
         };
-        Some(self.build_record(
-            kind,
-            k,
-            &person,
-            vehicle.as_ref(),
+        let subject = Subject {
+            person: &person,
+            vehicle: vehicle.as_ref(),
             stay,
-            &mut rng,
-            &profile.noise,
-        ))
+        };
+        Some(self.build_record(kind, k, subject, &mut rng, &profile.noise))
     }
 
     /// Guest, check-in time and hotel of stay `s` (the first guest's record).
@@ -759,12 +764,15 @@ impl SynthCity {
         &self,
         kind: SourceKind,
         k: u64,
-        person: &Person,
-        vehicle: Option<&Vehicle>,
-        stay: Option<(Timestamp, String)>,
+        subject: Subject<'_>,
         rng: &mut Rng,
         noise: &NoiseConfig,
     ) -> SourceRecord {
+        let Subject {
+            person,
+            vehicle,
+            stay,
+        } = subject;
         let mut nz = Noiser {
             rng: Rng::new(rng.next_u64()),
             cfg: noise,
