@@ -181,7 +181,7 @@ describe('officer on a phone', () => {
     await pageB.waitForSelector(`#incident-units [data-unit-id="${unitKey}"] [data-status=on_scene]`, { timeout: 20_000 });
     await screenshot(phone, '23-officer-on-scene');
     await screenshot(pageB, '24-dispatcher-sees-on-scene');
-    expect(phone.errors).toEqual([]);
+    expect(phone.errors, phone.errors.join('\n')).toEqual([]);
     await ctx.close();
   });
 });

@@ -129,7 +129,11 @@ export class CityMap {
     this.map.on('sourcedata', this.onSourceData);
   }
 
+  private destroyed = false;
+
+  /** Undefined once the map is destroyed: a view's late async work must not touch a removed map. */
   private source(id: string): GeoJSONSource | undefined {
+    if (this.destroyed) return undefined;
     return this.map.getSource(id) as GeoJSONSource | undefined;
   }
 
@@ -166,6 +170,7 @@ export class CityMap {
   };
 
   private applyBase(roads: FeatureCollection, juris: FeatureCollection, bbox: Bbox | null): void {
+    if (this.destroyed) return;
     this.source('roads')?.setData(roads as never);
     let shown = juris;
     if (this.opts.focusOrgId) {
@@ -236,6 +241,7 @@ export class CityMap {
   setHeat(layer: 'incidents' | 'crowd', cells: HeatCell[]): void { this.source(`heat-${layer}`)?.setData(heatToGeoJSON(cells) as never); }
 
   setVisible(group: LayerGroup, visible: boolean): void {
+    if (this.destroyed) return;
     for (const id of GROUP_LAYERS[group]) {
       if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
     }
@@ -246,14 +252,25 @@ export class CityMap {
 
   /** One popup at a time, closed by the next or by the map's close button. */
   popup(p: LatLng, content: HTMLElement): void {
+    if (this.destroyed) return;
     this.popupRef?.remove();
     this.popupRef = new maplibregl.Popup({ closeButton: true, maxWidth: '280px' }).setLngLat([p.lng, p.lat]).setDOMContent(content).addTo(this.map);
   }
 
-  flyTo(p: LatLng, zoom = 15): void { this.map.flyTo({ center: [p.lng, p.lat], zoom, duration: 600 }); }
+  /** Frames a set of points (e.g. an incident and the units recommended for it). */
+  fitPoints(points: LatLng[], maxZoom = 15): void {
+    if (points.length === 0 || this.destroyed) return;
+    const lngs = points.map((p) => p.lng), lats = points.map((p) => p.lat);
+    this.map.fitBounds([[Math.min(...lngs), Math.min(...lats)], [Math.max(...lngs), Math.max(...lats)]], { padding: 40, maxZoom, duration: 0 });
+  }
+
+  flyTo(p: LatLng, zoom = 15): void { if (!this.destroyed) this.map.flyTo({ center: [p.lng, p.lat], zoom, duration: 600 }); }
 
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     for (const m of this.labels) m.remove();
+    this.popupRef?.remove();
     this.map.remove();
   }
 }

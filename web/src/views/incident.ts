@@ -6,7 +6,10 @@ import { formatDateTime, formatDistance, formatDuration, t, tEnum } from '../i18
 import { loadTaxonomy, typeName } from './intake';
 import type { Route } from '../router';
 import { store } from '../store';
-import { key, type Id, type Incident, type Org, type Priority, type Recommendation, type TimelineEntry } from '../types';
+import { createMap } from '../map/citymap';
+import { setCurrentMap } from '../hooks';
+import { loadUnits } from '../live';
+import { key, type Id, type Incident, type Org, type Priority, type Recommendation, type TimelineEntry, type Unit } from '../types';
 import { busy, clear, errorBox, h, incidentStatusBadge, loading, priorityBadge, select, toast, unitStatusBadge } from '../ui';
 
 function detailText(d: unknown): string {
@@ -23,9 +26,24 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
   const head = h('div.card', { id: 'incident-head' }, loading());
   const unitsBox = h('div.card', { id: 'incident-units' });
   const recBox = h('div.card', { id: 'recommendations' });
+  const mapEl = h('div.map.incident-map', { id: 'incident-map' });
   const actions = h('div.card', { id: 'incident-actions' });
   const timeline = h('div.card', { id: 'timeline' });
-  el.append(h('div.incident-grid', {}, h('div', {}, head, unitsBox, actions), h('div', {}, recBox, timeline)));
+  el.append(h('div.incident-grid', {}, h('div', {}, head, unitsBox, actions), h('div', {}, mapEl, recBox, timeline)));
+  const map = createMap(mapEl);
+  setCurrentMap(map);
+  let recommended: Recommendation[] = [];
+
+  /** The incident and the units that matter to it (assigned and recommended), framed together. */
+  async function paintMap(framing: boolean): Promise<void> {
+    if (!map || !incident) return;
+    await map.ready.catch(() => undefined);
+    const ids = new Set([...incident.units.map((u) => key(u.unit_id)), ...recommended.map((r) => key(r.unit_id))]);
+    const units = [...ids].map((u) => store.units.get(u)).filter((u): u is Unit => !!u?.position);
+    map.setIncidents([incident]);
+    map.setUnits(units);
+    if (framing && incident.location) map.fitPoints([incident.location, ...units.map((u) => u.position!)]);
+  }
 
   let incident: Incident | null = null;
 
@@ -72,6 +90,8 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
     clear(recBox, h('h3', {}, t('incident.recommend')), loading());
     try {
       const rec = await get<{ items: Recommendation[] }>(`/incidents/${id}/recommendations`);
+      recommended = rec.items;
+      void paintMap(true);
       const top = rec.items[0];
       const oneKey = h('button.primary', { id: 'dispatch-top', disabled: !top }, t('incident.dispatchTop'), top ? ` · ${top.callsign}` : '');
       oneKey.addEventListener('click', () => { if (top) void dispatch([top.unit_id], top.callsign, oneKey); });
@@ -142,6 +162,7 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
       incident = i;
       store.upsertIncidents([i]);
       renderHead(i); renderUnits(i); renderTimeline(i.timeline); renderActions(i);
+      void paintMap(true);
       void loadRecommendations();
     } catch (e) {
       clear(head, errorBox(e));
@@ -163,8 +184,11 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
     } else if (mine) {
       renderUnits(incident);
     }
+    if (c.units) void paintMap(false);
   });
 
   void reload();
-  return unsubscribe;
+  // Recommendations name units by id; their positions come from the live unit list.
+  if (store.units.size === 0) void loadUnits().catch(() => undefined);
+  return () => { unsubscribe(); map?.destroy(); };
 }
