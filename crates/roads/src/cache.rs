@@ -336,3 +336,57 @@ impl<'a> Reader<'a> {
             .map_err(|_| CacheError::Invalid("way name"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XML: &str = r#"<osm version="0.6">
+      <node id="1" lat="30.000" lon="104.000"/><node id="2" lat="30.001" lon="104.000"/>
+      <node id="3" lat="30.001" lon="104.001"/>
+      <way id="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="1"/>
+        <tag k="highway" v="residential"/><tag k="name" v="环形路"/><tag k="oneway" v="yes"/></way>
+    </osm>"#;
+
+    #[test]
+    fn round_trip_and_every_kind_of_damage() {
+        let router = crate::router_from_osm_xml(XML.as_bytes()).unwrap();
+        let key = [3u8; 32];
+        let bytes = encode(&router, &key);
+        let back = decode(&bytes, &key).unwrap();
+        assert_eq!(back.graph().stats(), router.graph().stats());
+        assert_eq!(back.graph().segments(), router.graph().segments());
+        assert_eq!(back.graph().ways(), router.graph().ways());
+        for (a, b) in [(0, 1), (1, 0), (2, 1)] {
+            assert_eq!(back.node_eta_ch(a, b), router.node_eta_ch(a, b));
+        }
+        assert!(matches!(
+            decode(&bytes, &[4u8; 32]),
+            Err(CacheError::SourceMismatch)
+        ));
+        for cut in [0, 10, 44, bytes.len() / 2, bytes.len() - 1] {
+            assert!(decode(&bytes[..cut], &key).is_err(), "cut at {cut}");
+        }
+        let mut flipped = bytes.clone();
+        flipped[60] ^= 1;
+        assert!(matches!(decode(&flipped, &key), Err(CacheError::Checksum)));
+        let mut old = bytes.clone();
+        old[8] = 0;
+        assert!(matches!(
+            decode(&old, &key),
+            Err(CacheError::Version { found: 0, .. })
+        ));
+        let mut magic = bytes;
+        magic[0] = b'X';
+        assert!(matches!(decode(&magic, &key), Err(CacheError::BadMagic)));
+    }
+
+    #[test]
+    fn key_depends_on_content() {
+        let a = source_key(&mut &b"abc"[..]).unwrap();
+        let b = source_key(&mut &b"abd"[..]).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a, source_key(&mut &b"abc"[..]).unwrap());
+        assert_eq!(to_hex(&[0x00, 0xAB, 0x10]), "00ab10");
+    }
+}

@@ -86,6 +86,19 @@ pub fn write_demo_city(config: &DemoCityConfig, path: &Path) -> Result<DemoCity,
     Ok(city)
 }
 
+/// Writes the demo city as `demo-city-<seed>.osm` in `data_dir` and loads it
+/// through the ordinary import and cache (`data_dir/roads-cache`). The same
+/// config writes the same bytes, so every start after the first is a cache hit.
+pub fn load_or_build_demo(
+    config: &DemoCityConfig,
+    data_dir: &Path,
+) -> Result<(crate::Router, DemoCity, crate::BuildReport), RoadsError> {
+    let osm = data_dir.join(format!("demo-city-{}.osm", config.seed));
+    let city = write_demo_city(config, &osm)?;
+    let (router, report) = crate::load_or_build(&osm, &data_dir.join("roads-cache"))?;
+    Ok((router, city, report))
+}
+
 /// SplitMix64: tiny, and its output is fixed forever (unlike library RNGs that
 /// may change streams between versions), so a seed always gives the same city.
 struct Rng(u64);

@@ -270,3 +270,29 @@ fn geojson_export_by_class() {
     let (lng, lat) = (c[0].as_f64().unwrap(), c[1].as_f64().unwrap());
     assert!(b.contains(&LatLng::new(lat, lng).unwrap()));
 }
+
+#[test]
+fn demo_city_loads_through_file_import_and_cache() {
+    let dir = std::env::temp_dir().join(format!("pingan-roads-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = DemoCityConfig {
+        seed: 11,
+        size_m: 4_000.0,
+        ..DemoCityConfig::default()
+    };
+    let (router, city, first) = demo::load_or_build_demo(&config, &dir).unwrap();
+    assert!(!first.cache_hit);
+    let (again, _, second) = demo::load_or_build_demo(&config, &dir).unwrap();
+    assert!(second.cache_hit);
+    assert_eq!(router.graph().stats(), again.graph().stats());
+    // The file import gives the same graph as the in-memory import.
+    let direct = router_from_osm_xml(city.xml.as_bytes()).unwrap();
+    assert_eq!(direct.graph().segments(), again.graph().segments());
+    assert!(again.streets().get("人民西路").is_some());
+    assert!(
+        config
+            .bbox()
+            .contains(&again.streets().get("解放北路").unwrap().point)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
