@@ -102,6 +102,47 @@ impl FromStr for IncidentNumber {
     }
 }
 
+/// Channel a call arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Channel {
+    Tel110,
+    Hotline12345,
+    Fire119,
+    Ems120,
+    App,
+    Sms,
+    Partner,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 7] = [
+        Channel::Tel110,
+        Channel::Hotline12345,
+        Channel::Fire119,
+        Channel::Ems120,
+        Channel::App,
+        Channel::Sms,
+        Channel::Partner,
+    ];
+
+    /// Wire code: `110`, `12345`, `119`, `120`, `app`, `sms`, `partner`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Channel::Tel110 => "110",
+            Channel::Hotline12345 => "12345",
+            Channel::Fire119 => "119",
+            Channel::Ems120 => "120",
+            Channel::App => "app",
+            Channel::Sms => "sms",
+            Channel::Partner => "partner",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
 /// Lifecycle states of an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IncidentState {

@@ -8,22 +8,33 @@
 //! [`recommend::TravelTimes`] trait that the server implements with the router.
 
 pub mod classify;
+pub mod diversion;
 pub mod duplicate;
+pub mod escalation;
 pub mod incident;
+pub mod kpi;
 pub mod recommend;
+pub mod sim;
 pub mod taxonomy;
 pub mod unit;
 
 pub use classify::{Classification, Classifier, ClassifierConfig, Evidence, LabelledCall};
+pub use diversion::{
+    DeliveryOutcome, DiversionFlags, DiversionPlan, Handoff, HandoffEffect, HandoffPayload,
+    HandoffState, PartnerUpdate, RetryPolicy, decide_partners,
+};
 pub use duplicate::{CallSighting, DuplicateConfig, MergeSuggestion, OpenIncident, suggest_merges};
+pub use escalation::{EscalationAction, EscalationPolicy, EscalationState, escalation_step};
 pub use incident::{
-    CommandLevel, Disposition, Incident, IncidentError, IncidentNumber, IncidentState,
+    Channel, CommandLevel, Disposition, Incident, IncidentError, IncidentNumber, IncidentState,
     TimelineEntry, TimelineKind,
 };
+pub use kpi::{GroupBy, GroupKpi, IncidentTimes, KpiTargets, compute_kpis, year_over_year};
 pub use recommend::{
     CandidateUnit, RecommendConfig, RecommendOutcome, RecommendRequest, Recommendation,
-    TravelTimes, recommend,
+    StraightLineTravel, TravelTimes, recommend,
 };
+pub use sim::{CallGenerator, LocationSampler, SimCall, SimConfig, SimRng};
 pub use taxonomy::{
     Capability, IncidentType, Partner, Priority, Taxonomy, TaxonomyError, TypeSpec,
 };
