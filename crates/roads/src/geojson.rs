@@ -15,6 +15,8 @@ pub struct GeoJsonOptions {
     pub min_class: Option<HighwayClass>,
     /// Decimal places of coordinates (6 ≈ 0.1 m).
     pub precision: u32,
+    /// Douglas–Peucker tolerance in metres (0: keep every point).
+    pub simplify_m: f64,
 }
 
 impl Default for GeoJsonOptions {
@@ -22,6 +24,7 @@ impl Default for GeoJsonOptions {
         GeoJsonOptions {
             min_class: None,
             precision: 6,
+            simplify_m: 0.0,
         }
     }
 }
@@ -46,6 +49,9 @@ pub fn to_geojson(graph: &RoadGraph, options: &GeoJsonOptions) -> Value {
         let info = &graph.ways()[w as usize];
         if info.direction == Direction::Backward {
             run.reverse();
+        }
+        if options.simplify_m > 0.0 {
+            *run = simplify(run, options.simplify_m);
         }
         let line: Vec<Value> = run
             .iter()
@@ -77,4 +83,65 @@ pub fn to_geojson(graph: &RoadGraph, options: &GeoJsonOptions) -> Value {
     }
     flush(run_way, &mut run);
     json!({"type": "FeatureCollection", "features": features})
+}
+
+/// Douglas–Peucker on `[lat, lng]` points, distances in local metres. End
+/// points always stay, so junctions shared between lines are kept.
+fn simplify(points: &[[f64; 2]], tolerance_m: f64) -> Vec<[f64; 2]> {
+    if points.len() < 3 {
+        return points.to_vec();
+    }
+    let ky = pingan_core::geo::EARTH_RADIUS_M.to_radians();
+    let kx = ky * points[0][0].to_radians().cos();
+    let xy: Vec<[f64; 2]> = points.iter().map(|p| [p[1] * kx, p[0] * ky]).collect();
+    let mut keep = vec![false; points.len()];
+    keep[0] = true;
+    keep[points.len() - 1] = true;
+    let mut stack = vec![(0, points.len() - 1)];
+    while let Some((i, j)) = stack.pop() {
+        let (a, b) = (xy[i], xy[j]);
+        let (dx, dy) = (b[0] - a[0], b[1] - a[1]);
+        let len = (dx * dx + dy * dy).sqrt();
+        let mut far = (0.0, i);
+        for (k, p) in xy.iter().enumerate().take(j).skip(i + 1) {
+            let d = if len > 0.0 {
+                ((p[0] - a[0]) * dy - (p[1] - a[1]) * dx).abs() / len
+            } else {
+                ((p[0] - a[0]).powi(2) + (p[1] - a[1]).powi(2)).sqrt()
+            };
+            if d > far.0 {
+                far = (d, k);
+            }
+        }
+        if far.0 > tolerance_m {
+            keep[far.1] = true;
+            stack.push((i, far.1));
+            stack.push((far.1, j));
+        }
+    }
+    points
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(p, _)| *p)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simplification_drops_near_collinear_points_only() {
+        // 1e-5 degrees of latitude is about 1.1 m.
+        let line = [
+            [30.0, 104.0],
+            [30.00001, 104.001],
+            [30.0, 104.002],
+            [30.001, 104.003],
+        ];
+        assert_eq!(simplify(&line, 5.0), vec![line[0], line[2], line[3]]);
+        assert_eq!(simplify(&line, 0.5), line.to_vec());
+        assert_eq!(simplify(&line[..2], 100.0), line[..2].to_vec());
+    }
 }

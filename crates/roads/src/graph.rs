@@ -362,6 +362,16 @@ impl RoadGraph {
             .min_by_key(|a| a.weight_ms)
             .map(|a| self.segments[a.segment as usize].length_m)
     }
+
+    /// Weight of the cheapest arc `from → to`.
+    pub(crate) fn arc_weight(&self, from: NodeId, to: NodeId) -> Option<u32> {
+        self.out
+            .of(from)
+            .iter()
+            .filter(|a| a.to == to)
+            .map(|a| a.weight_ms)
+            .min()
+    }
 }
 
 /// Travel time in whole milliseconds, never zero (a zero arc would let the

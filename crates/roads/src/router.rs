@@ -37,6 +37,35 @@ impl Eta {
 pub struct Route {
     pub eta: Eta,
     pub path: Vec<LatLng>,
+    /// Milliseconds from the start at which each point of `path` is reached
+    /// (same length as `path`, non-decreasing, last = `eta.millis`).
+    pub times_ms: Vec<u64>,
+}
+
+impl Route {
+    /// Where a vehicle following the route is `elapsed_ms` after leaving,
+    /// interpolated along the path (clamped to the start and the end).
+    pub fn position_at(&self, elapsed_ms: u64) -> LatLng {
+        let i = self.times_ms.partition_point(|&t| t <= elapsed_ms);
+        if i == 0 {
+            return self.path[0];
+        }
+        if i >= self.path.len() {
+            return *self.path.last().expect("a route has at least one point");
+        }
+        let (t0, t1) = (self.times_ms[i - 1], self.times_ms[i]);
+        let (a, b) = (self.path[i - 1], self.path[i]);
+        let f = if t1 > t0 {
+            (elapsed_ms - t0) as f64 / (t1 - t0) as f64
+        } else {
+            1.0
+        };
+        LatLng::new(
+            a.lat() + (b.lat() - a.lat()) * f,
+            a.lng() + (b.lng() - a.lng()) * f,
+        )
+        .expect("interpolation between valid coordinates is valid")
+    }
 }
 
 /// A point placed on the nearest road segment.
@@ -402,17 +431,47 @@ impl Router {
     pub fn route(&self, from: &Snap, to: &Snap) -> Option<Route> {
         self.with_calculator(|calc| {
             let (millis, nodes) = self.ch_query(calc, from, to)?;
-            let mut path = Vec::with_capacity(nodes.len() + 2);
-            path.push(from.point);
-            path.extend(nodes.iter().map(|&n| self.graph.node_position(n as NodeId)));
+            let mut path = vec![from.point];
+            let mut times_ms = vec![0];
+            if let Some(&first) = nodes.first() {
+                let mut t = self
+                    .departures(from)
+                    .into_iter()
+                    .filter(|d| d.0 as usize == first)
+                    .map(|d| d.1)
+                    .min()
+                    .unwrap_or(0);
+                path.push(self.graph.node_position(first as NodeId));
+                times_ms.push(t);
+                for w in nodes.windows(2) {
+                    t += u64::from(
+                        self.graph
+                            .arc_weight(w[0] as NodeId, w[1] as NodeId)
+                            .unwrap_or(0),
+                    );
+                    path.push(self.graph.node_position(w[1] as NodeId));
+                    times_ms.push(t);
+                }
+            }
             path.push(to.point);
-            path.dedup();
+            times_ms.push(millis);
+            // A snap exactly on a node repeats that point; keep one (the times
+            // agree there, the partial segment being empty).
+            let mut keep = vec![true; path.len()];
+            for i in 1..path.len() {
+                keep[i] = path[i] != path[i - 1];
+            }
+            let mut k = keep.iter();
+            path.retain(|_| *k.next().unwrap_or(&true));
+            let mut k = keep.iter();
+            times_ms.retain(|_| *k.next().unwrap_or(&true));
             Some(Route {
                 eta: Eta {
                     millis,
                     metres: self.path_metres(from, to, &nodes),
                 },
                 path,
+                times_ms,
             })
         })
     }

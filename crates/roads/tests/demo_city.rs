@@ -44,6 +44,12 @@ fn random_point(rng: &mut Rng) -> LatLng {
 }
 
 #[test]
+fn router_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Router>();
+}
+
+#[test]
 fn graph_has_city_scale_and_profile_applied() {
     let (city, router) = city();
     let g = router.graph();
@@ -153,6 +159,30 @@ fn oneway_couplet_is_respected() {
     assert_eq!(route.eta, back);
     assert_eq!(route.path.first(), Some(&q3.point()));
     assert_eq!(route.path.last(), Some(&q1.point()));
+    assert_eq!(route.times_ms.len(), route.path.len());
+    assert_eq!(route.times_ms.last(), Some(&back.millis));
+    assert!(route.times_ms.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn routes_carry_timing_for_moving_units() {
+    let (_, router) = city();
+    let mut rng = Rng(3);
+    for _ in 0..50 {
+        let from = router.snap(random_point(&mut rng));
+        let to = router.snap(random_point(&mut rng));
+        let route = router.route(&from, &to).unwrap();
+        assert_eq!(route.eta, router.eta(&from, &to).unwrap());
+        assert_eq!(route.times_ms.len(), route.path.len());
+        assert_eq!(route.times_ms[0], 0);
+        assert_eq!(*route.times_ms.last().unwrap(), route.eta.millis);
+        assert!(route.times_ms.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(route.position_at(0), from.point());
+        assert_eq!(route.position_at(route.eta.millis + 1_000), to.point());
+        // Half-way in time, the vehicle is on a road.
+        let mid = route.position_at(route.eta.millis / 2);
+        assert!(router.snap(mid).distance_m() < 0.5);
+    }
 }
 
 #[test]
@@ -253,6 +283,7 @@ fn geojson_export_by_class() {
         &GeoJsonOptions {
             min_class: Some(HighwayClass::Secondary),
             precision: 5,
+            simplify_m: 0.0,
         },
     );
     let main_features = main["features"].as_array().unwrap();
@@ -264,6 +295,31 @@ fn geojson_export_by_class() {
             "{hw}"
         );
     }
+    let points = |v: &serde_json::Value| -> usize {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["geometry"]["coordinates"].as_array().unwrap().len())
+            .sum()
+    };
+    let simplified = to_geojson(
+        router.graph(),
+        &GeoJsonOptions {
+            simplify_m: 5.0,
+            ..GeoJsonOptions::default()
+        },
+    );
+    assert_eq!(
+        simplified["features"].as_array().unwrap().len(),
+        features.len()
+    );
+    assert!(
+        points(&simplified) * 3 < points(&all),
+        "{} {}",
+        points(&simplified),
+        points(&all)
+    );
     // Coordinates are [lng, lat] inside the city.
     let b = DemoCityConfig::default().bbox().expand_m(2.0);
     let c = &main_features[0]["geometry"]["coordinates"][0];
