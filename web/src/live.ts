@@ -25,12 +25,20 @@ export function startLive(): void {
     state = s;
     for (const f of stateListeners) f(s);
     // Events sent while we were away are lost: re-read the live state once back.
-    if (reconnected) {
-      void loadUnits().catch(() => undefined);
-      void loadOpenIncidents().catch(() => undefined);
-    }
-  });
+    if (reconnected) resync();
+  }, resync);
   stream.start();
+}
+
+let lastResync = 0;
+
+/** Re-reads units and open incidents, at most every 5 s however often the server asks. */
+function resync(): void {
+  const now = Date.now();
+  if (now - lastResync < 5000) return;
+  lastResync = now;
+  void loadUnits().catch(() => undefined);
+  void loadOpenIncidents().catch(() => undefined);
 }
 
 export function stopLive(): void {

@@ -90,6 +90,8 @@ export class LiveStream {
     private readonly url: () => string | null,
     private readonly onEvent: (e: LiveEvent) => void,
     private readonly onState: (s: StreamState, reconnected: boolean) => void = () => {},
+    /** The server dropped events for this slow subscriber (`resync`): state must be re-read. */
+    private readonly onResync: () => void = () => {},
   ) {}
 
   start(): void {
@@ -113,6 +115,7 @@ export class LiveStream {
         this.timer = setTimeout(() => { this.timer = null; this.start(); }, backoffMs(this.failures));
       }
     };
+    es.addEventListener('resync', () => this.onResync());
     for (const name of LIVE_EVENT_NAMES) {
       es.addEventListener(name, (m) => {
         const ev = parseEvent(name, (m as MessageEvent<string>).data);
