@@ -347,6 +347,28 @@ fn main() {
         timed / ingest_wall,
         effects
     );
+    // Wire parsing, as the HTTP edge does it for an NDJSON body.
+    let body: String = shifted
+        .iter()
+        .take(200_000)
+        .map(pingan_alert::wire::event_to_json)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let lines = body.lines().count();
+    let t = Timer::start();
+    let batch = parse_ndjson(&body, None, &ParseOptions::default(), &|id| {
+        engine.has_sensor(id)
+    });
+    let (parse_wall, parse_cpu) = t.stop();
+    assert_eq!(batch.events.len(), lines);
+    println!(
+        "  parse_ndjson: {:.0} lines per CPU-second ({:.0} wall), {:.1} MB body",
+        lines as f64 / parse_cpu,
+        lines as f64 / parse_wall,
+        body.len() as f64 / 1e6
+    );
+    drop(batch);
+
     let st = engine.stats();
     println!(
         "  stats: events {} alerts {} suppressed {}",
