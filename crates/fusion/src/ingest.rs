@@ -131,6 +131,18 @@ pub struct Checkpoint {
     pub finished: bool,
 }
 
+impl Checkpoint {
+    /// Adds a sink's outcome to the counts. A sink calls this on
+    /// `batch.checkpoint` before persisting it, so the stored checkpoint includes
+    /// the batch it commits (its `read`/`rejected` already do).
+    pub fn apply(&mut self, out: CommitOutcome) {
+        self.counts.accepted += out.inserted;
+        self.counts.duplicates += out.duplicates;
+        self.counts.updated += out.updated;
+        self.counts.merged += out.merged;
+    }
+}
+
 /// What a sink reports for one committed batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitOutcome {
@@ -142,7 +154,8 @@ pub struct CommitOutcome {
 
 /// One unit of commit: the sink must store records, rejections and checkpoint
 /// atomically (one SQL transaction), so that the checkpoint never runs ahead of
-/// the data.
+/// the data. The checkpoint's `read` and `rejected` include this batch; the sink
+/// adds its own outcome with [`Checkpoint::apply`] before storing it.
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub records: Vec<Record>,
@@ -481,10 +494,7 @@ pub fn import<R: Read + Seek, S: ImportSink>(
             last_committed_line: cp.last_line,
             source,
         })?;
-        next.counts.accepted += out.inserted;
-        next.counts.duplicates += out.duplicates;
-        next.counts.updated += out.updated;
-        next.counts.merged += out.merged;
+        next.apply(out);
         *pending_counts = ImportCounts::default();
         *cp = next;
         progress(Progress {

@@ -7,9 +7,13 @@
 //! directory: no clock (time comes in as [`pingan_core::Timestamp`]), no SQL, no
 //! HTTP. The server persists what the in-memory structures here produce.
 
+pub mod hub;
 pub mod ingest;
 pub mod mapping;
+pub mod mask;
 pub mod model;
+pub mod profile;
 pub mod read;
 pub mod resolve;
+pub mod search;
 pub mod transform;
