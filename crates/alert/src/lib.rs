@@ -11,7 +11,7 @@
 //! - [`lifecycle`]: alert status machine.
 //! - [`cap`]: CAP 1.2 XML export.
 //! - [`wire`]: NDJSON / JSON event parsing with per-line errors.
-//! - [`replay`]: deterministic replay of event files.
+//! - [`mod@replay`]: deterministic replay of event files.
 
 pub mod area;
 pub mod cap;
