@@ -296,10 +296,10 @@ impl Router {
     }
 
     /// Ways out of a snapped start: `(node, ms, metres)` to reach each allowed end.
-    fn departures(&self, snap: &Snap) -> Vec<(NodeId, u64, f64)> {
+    fn departures(&self, snap: &Snap) -> Ends {
         let (s, way) = self.seg(snap);
         let t = snap.fraction;
-        let mut v = Vec::with_capacity(2);
+        let mut v = Ends::default();
         if way.direction.forward() {
             v.push((s.b, partial(s.weight_ms, 1.0 - t), s.length_m * (1.0 - t)));
         }
@@ -310,10 +310,10 @@ impl Router {
     }
 
     /// Ways into a snapped end: `(node, ms, metres)` from each allowed entry end.
-    fn arrivals(&self, snap: &Snap) -> Vec<(NodeId, u64, f64)> {
+    fn arrivals(&self, snap: &Snap) -> Ends {
         let (s, way) = self.seg(snap);
         let t = snap.fraction;
-        let mut v = Vec::with_capacity(2);
+        let mut v = Ends::default();
         if way.direction.forward() {
             v.push((s.a, partial(s.weight_ms, t), s.length_m * t));
         }
@@ -682,6 +682,34 @@ impl Router {
                 })
                 .collect()
         })
+    }
+}
+
+/// The (at most two) `(node, ms, metres)` ends by which a snapped point is
+/// left or reached, without allocating: the many-to-one search builds one per unit.
+#[derive(Debug, Clone, Copy, Default)]
+struct Ends {
+    items: [(NodeId, u64, f64); 2],
+    len: usize,
+}
+
+impl Ends {
+    fn push(&mut self, end: (NodeId, u64, f64)) {
+        self.items[self.len] = end;
+        self.len += 1;
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, (NodeId, u64, f64)> {
+        self.items[..self.len].iter()
+    }
+}
+
+impl IntoIterator for Ends {
+    type Item = (NodeId, u64, f64);
+    type IntoIter = std::iter::Take<std::array::IntoIter<(NodeId, u64, f64), 2>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter().take(self.len)
     }
 }
 
