@@ -1,0 +1,386 @@
+//! The `pingan` binary: a thin shell that parses the command line, loads the
+//! typed configuration and calls into the library crates.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use pingan_server::Config;
+use pingan_server::demo::{CityMap, DemoOptions};
+use pingan_store::Store;
+
+#[derive(Parser)]
+#[command(name = "pingan", version, about = "平安 pingan — public-safety command and data-fusion platform", long_about = None)]
+struct Cli {
+    /// Configuration file (TOML). Settings can also come from PINGAN_* environment variables.
+    #[arg(long, global = true, env = "PINGAN_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and console server against a configured database.
+    Serve(ServeArgs),
+    /// Build (first run) and serve a complete demo city with logins for every role.
+    Demo(DemoArgs),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Organisation tree import/export (GeoJSON FeatureCollection).
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// User administration.
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+#[derive(Args, Clone)]
+struct StoreArgs {
+    /// Data directory (SQLite database, caches).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Database URL (postgres://… or sqlite://…); default SQLite in the data dir.
+    #[arg(long)]
+    database: Option<String>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Listen address, e.g. 127.0.0.1:8080.
+    #[arg(long)]
+    listen: Option<String>,
+    /// OpenStreetMap extract (PBF or XML) with the city's streets, for routing and the base map.
+    #[arg(long)]
+    osm: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Port on 127.0.0.1.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Data directory; created if missing, reused if it already holds a demo city.
+    #[arg(long, default_value = "pingan-data")]
+    data_dir: PathBuf,
+    /// Password of every demo login.
+    #[arg(long, env = "PINGAN_DEMO_PASSWORD", default_value = "pingan-demo")]
+    demo_password: String,
+    /// Seed of the generated city (same seed → same city).
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Run the demo on this OpenStreetMap extract (PBF or XML) instead of the generated city.
+    #[arg(long)]
+    osm: Option<PathBuf>,
+    /// Database URL instead of SQLite in the data dir (postgres://…).
+    #[arg(long)]
+    database: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Re-walk the audit hash chain; exits non-zero and names the first broken record if tampered.
+    Verify(StoreArgs),
+}
+
+#[derive(Subcommand)]
+enum OrgCmd {
+    /// Create or update org nodes from a GeoJSON FeatureCollection (properties code, name, kind, parent_code).
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print the org tree with areas as a GeoJSON FeatureCollection.
+    Export {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user (e.g. the first admin of a new deployment).
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// admin, commander, dispatcher, station_officer, analyst, auditor.
+        #[arg(long)]
+        role: String,
+        /// Code of the org node the user belongs to.
+        #[arg(long)]
+        org_code: String,
+        /// Password (at least 8 characters); or set PINGAN_NEW_PASSWORD.
+        #[arg(long, env = "PINGAN_NEW_PASSWORD")]
+        password: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = rt.block_on(run(cli)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn load_config(file: Option<&Path>, store: Option<&StoreArgs>) -> anyhow::Result<Config> {
+    let mut cfg = Config::load(file, std::env::vars())?;
+    if let Some(s) = store {
+        if let Some(d) = &s.data_dir {
+            cfg.data_dir = d.clone();
+        }
+        if let Some(db) = &s.database {
+            cfg.database = Some(db.clone());
+        }
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+fn init_logs(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PINGAN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if cfg.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
+    let url = cfg.database_url();
+    Store::open(&url).await.with_context(|| {
+        format!(
+            "cannot open database {}",
+            pingan_server::config::redact_url(&url)
+        )
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::Serve(a) => {
+            let mut cfg = load_config(file, Some(&a.store))?;
+            if let Some(l) = a.listen {
+                cfg.listen = l;
+            }
+            cfg.validate()?;
+            init_logs(&cfg);
+            let store = open_store(&cfg).await?;
+            let city = match &a.osm {
+                Some(osm) => Some(load_city(osm, &cfg.data_dir).await?),
+                None => None,
+            };
+            serve(store, cfg, city, None).await
+        }
+        Command::Demo(a) => {
+            let mut cfg = load_config(file, None)?;
+            cfg.data_dir = a.data_dir.clone();
+            if let Some(db) = &a.database {
+                cfg.database = Some(db.clone());
+            }
+            cfg.listen = format!("127.0.0.1:{}", a.port);
+            cfg.validate()?;
+            init_logs(&cfg);
+            demo(cfg, a).await
+        }
+        Command::Audit(AuditCmd::Verify(s)) => {
+            let cfg = load_config(file, Some(&s))?;
+            let store = open_store(&cfg).await?;
+            let v = store.audit_verify().await?;
+            match v.first_bad {
+                None => {
+                    println!(
+                        "audit chain intact: {} records, head #{} {}",
+                        v.checked, v.head_seq, v.head_hash
+                    );
+                    Ok(())
+                }
+                Some((seq, why)) => bail!(
+                    "audit chain broken at record #{seq}: {why} ({} records before it verified)",
+                    v.checked
+                ),
+            }
+        }
+        Command::Org(OrgCmd::Import { file: f, store: s }) => {
+            let cfg = load_config(file, Some(&s))?;
+            let store = open_store(&cfg).await?;
+            let text = std::fs::read_to_string(&f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();
+            let (c, u) = pingan_server::orgs::import_collection(&store, &text, now)
+                .await
+                .with_context(|| format!("{}", f.display()))?;
+            println!("{}: {c} org nodes created, {u} updated", f.display());
+            Ok(())
+        }
+        Command::Org(OrgCmd::Export { store: s }) => {
+            let cfg = load_config(file, Some(&s))?;
+            let store = open_store(&cfg).await?;
+            let rows = store.all_orgs().await?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&pingan_server::orgs::feature_collection(&rows))?
+            );
+            Ok(())
+        }
+        Command::User(UserCmd::Add {
+            username,
+            display_name,
+            role,
+            org_code,
+            password,
+            store: s,
+        }) => {
+            let cfg = load_config(file, Some(&s))?;
+            let store = open_store(&cfg).await?;
+            let r = pingan_server::auth::Role::parse(&role)
+                .with_context(|| format!("--role {role:?} is not a role"))?;
+            if r.is_machine() {
+                bail!("--role {role}: machine roles use API keys (POST /api/v1/apikeys)");
+            }
+            if password.chars().count() < 8 {
+                bail!("--password: at least 8 characters");
+            }
+            let org = store
+                .get_org_by_code(&org_code)
+                .await?
+                .with_context(|| format!("--org-code {org_code:?}: no such org node"))?;
+            let hash = pingan_server::auth::hash_password(&password)
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();
+            let u = store
+                .create_user(
+                    &pingan_store::NewUser {
+                        username: username.clone(),
+                        display_name: display_name.unwrap_or(username),
+                        password_hash: hash,
+                        role: r.as_str().into(),
+                        org_id: org.id,
+                        unit_id: None,
+                    },
+                    now,
+                )
+                .await?;
+            println!("user {} (#{}) created in {}", u.username, u.id, org.name);
+            Ok(())
+        }
+    }
+}
+
+async fn load_city(osm: &Path, data_dir: &Path) -> anyhow::Result<CityMap> {
+    let (osm, cache) = (osm.to_path_buf(), data_dir.join("cache"));
+    tokio::task::spawn_blocking(move || CityMap::load(&osm, &cache)).await?
+}
+
+async fn serve(
+    store: Store,
+    cfg: Config,
+    city: Option<CityMap>,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
+    let listen = cfg.listen.clone();
+    let (router, state) =
+        pingan_server::build(store.clone(), cfg, pingan_server::system_clock()).await?;
+    if let Some(c) = city {
+        *state
+            .city
+            .write()
+            .map_err(|_| anyhow::anyhow!("city lock poisoned"))? = Some(Arc::new(c));
+    }
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "serving");
+    if let Some(b) = banner {
+        println!("{b}");
+    }
+    println!("pingan listening on http://{addr}");
+    pingan_server::serve(
+        listener,
+        router,
+        pingan_server::shutdown_signal(),
+        Duration::from_secs(30),
+    )
+    .await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
+    let osm = match &a.osm {
+        Some(p) => p.clone(),
+        None => pingan_server::demo::default_osm(&cfg.data_dir, a.seed)?,
+    };
+    let city = load_city(&osm, &cfg.data_dir).await?;
+    let store = open_store(&cfg).await?;
+    let fresh = store.get_meta("demo.seed").await?.is_none();
+    let opts = DemoOptions {
+        seed: a.seed,
+        password: a.demo_password.clone(),
+        osm: a.osm.clone(),
+    };
+    let mut banner = String::new();
+    if fresh {
+        let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();
+        let logins = pingan_server::demo::build_city(&store, &city, &opts, now).await?;
+        banner.push_str(&format!(
+            "demo city built in {:.1} s in {}\n",
+            started.elapsed().as_secs_f64(),
+            cfg.data_dir.display()
+        ));
+        banner.push_str(&format!("logins (password {:?}):\n", a.demo_password));
+        for l in logins.iter().take(6) {
+            banner.push_str(&format!("  {:<12} {:<16} {}\n", l.username, l.role, l.org));
+        }
+        if logins.len() > 6 {
+            banner.push_str(&format!(
+                "  officer02 … officer{:02}  station_officer  one per station\n",
+                logins.len() - 5
+            ));
+        }
+    } else {
+        banner.push_str(&format!(
+            "reusing the demo city in {} (delete it for a fresh one)\n",
+            cfg.data_dir.display()
+        ));
+        banner.push_str(
+            "logins: admin, commander, dispatcher, analyst, auditor, officer01…officer24\n",
+        );
+    }
+    let url = format!("http://{}", cfg.listen);
+    banner.push_str(&format!(
+        "console: {url}/  API: {url}/api/v1  OpenAPI: {url}/api/openapi.json"
+    ));
+    serve(store, cfg, Some(city), Some(banner)).await
+}

@@ -1,0 +1,226 @@
+//! Route assembly and the OpenAPI document. Each submodule owns one resource's
+//! routes, DTOs and handlers; every handler carries a `#[utoipa::path]` whose
+//! `security` names the scope it needs (see [`crate::auth`]).
+
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+
+pub mod audit_log;
+pub mod console;
+pub mod geo;
+pub mod health;
+pub mod orgs;
+pub mod session;
+pub mod units;
+pub mod users;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "pingan API", description = "Public-safety command and data-fusion platform. Errors are always {\"error\":{\"code\",\"message\",\"field\"}}."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route of the API.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(session::routes())
+        .merge(orgs::routes())
+        .merge(geo::routes())
+        .merge(units::routes())
+        .merge(users::routes())
+        .merge(audit_log::routes())
+}
+
+/// A WGS84 point on the wire.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct LatLngDto {
+    /// Latitude, −90..=90.
+    pub lat: f64,
+    /// Longitude, −180..=180.
+    pub lng: f64,
+}
+
+impl LatLngDto {
+    /// Validates into a domain point, naming `field` on error.
+    pub fn parse(self, field: &str) -> ApiResult<pingan_core::LatLng> {
+        pingan_core::LatLng::new(self.lat, self.lng).map_err(|e| {
+            let name = if field.is_empty() {
+                e.field().to_string()
+            } else {
+                format!("{field}.{}", e.field())
+            };
+            ApiError::invalid(name, e.to_string())
+        })
+    }
+}
+
+impl From<pingan_core::LatLng> for LatLngDto {
+    fn from(p: pingan_core::LatLng) -> Self {
+        LatLngDto {
+            lat: p.lat(),
+            lng: p.lng(),
+        }
+    }
+}
+
+/// `?limit=&offset=` for lists.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// 1..=1000, default 50.
+    pub limit: Option<i64>,
+    /// ≥ 0, default 0.
+    pub offset: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> ApiResult<pingan_store::Page> {
+        let limit = self.limit.unwrap_or(50);
+        let offset = self.offset.unwrap_or(0);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("limit {limit} is outside 1..=1000"),
+            )
+            .with_field("limit"));
+        }
+        if offset < 0 {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("offset {offset} is negative"),
+            )
+            .with_field("offset"));
+        }
+        Ok(pingan_store::Page { limit, offset })
+    }
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T: ToSchema> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl<T: ToSchema> Paged<T> {
+    pub fn new(items: Vec<T>, total: i64, page: pingan_store::Page) -> Self {
+        Paged {
+            items,
+            total,
+            limit: page.limit,
+            offset: page.offset,
+        }
+    }
+}
+
+/// RFC 3339 UTC for a millisecond timestamp.
+pub fn rfc3339(ms: i64) -> String {
+    pingan_core::Timestamp(ms).to_rfc3339()
+}
+
+/// Parses a time parameter given as RFC 3339 (`2026-11-24T08:00:00Z`, offset
+/// allowed) or epoch milliseconds.
+pub fn parse_time(field: &str, s: &str) -> ApiResult<i64> {
+    if let Ok(ms) = s.parse::<i64>() {
+        return Ok(ms);
+    }
+    parse_rfc3339(s).ok_or_else(|| {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("{s:?} is not an RFC 3339 time or epoch milliseconds"),
+        )
+        .with_field(field)
+    })
+}
+
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !(b[10] == b'T' || b[10] == b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+    let (y, mo, d, h, mi, se) = (
+        n(0..4)? as i32,
+        n(5..7)?,
+        n(8..10)?,
+        n(11..13)?,
+        n(14..16)?,
+        n(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut ms = 0i64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
+        if digits.is_empty() {
+            return None;
+        }
+        ms = format!("{:0<3}", &digits[..digits.len().min(3)])
+            .parse()
+            .ok()?;
+        rest = &frac[digits.len()..];
+    }
+    let offset_min: i64 = match rest {
+        "Z" | "z" => 0,
+        r if (r.starts_with('+') || r.starts_with('-')) && r.len() == 6 && &r[3..4] == ":" => {
+            let sign = if r.starts_with('-') { -1 } else { 1 };
+            sign * (r[1..3].parse::<i64>().ok()? * 60 + r[4..6].parse::<i64>().ok()?)
+        }
+        _ => return None,
+    };
+    Some(
+        pingan_core::Timestamp::from_civil_utc(y, mo, d, h, mi, se).millis() + ms
+            - offset_min * 60_000,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse() {
+        assert_eq!(parse_time("t", "1000").unwrap(), 1000);
+        assert_eq!(parse_time("t", "1970-01-01T00:00:01Z").unwrap(), 1000);
+        assert_eq!(
+            parse_time("t", "1970-01-01T08:00:01.5+08:00").unwrap(),
+            1500
+        );
+        assert_eq!(
+            parse_time("from", "yesterday")
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("from")
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! User accounts and machine API keys (administration).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{PageQuery, Paged, rfc3339};
+use crate::AppState;
+use crate::audit::Audit;
+use crate::auth::{self, Principal, Role};
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user, disable_user))
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(revoke_key))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserDto {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub org_id: i64,
+    pub unit_id: Option<i64>,
+    pub disabled: bool,
+    pub created_at: String,
+}
+
+impl From<pingan_store::UserRow> for UserDto {
+    fn from(u: pingan_store::UserRow) -> Self {
+        UserDto {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            role: u.role,
+            org_id: u.org_id,
+            unit_id: u.unit_id,
+            disabled: u.disabled,
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserRequest {
+    pub username: String,
+    pub display_name: String,
+    /// At least 8 characters.
+    pub password: String,
+    pub role: Role,
+    pub org_id: i64,
+    pub unit_id: Option<i64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    pub display_name: Option<String>,
+    pub password: Option<String>,
+    pub role: Option<Role>,
+    pub org_id: Option<i64>,
+    pub unit_id: Option<i64>,
+    pub disabled: Option<bool>,
+}
+
+fn check_username(u: &str) -> ApiResult<()> {
+    let ok = (2..=64).contains(&u.chars().count())
+        && u.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "username",
+            "2–64 letters, digits, '_', '-' or '.'",
+        ))
+    }
+}
+
+fn check_password(p: &str) -> ApiResult<()> {
+    if p.chars().count() < 8 {
+        Err(ApiError::invalid(
+            "password",
+            "password must have at least 8 characters",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+async fn visible_org(
+    s: &AppState,
+    p: &Principal,
+    org_id: i64,
+    field: &str,
+) -> ApiResult<pingan_store::OrgRow> {
+    let org = s
+        .store
+        .find_org(org_id)
+        .await?
+        .ok_or_else(|| ApiError::invalid(field, format!("org {org_id} does not exist")))?;
+    p.require_visible("that org", &org.path)?;
+    Ok(org)
+}
+
+async fn visible_user(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan_store::UserRow> {
+    let u = s.store.get_user(id).await?;
+    if !p.can_see(&u.org_path) {
+        return Err(ApiError::not_found("user", id));
+    }
+    Ok(u)
+}
+
+/// Users in the caller's jurisdiction.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery), security(("bearer" = ["users:read"])),
+    responses((status = 200, body = Paged<UserDto>)))]
+async fn list_users(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<axum::Json<Paged<UserDto>>> {
+    let page = q.page()?;
+    let (rows, total) = s.store.list_users(&p.org_path, page).await?;
+    let ids = rows.iter().map(|u| u.id.to_string()).collect();
+    s.audit(
+        &p,
+        Audit {
+            action: "user.list",
+            object_type: "user",
+            object_ids: ids,
+            purpose: None,
+            outcome: "ok",
+            detail: None,
+        },
+    )
+    .await?;
+    Ok(axum::Json(Paged::new(
+        rows.into_iter().map(UserDto::from).collect(),
+        total,
+        page,
+    )))
+}
+
+/// Creates a user bound to an org node in the caller's jurisdiction.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserRequest, security(("bearer" = ["users:write"])),
+    responses((status = 201, body = UserDto), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn create_user(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(r): ApiJson<NewUserRequest>,
+) -> ApiResult<(StatusCode, axum::Json<UserDto>)> {
+    check_username(&r.username)?;
+    check_password(&r.password)?;
+    if r.display_name.trim().is_empty() {
+        return Err(ApiError::invalid("display_name", "display name is empty"));
+    }
+    if r.role.is_machine() {
+        return Err(ApiError::invalid(
+            "role",
+            "machine roles (partner, sensor) use API keys: POST /api/v1/apikeys",
+        ));
+    }
+    visible_org(&s, &p, r.org_id, "org_id").await?;
+    let pw = r.password.clone();
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pw))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
+    let u = s
+        .store
+        .create_user(
+            &pingan_store::NewUser {
+                username: r.username,
+                display_name: r.display_name,
+                password_hash: hash,
+                role: r.role.as_str().into(),
+                org_id: r.org_id,
+                unit_id: r.unit_id,
+            },
+            s.now_ms(),
+        )
+        .await?;
+    s.audit(
+        &p,
+        Audit {
+            action: "user.create",
+            object_type: "user",
+            object_ids: vec![u.id.to_string()],
+            purpose: None,
+            outcome: "ok",
+            detail: None,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(u.into())))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), security(("bearer" = ["users:read"])),
+    responses((status = 200, body = UserDto), (status = 404, body = crate::error::ErrorBody)))]
+async fn get_user(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<axum::Json<UserDto>> {
+    let u = visible_user(&s, &p, id).await?;
+    s.audit(
+        &p,
+        Audit {
+            action: "user.read",
+            object_type: "user",
+            object_ids: vec![id.to_string()],
+            purpose: None,
+            outcome: "ok",
+            detail: None,
+        },
+    )
+    .await?;
+    Ok(axum::Json(u.into()))
+}
+
+/// Changes a user; a password change, role change or disabling revokes their sessions.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserUpdate, security(("bearer" = ["users:write"])),
+    responses((status = 200, body = UserDto), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn update_user(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(r): ApiJson<UserUpdate>,
+) -> ApiResult<axum::Json<UserDto>> {
+    visible_user(&s, &p, id).await?;
+    if let Some(org) = r.org_id {
+        visible_org(&s, &p, org, "org_id").await?;
+    }
+    if r.role.is_some_and(Role::is_machine) {
+        return Err(ApiError::invalid("role", "machine roles use API keys"));
+    }
+    let password_hash = match r.password {
+        Some(pw) => {
+            check_password(&pw)?;
+            Some(
+                tokio::task::spawn_blocking(move || auth::hash_password(&pw))
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))??,
+            )
+        }
+        None => None,
+    };
+    let revoke = password_hash.is_some()
+        || r.role.is_some()
+        || r.disabled == Some(true)
+        || r.org_id.is_some();
+    let patch = pingan_store::UserPatch {
+        display_name: r.display_name,
+        password_hash,
+        role: r.role.map(|r| r.as_str().to_string()),
+        org_id: r.org_id,
+        unit_id: r.unit_id.map(Some),
+        disabled: r.disabled,
+    };
+    let now = s.now_ms();
+    let u = s.store.update_user(id, &patch, now).await?;
+    if revoke {
+        s.store.revoke_user_sessions(id, now).await?;
+    }
+    s.audit(
+        &p,
+        Audit {
+            action: "user.update",
+            object_type: "user",
+            object_ids: vec![id.to_string()],
+            purpose: None,
+            outcome: "ok",
+            detail: None,
+        },
+    )
+    .await?;
+    Ok(axum::Json(u.into()))
+}
+
+/// Disables a user (kept for the audit trail) and revokes their sessions.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), security(("bearer" = ["users:write"])),
+    responses((status = 204, description = "disabled"), (status = 404, body = crate::error::ErrorBody)))]
+async fn disable_user(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    visible_user(&s, &p, id).await?;
+    if p.user_id == Some(id) {
+        return Err(ApiError::conflict("you cannot disable yourself"));
+    }
+    let now = s.now_ms();
+    s.store
+        .update_user(
+            id,
+            &pingan_store::UserPatch {
+                disabled: Some(true),
+                ..Default::default()
+            },
+            now,
+        )
+        .await?;
+    s.store.revoke_user_sessions(id, now).await?;
+    s.audit(
+        &p,
+        Audit {
+            action: "user.disable",
+            object_type: "user",
+            object_ids: vec![id.to_string()],
+            purpose: None,
+            outcome: "ok",
+            detail: None,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyDto {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub org_id: i64,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked: bool,
+    /// The secret, shown once at creation; send it as `Authorization: Bearer …` or `X-Api-Key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl From<pingan_store::ApiKeyRow> for ApiKeyDto {
+    fn from(k: pingan_store::ApiKeyRow) -> Self {
+        ApiKeyDto {
+            id: k.id,
+            name: k.name,
+            role: k.role,
+            org_id: k.org_id,
+            scopes: k.scopes,
+            created_at: rfc3339(k.created_at),
+            expires_at: k.expires_at.map(rfc3339),
+            revoked: k.revoked_at.is_some(),
+            secret: None,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKeyRequest {
+    pub name: String,
+    /// `partner` or `sensor` (or another role for service accounts).
+    pub role: Role,
+    pub org_id: i64,
+    /// Subset of the role's scopes; default all of them.
+    pub scopes: Option<Vec<String>>,
+    /// Days until expiry; default never.
+    pub expires_in_days: Option<u32>,
+}
+
+/// API keys in the caller's jurisdiction.
+#[utoipa::path(get, path = "/api/v1/apikeys", tag = "users", security(("bearer" = ["apikeys:write"])), responses((status = 200, body = Vec<ApiKeyDto>)))]
+async fn list_keys(
+    State(s): State<AppState>,
+    p: Principal,
+) -> ApiResult<axum::Json<Vec<ApiKeyDto>>> {
+    Ok(axum::Json(
+        s.store
+            .list_api_keys(&p.org_path)
+            .await?
+            .into_iter()
+            .map(ApiKeyDto::from)
+            .collect(),
+    ))
+}
+
+/// Creates a machine API key; the secret is returned once.
+#[utoipa::path(post, path = "/api/v1/apikeys", tag = "users", request_body = NewApiKeyRequest, security(("bearer" = ["apikeys:write"])),
+    responses((status = 201, body = ApiKeyDto), (status = 422, body = crate::error::ErrorBody)))]
+async fn create_key(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiJson(r): ApiJson<NewApiKeyRequest>,
+) -> ApiResult<(StatusCode, axum::Json<ApiKeyDto>)> {
+    if r.name.trim().is_empty() {
+        return Err(ApiError::invalid("name", "name is empty"));
+    }
+    visible_org(&s, &p, r.org_id, "org_id").await?;
+    let allowed = r.role.scopes();
+    let scopes: Vec<String> = match r.scopes {
+        Some(list) => {
+            for (i, sc) in list.iter().enumerate() {
+                if !allowed.contains(&sc.as_str()) {
+                    return Err(ApiError::invalid(
+                        format!("scopes[{i}]"),
+                        format!("{sc:?} is not a scope of role {}", r.role.as_str()),
+                    ));
+                }
+            }
+            list
+        }
+        None => allowed.iter().map(|s| s.to_string()).collect(),
+    };
+    let secret = auth::new_secret(auth::API_KEY_PREFIX);
+    let now = s.now_ms();
+    let row = s
+        .store
+        .create_api_key(
+            &pingan_store::NewApiKey {
+                name: r.name,
+                key_hash: auth::secret_hash(&secret),
+                role: r.role.as_str().into(),
+                org_id: r.org_id,
+                scopes,
+                expires_at: r.expires_in_days.map(|d| now + i64::from(d) * 86_400_000),
+            },
+            now,
+        )
+        .await?;
+    s.audit(
+        &p,
+        Audit {
+            action: "apikey.create",
+            object_type: "api_key",
+            object_ids: vec![row.id.to_string()],
+            purpose: None,
+            outcome: "ok",
+            detail: None,
+        },
+    )
+    .await?;
+    let mut dto = ApiKeyDto::from(row);
+    dto.secret = Some(secret);
+    Ok((StatusCode::CREATED, axum::Json(dto)))
+}
+
+/// Revokes an API key.
+#[utoipa::path(delete, path = "/api/v1/apikeys/{id}", tag = "users", params(("id" = i64, Path)), security(("bearer" = ["apikeys:write"])),
+    responses((status = 204, description = "revoked"), (status = 404, body = crate::error::ErrorBody)))]
+async fn revoke_key(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    let keys = s.store.list_api_keys(&p.org_path).await?;
+    if !keys.iter().any(|k| k.id == id) {
+        return Err(ApiError::not_found("api key", id));
+    }
+    s.store.revoke_api_key(id, s.now_ms()).await?;
+    s.audit(
+        &p,
+        Audit {
+            action: "apikey.revoke",
+            object_type: "api_key",
+            object_ids: vec![id.to_string()],
+            purpose: None,
+            outcome: "ok",
+            detail: None,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,99 @@
+//! Writing audit records from handlers, and the `X-Purpose` extractor that
+//! sensitive reads require.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use pingan_store::AuditEntry;
+
+use crate::AppState;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+
+/// The reason the caller gave for a sensitive read (`X-Purpose` header).
+#[derive(Debug, Clone)]
+pub struct Purpose(pub String);
+
+pub const PURPOSE_HEADER: &str = "x-purpose";
+
+impl<S: Send + Sync> FromRequestParts<S> for Purpose {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts
+            .headers
+            .get(PURPOSE_HEADER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+            .unwrap_or_default();
+        if raw.is_empty() {
+            return Err(ApiError::bad_request(
+                "purpose_required",
+                "this read touches personal data: state the reason in the X-Purpose header",
+            )
+            .with_field("X-Purpose"));
+        }
+        if raw.chars().count() > 500 {
+            return Err(ApiError::invalid(
+                "X-Purpose",
+                "purpose is longer than 500 characters",
+            ));
+        }
+        Ok(Purpose(raw))
+    }
+}
+
+/// One audit record to write.
+pub struct Audit<'a> {
+    pub action: &'a str,
+    pub object_type: &'a str,
+    pub object_ids: Vec<String>,
+    pub purpose: Option<&'a str>,
+    pub outcome: &'a str,
+    pub detail: Option<String>,
+}
+
+impl AppState {
+    /// Appends an audit record for `who`. Fails the request if it cannot be
+    /// written: personal data is never served unaudited.
+    pub async fn audit(&self, who: &Principal, a: Audit<'_>) -> ApiResult<()> {
+        let entry = AuditEntry {
+            at: self.now_ms(),
+            user_id: who.user_id,
+            username: who.name.clone(),
+            role: who.role.as_str().to_string(),
+            action: a.action.to_string(),
+            object_type: a.object_type.to_string(),
+            object_ids: a.object_ids,
+            purpose: a.purpose.map(str::to_string),
+            outcome: a.outcome.to_string(),
+            detail: a.detail,
+        };
+        self.store.audit_append(&[entry]).await?;
+        self.metrics.audit_records.inc();
+        Ok(())
+    }
+
+    /// Audits an action by an unauthenticated caller (e.g. a failed login).
+    pub async fn audit_anonymous(
+        &self,
+        username: &str,
+        action: &str,
+        outcome: &str,
+        detail: Option<String>,
+    ) -> ApiResult<()> {
+        let entry = AuditEntry {
+            at: self.now_ms(),
+            user_id: None,
+            username: username.to_string(),
+            role: "anonymous".into(),
+            action: action.into(),
+            object_type: "session".into(),
+            object_ids: vec![],
+            purpose: None,
+            outcome: outcome.into(),
+            detail,
+        };
+        self.store.audit_append(&[entry]).await?;
+        self.metrics.audit_records.inc();
+        Ok(())
+    }
+}

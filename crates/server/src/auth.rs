@@ -1,0 +1,511 @@
+//! Authentication and authorisation.
+//!
+//! People log in with a password (argon2id) and get a bearer token that expires
+//! and can be revoked; only its SHA-256 is stored. Machines (partners, sensors,
+//! vehicle terminals) use API keys with scopes. Every route declares the scope it
+//! needs in its OpenAPI `security` requirement; [`enforce`] reads those
+//! declarations from the generated spec, so the documentation and the check are
+//! one and the same, and a route under `/api/` without a declaration is refused
+//! (fail closed). Jurisdiction — a principal sees only its org's subtree — is
+//! checked by the handlers with [`Principal::can_see`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Roles a user or API key can hold.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Commander,
+    Dispatcher,
+    StationOfficer,
+    Analyst,
+    Auditor,
+    Partner,
+    Sensor,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::Admin,
+        Role::Commander,
+        Role::Dispatcher,
+        Role::StationOfficer,
+        Role::Analyst,
+        Role::Auditor,
+        Role::Partner,
+        Role::Sensor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Commander => "commander",
+            Role::Dispatcher => "dispatcher",
+            Role::StationOfficer => "station_officer",
+            Role::Analyst => "analyst",
+            Role::Auditor => "auditor",
+            Role::Partner => "partner",
+            Role::Sensor => "sensor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// Machine roles authenticate with API keys, never passwords.
+    pub fn is_machine(self) -> bool {
+        matches!(self, Role::Partner | Role::Sensor)
+    }
+
+    /// The scopes this role grants.
+    pub fn scopes(self) -> &'static [&'static str] {
+        use scope::*;
+        match self {
+            Role::Admin => ALL_SCOPES,
+            Role::Commander => &[
+                ORGS_READ,
+                UNITS_READ,
+                UNITS_WRITE,
+                UNITS_STATUS,
+                POSITIONS_WRITE,
+                USERS_READ,
+                INCIDENTS_READ,
+                INCIDENTS_WRITE,
+                DISPATCH,
+                ALERTS_READ,
+                ALERTS_WRITE,
+                WATCHES_READ,
+                WATCHES_WRITE,
+                SENSORS_READ,
+                KPIS_READ,
+                SEARCH,
+                ENTITIES_READ,
+                LEDGER_READ,
+                EVALUATIONS_READ,
+            ],
+            Role::Dispatcher => &[
+                ORGS_READ,
+                UNITS_READ,
+                UNITS_STATUS,
+                INCIDENTS_READ,
+                INCIDENTS_WRITE,
+                DISPATCH,
+                ALERTS_READ,
+                ALERTS_WRITE,
+                WATCHES_READ,
+                SENSORS_READ,
+                KPIS_READ,
+                LEDGER_READ,
+            ],
+            Role::StationOfficer => &[
+                ORGS_READ,
+                UNITS_READ,
+                UNITS_STATUS,
+                INCIDENTS_READ,
+                ALERTS_READ,
+                ALERTS_WRITE,
+                SENSORS_READ,
+                KPIS_READ,
+            ],
+            Role::Analyst => &[
+                ORGS_READ,
+                UNITS_READ,
+                INCIDENTS_READ,
+                ALERTS_READ,
+                WATCHES_READ,
+                WATCHES_WRITE,
+                SENSORS_READ,
+                KPIS_READ,
+                SEARCH,
+                ENTITIES_READ,
+                ENTITIES_WRITE,
+                SOURCES_READ,
+                SOURCES_WRITE,
+            ],
+            Role::Auditor => &[
+                ORGS_READ,
+                USERS_READ,
+                AUDIT_READ,
+                LEDGER_READ,
+                KPIS_READ,
+                EVALUATIONS_READ,
+            ],
+            Role::Partner => &[HANDOFFS_WRITE],
+            Role::Sensor => &[EVENTS_WRITE, POSITIONS_WRITE],
+        }
+    }
+}
+
+/// Scope names as they appear in the OpenAPI `security` requirements.
+pub mod scope {
+    pub const ORGS_READ: &str = "orgs:read";
+    pub const ORGS_WRITE: &str = "orgs:write";
+    pub const UNITS_READ: &str = "units:read";
+    pub const UNITS_WRITE: &str = "units:write";
+    pub const UNITS_STATUS: &str = "units:status";
+    pub const POSITIONS_WRITE: &str = "positions:write";
+    pub const USERS_READ: &str = "users:read";
+    pub const USERS_WRITE: &str = "users:write";
+    pub const APIKEYS_WRITE: &str = "apikeys:write";
+    pub const AUDIT_READ: &str = "audit:read";
+    pub const INCIDENTS_READ: &str = "incidents:read";
+    pub const INCIDENTS_WRITE: &str = "incidents:write";
+    pub const DISPATCH: &str = "dispatch";
+    pub const ALERTS_READ: &str = "alerts:read";
+    pub const ALERTS_WRITE: &str = "alerts:write";
+    pub const WATCHES_READ: &str = "watches:read";
+    pub const WATCHES_WRITE: &str = "watches:write";
+    pub const SENSORS_READ: &str = "sensors:read";
+    pub const SENSORS_WRITE: &str = "sensors:write";
+    pub const EVENTS_WRITE: &str = "events:write";
+    pub const KPIS_READ: &str = "kpis:read";
+    pub const SEARCH: &str = "search";
+    pub const ENTITIES_READ: &str = "entities:read";
+    pub const ENTITIES_WRITE: &str = "entities:write";
+    pub const SOURCES_READ: &str = "sources:read";
+    pub const SOURCES_WRITE: &str = "sources:write";
+    pub const HANDOFFS_WRITE: &str = "handoffs:write";
+    pub const LEDGER_READ: &str = "ledger:read";
+    pub const EVALUATIONS_READ: &str = "evaluations:read";
+    /// Any authenticated principal (e.g. `/auth/me`).
+    pub const AUTHENTICATED: &str = "authenticated";
+
+    pub const ALL_SCOPES: &[&str] = &[
+        ORGS_READ,
+        ORGS_WRITE,
+        UNITS_READ,
+        UNITS_WRITE,
+        UNITS_STATUS,
+        POSITIONS_WRITE,
+        USERS_READ,
+        USERS_WRITE,
+        APIKEYS_WRITE,
+        AUDIT_READ,
+        INCIDENTS_READ,
+        INCIDENTS_WRITE,
+        DISPATCH,
+        ALERTS_READ,
+        ALERTS_WRITE,
+        WATCHES_READ,
+        WATCHES_WRITE,
+        SENSORS_READ,
+        SENSORS_WRITE,
+        EVENTS_WRITE,
+        KPIS_READ,
+        SEARCH,
+        ENTITIES_READ,
+        ENTITIES_WRITE,
+        SOURCES_READ,
+        SOURCES_WRITE,
+        HANDOFFS_WRITE,
+        LEDGER_READ,
+        EVALUATIONS_READ,
+    ];
+}
+
+/// Who is calling: a logged-in user or an API key.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: Option<i64>,
+    pub api_key_id: Option<i64>,
+    pub name: String,
+    pub role: Role,
+    pub org_id: i64,
+    /// Materialised path of the org node; the principal sees this subtree.
+    pub org_path: String,
+    pub unit_id: Option<i64>,
+    scopes: Vec<&'static str>,
+    pub token_hash: Option<String>,
+}
+
+impl Principal {
+    pub fn has_scope(&self, s: &str) -> bool {
+        s == scope::AUTHENTICATED || self.scopes.contains(&s)
+    }
+
+    /// Whether an object owned by the org at `org_path` is within this principal's jurisdiction.
+    pub fn can_see(&self, org_path: &str) -> bool {
+        org_path.starts_with(&self.org_path)
+    }
+
+    pub fn require_visible(&self, what: &str, org_path: &str) -> Result<(), ApiError> {
+        if self.can_see(org_path) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "{what} is outside your jurisdiction"
+            )))
+        }
+    }
+
+    pub fn scopes(&self) -> &[&'static str] {
+        &self.scopes
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("authentication required"))
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let salt: [u8; 16] = rand::random();
+    let hash: Result<PasswordHash, _> =
+        Argon2::default().hash_password_with_salt(password.as_bytes(), &salt);
+    hash.map(|h| h.to_string())
+        .map_err(|e| ApiError::internal(format!("password hashing failed: {e}")))
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A fresh random secret (256 bits, base64url) with the given prefix.
+pub fn new_secret(prefix: &str) -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Required scopes per (method, route template), read from the OpenAPI document.
+#[derive(Debug, Default)]
+pub struct RouteScopes {
+    map: HashMap<(Method, String), Vec<String>>,
+}
+
+impl RouteScopes {
+    pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> RouteScopes {
+        let value = serde_json::to_value(doc).unwrap_or_default();
+        let mut map = HashMap::new();
+        if let Some(paths) = value.get("paths").and_then(|p| p.as_object()) {
+            for (path, item) in paths {
+                let Some(item) = item.as_object() else {
+                    continue;
+                };
+                for (method, op) in item {
+                    let Ok(m) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+                        continue;
+                    };
+                    let scopes: Vec<String> = op
+                        .get("security")
+                        .and_then(|s| s.as_array())
+                        .map(|reqs| {
+                            reqs.iter()
+                                .filter_map(|r| r.as_object())
+                                .flat_map(|r| r.values())
+                                .filter_map(|v| v.as_array())
+                                .flatten()
+                                .filter_map(|s| s.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    // An operation with a security requirement but no scopes still needs a login.
+                    let needs_auth =
+                        op.get("security")
+                            .and_then(|s| s.as_array())
+                            .is_some_and(|a| {
+                                !a.is_empty()
+                                    && a.iter()
+                                        .any(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+                            });
+                    let scopes = if needs_auth && scopes.is_empty() {
+                        vec![scope::AUTHENTICATED.to_string()]
+                    } else {
+                        scopes
+                    };
+                    map.insert((m, path.clone()), scopes);
+                }
+            }
+        }
+        RouteScopes { map }
+    }
+
+    /// `None`: route unknown to the spec. `Some([])`: public. Otherwise the scopes (any of them suffices).
+    pub fn get(&self, method: &Method, path: &str) -> Option<&[String]> {
+        let m = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.map
+            .get(&(m.clone(), path.to_string()))
+            .map(Vec::as_slice)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Method, &str, &[String])> {
+        self.map
+            .iter()
+            .map(|((m, p), s)| (m, p.as_str(), s.as_slice()))
+    }
+}
+
+fn bearer(parts: &axum::http::HeaderMap, query: Option<&str>) -> Option<String> {
+    if let Some(v) = parts
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let v = v.trim();
+        if let Some(t) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
+            return Some(t.trim().to_string());
+        }
+    }
+    if let Some(k) = parts.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(k.trim().to_string());
+    }
+    // EventSource cannot set headers: live streams accept ?access_token=.
+    query.and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("access_token="))
+            .map(|t| t.to_string())
+    })
+}
+
+/// Resolves a bearer token or API key to a principal.
+pub async fn authenticate(state: &AppState, secret: &str) -> Result<Option<Principal>, ApiError> {
+    let hash = secret_hash(secret);
+    let now = state.now_ms();
+    if secret.starts_with(API_KEY_PREFIX) {
+        let Some(k) = state.store.api_key_by_hash(&hash, now).await? else {
+            return Ok(None);
+        };
+        let Some(role) = Role::parse(&k.role) else {
+            return Ok(None);
+        };
+        let scopes = role
+            .scopes()
+            .iter()
+            .copied()
+            .filter(|s| k.scopes.iter().any(|ks| ks == s))
+            .collect();
+        return Ok(Some(Principal {
+            user_id: None,
+            api_key_id: Some(k.id),
+            name: format!("key:{}", k.name),
+            role,
+            org_id: k.org_id,
+            org_path: k.org_path,
+            unit_id: None,
+            scopes,
+            token_hash: None,
+        }));
+    }
+    let Some((u, _exp)) = state.store.session_user(&hash, now).await? else {
+        return Ok(None);
+    };
+    if u.disabled {
+        return Ok(None);
+    }
+    let Some(role) = Role::parse(&u.role) else {
+        return Ok(None);
+    };
+    Ok(Some(Principal {
+        user_id: Some(u.id),
+        api_key_id: None,
+        name: u.username,
+        role,
+        org_id: u.org_id,
+        org_path: u.org_path,
+        unit_id: u.unit_id,
+        scopes: role.scopes().to_vec(),
+        token_hash: Some(hash),
+    }))
+}
+
+pub const API_KEY_PREFIX: &str = "pak_";
+pub const TOKEN_PREFIX: &str = "pat_";
+
+/// Middleware: authenticates the caller and checks the route's declared scope.
+pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let Some(path) = path else {
+        return next.run(req).await;
+    };
+    let required = match state.route_scopes.get(req.method(), &path) {
+        Some(s) => s.to_vec(),
+        None if path.starts_with("/api/") => {
+            return ApiError::forbidden(format!(
+                "{} {path} declares no permission; refused",
+                req.method()
+            ))
+            .into_response();
+        }
+        None => Vec::new(),
+    };
+    let secret = bearer(req.headers(), req.uri().query());
+    let principal = match secret {
+        Some(s) => match authenticate(&state, &s).await {
+            Ok(p) => p,
+            Err(e) => return e.into_response(),
+        },
+        None => None,
+    };
+    if !required.is_empty() {
+        let Some(p) = principal.as_ref() else {
+            return ApiError::unauthorized(
+                "authentication required: send Authorization: Bearer <token>",
+            )
+            .into_response();
+        };
+        if !required.iter().any(|s| p.has_scope(s)) {
+            state.metrics.denied(&path);
+            return ApiError::forbidden(format!(
+                "role {} lacks permission {} for {} {path}",
+                p.role.as_str(),
+                required.join(" or "),
+                req.method()
+            ))
+            .into_response();
+        }
+    }
+    if let Some(p) = principal {
+        req.extensions_mut().insert(p);
+    }
+    next.run(req).await
+}
+
+/// Shared handle type for the route table.
+pub type SharedRouteScopes = Arc<RouteScopes>;

@@ -1,0 +1,257 @@
+//! The one typed configuration: defaults, then a TOML file, then `PINGAN_*`
+//! environment variables, validated once at start with messages that name the
+//! setting at fault. Secrets (the database URL's password) are never printed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// Directory for the SQLite database, indexes and caches.
+    pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL; unset means SQLite in `data_dir`.
+    pub database: Option<String>,
+    /// Lifetime of a login token.
+    pub token_ttl_minutes: u64,
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// `text` or `json` logs.
+    pub log_format: String,
+    /// A unit position older than this is flagged stale.
+    pub position_stale_secs: u64,
+    /// Directory of the built web console (defaults to `web/dist` if it exists).
+    pub web_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("pingan-data"),
+            database: None,
+            token_ttl_minutes: 12 * 60,
+            body_limit_bytes: 16 * 1024 * 1024,
+            log_format: "text".into(),
+            position_stale_secs: 300,
+            web_dir: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database.as_deref().map(redact_url))
+            .field("token_ttl_minutes", &self.token_ttl_minutes)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("log_format", &self.log_format)
+            .field("position_stale_secs", &self.position_stale_secs)
+            .field("web_dir", &self.web_dir)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((creds, host)) = rest.split_once('@')
+        && let Some((user, _)) = creds.split_once(':')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_string()
+}
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("config file {path}: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error("setting `{field}`: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then the environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str::<Config>(&text).map_err(|e| ConfigError::Parse {
+                    path: p.display().to_string(),
+                    reason: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        for (k, v) in env {
+            let Some(name) = k.strip_prefix("PINGAN_") else {
+                continue;
+            };
+            let bad = |reason: String| ConfigError::Env {
+                var: k.clone(),
+                reason,
+            };
+            match name {
+                "LISTEN" => cfg.listen = v,
+                "DATA_DIR" => cfg.data_dir = PathBuf::from(v),
+                "DATABASE" | "DATABASE_URL" => {
+                    cfg.database = if v.is_empty() { None } else { Some(v) }
+                }
+                "TOKEN_TTL_MINUTES" => {
+                    cfg.token_ttl_minutes = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "BODY_LIMIT_BYTES" => {
+                    cfg.body_limit_bytes = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "LOG_FORMAT" => cfg.log_format = v,
+                "POSITION_STALE_SECS" => {
+                    cfg.position_stale_secs = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "WEB_DIR" => cfg.web_dir = Some(PathBuf::from(v)),
+                // Variables read elsewhere (test harnesses, the demo's password) are not config.
+                _ => {}
+            }
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::Invalid {
+                field: "listen",
+                reason: format!("{:?} is not host:port ({e})", self.listen),
+            })?;
+        if self.token_ttl_minutes == 0 || self.token_ttl_minutes > 60 * 24 * 30 {
+            return Err(ConfigError::Invalid {
+                field: "token_ttl_minutes",
+                reason: "must be between 1 and 43200".into(),
+            });
+        }
+        if !(1024..=1 << 30).contains(&self.body_limit_bytes) {
+            return Err(ConfigError::Invalid {
+                field: "body_limit_bytes",
+                reason: "must be between 1 KiB and 1 GiB".into(),
+            });
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return Err(ConfigError::Invalid {
+                field: "log_format",
+                reason: format!("{:?} is not `text` or `json`", self.log_format),
+            });
+        }
+        if let Some(db) = &self.database
+            && !(db.starts_with("postgres://")
+                || db.starts_with("postgresql://")
+                || db.starts_with("sqlite://"))
+        {
+            return Err(ConfigError::Invalid {
+                field: "database",
+                reason: format!("{} is not a postgres:// or sqlite:// URL", redact_url(db)),
+            });
+        }
+        if self.position_stale_secs == 0 {
+            return Err(ConfigError::Invalid {
+                field: "position_stale_secs",
+                reason: "must be positive".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The database URL to open: the configured one or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("pingan.db").display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn file_then_env_overrides() {
+        let dir = std::env::temp_dir().join(format!("pingan-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("pingan.toml");
+        std::fs::write(&f, "listen = \"127.0.0.1:9000\"\ntoken_ttl_minutes = 30\n").unwrap();
+        let c = Config::load(
+            Some(&f),
+            env(&[("PINGAN_TOKEN_TTL_MINUTES", "45"), ("HOME", "/x")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.listen.as_str(), c.token_ttl_minutes),
+            ("127.0.0.1:9000", 45)
+        );
+        std::fs::write(&f, "listen = 5\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&f), env(&[])),
+            Err(ConfigError::Parse { .. })
+        ));
+        std::fs::write(&f, "lisen = \"x\"\n").unwrap();
+        let e = Config::load(Some(&f), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        assert_eq!(
+            Config::load(None, env(&[("PINGAN_LISTEN", "nowhere")]))
+                .unwrap_err()
+                .to_string()
+                .split(':')
+                .next(),
+            Some("setting `listen`")
+        );
+        assert!(matches!(
+            Config::load(None, env(&[("PINGAN_TOKEN_TTL_MINUTES", "abc")])),
+            Err(ConfigError::Env { .. })
+        ));
+        assert!(matches!(
+            Config::load(None, env(&[("PINGAN_LOG_FORMAT", "xml")])),
+            Err(ConfigError::Invalid {
+                field: "log_format",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = Config {
+            database: Some("postgres://pingan:hunter2@db/p".into()),
+            ..Config::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("pingan:***@db"));
+    }
+}

@@ -1,0 +1,199 @@
+//! pingan's HTTP API and the process around it.
+//!
+//! `router` assembles every route from the `api` modules into one
+//! `utoipa_axum::router::OpenApiRouter`, so the OpenAPI document at
+//! `/api/openapi.json` is generated from the same declarations that route
+//! requests; the authorisation middleware ([`auth::enforce`]) reads each route's
+//! required scope from that document. Domain logic lives in the pure crates;
+//! this crate translates HTTP to calls on them and on the [`pingan_store::Store`].
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::IntoResponse;
+use pingan_core::{Clock, SystemClock, Timestamp};
+use pingan_jurisdiction::Jurisdiction;
+use pingan_store::Store;
+use tokio::sync::broadcast;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod live;
+pub mod metrics;
+pub mod orgs;
+
+pub use config::Config;
+pub use error::{ApiError, ApiResult};
+
+/// Everything a handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub route_scopes: Arc<auth::RouteScopes>,
+    pub jurisdiction: Arc<RwLock<Arc<Jurisdiction>>>,
+    pub live: broadcast::Sender<live::LiveEvent>,
+    pub city: Arc<RwLock<Option<Arc<demo::CityMap>>>>,
+}
+
+impl AppState {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now().millis()
+    }
+
+    /// The current jurisdiction index (rebuilt when org areas change).
+    pub fn jurisdiction(&self) -> Arc<Jurisdiction> {
+        self.jurisdiction
+            .read()
+            .map(|j| j.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Rebuilds the jurisdiction index from the store.
+    pub async fn reload_jurisdiction(&self) -> ApiResult<()> {
+        let j = orgs::load_jurisdiction(&self.store).await?;
+        match self.jurisdiction.write() {
+            Ok(mut g) => *g = Arc::new(j),
+            Err(p) => *p.into_inner() = Arc::new(j),
+        }
+        Ok(())
+    }
+
+    pub fn city(&self) -> Option<Arc<demo::CityMap>> {
+        self.city.read().ok().and_then(|c| c.clone())
+    }
+}
+
+/// Builds the state and the full router (API, docs, metrics, console).
+pub async fn build(
+    store: Store,
+    config: Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Router, AppState)> {
+    let (api, openapi) = api::routes().split_for_parts();
+    let openapi_json = serde_json::to_string(&openapi)?;
+    let route_scopes = Arc::new(auth::RouteScopes::from_openapi(&openapi));
+    let (live, _) = broadcast::channel(8192);
+    let state = AppState {
+        jurisdiction: Arc::new(RwLock::new(Arc::new(
+            orgs::load_jurisdiction(&store).await?,
+        ))),
+        store,
+        config: Arc::new(config),
+        clock,
+        metrics: Arc::new(metrics::Metrics::new()),
+        route_scopes,
+        live,
+        city: Arc::new(RwLock::new(None)),
+    };
+    let body_limit = state.config.body_limit_bytes;
+    let request_id = HeaderName::from_static("x-request-id");
+    let openapi_json: Arc<str> = openapi_json.into();
+    let router = api
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::enforce,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let doc = openapi_json.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
+            }),
+        )
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this method is not allowed on this route",
+            )
+        })
+        .fallback(api::console::fallback)
+        .with_state(state.clone())
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("the server hit an unexpected condition").into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    Ok((router, state))
+}
+
+/// Serves until ctrl-c/SIGTERM or `shutdown` resolves, then stops accepting and
+/// lets in-flight requests finish (bounded by `drain`).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = tx.send(());
+    });
+    let handle = tokio::spawn(async move { server.await });
+    let _ = rx.await;
+    tracing::info!(
+        drain_secs = drain.as_secs(),
+        "shutting down: finishing in-flight requests"
+    );
+    match tokio::time::timeout(drain, handle).await {
+        Ok(r) => r??,
+        Err(_) => tracing::warn!("in-flight requests did not finish in time"),
+    }
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Wall-clock time.
+pub fn system_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
