@@ -10,7 +10,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use pingan_core::LatLng;
+use pingan_core::{BBox, LatLng};
 
 use crate::osm::OsmRoads;
 use crate::profile::{Direction, HighwayClass};
@@ -243,6 +243,24 @@ impl RoadGraph {
     pub fn node_position(&self, node: NodeId) -> LatLng {
         let [lat, lng] = self.coords[node as usize];
         LatLng::new(lat, lng).expect("graph coordinates are validated at import")
+    }
+
+    /// The smallest box holding every node (for an extract, its road
+    /// network's extent; points far outside it are outside the city).
+    pub fn bbox(&self) -> BBox {
+        let mut b = BBox {
+            min_lat: f64::INFINITY,
+            min_lng: f64::INFINITY,
+            max_lat: f64::NEG_INFINITY,
+            max_lng: f64::NEG_INFINITY,
+        };
+        for c in &self.coords {
+            b.min_lat = b.min_lat.min(c[0]);
+            b.min_lng = b.min_lng.min(c[1]);
+            b.max_lat = b.max_lat.max(c[0]);
+            b.max_lng = b.max_lng.max(c[1]);
+        }
+        b
     }
 
     pub(crate) fn coords(&self) -> &[[f64; 2]] {

@@ -83,6 +83,16 @@ fn graph_has_city_scale_and_profile_applied() {
     assert!(motorway.iter().all(|w| w.direction == Direction::Forward));
     // Couplets tagged oneway=-1 import as backward.
     assert!(g.ways().iter().any(|w| w.direction == Direction::Backward));
+    // The network fills the configured square.
+    let (want, got) = (DemoCityConfig::default().bbox(), g.bbox());
+    for (w, h) in [
+        (want.min_lat, got.min_lat),
+        (want.max_lat, got.max_lat),
+        (want.min_lng, got.min_lng),
+        (want.max_lng, got.max_lng),
+    ] {
+        assert!((w - h).abs() < 1e-4, "{want:?} {got:?}");
+    }
     // Every point of the city is near a road.
     let mut rng = Rng(1);
     for _ in 0..500 {

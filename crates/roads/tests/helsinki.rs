@@ -42,6 +42,11 @@ fn imports_real_extract_with_sane_sizes() {
             .any(|w| w.class == HighwayClass::Residential)
     );
     assert!(g.ways().iter().any(|w| w.direction == Direction::Forward));
+    let b = g.bbox();
+    assert!(
+        b.min_lat > 60.16 && b.max_lat < 60.18 && b.min_lng > 24.93 && b.max_lng < 24.96,
+        "{b:?}"
+    );
     // Everything lies in central Helsinki.
     let center = LatLng::new(60.17, 24.94).unwrap();
     for n in 0..g.node_count() as u32 {
