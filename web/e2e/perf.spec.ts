@@ -26,6 +26,8 @@ afterAll(async () => {
 const UNITS = Number(process.env.PERF_UNITS ?? 2000);
 const INCIDENTS = Number(process.env.PERF_INCIDENTS ?? 5000);
 const SECONDS = Number(process.env.PERF_SECONDS ?? 10);
+/** Optional canvas pixel ratio override (e.g. 0.5) to see how much of a frame is fill rate. */
+const PIXEL_RATIO = process.env.PERF_PIXEL_RATIO ? Number(process.env.PERF_PIXEL_RATIO) : 0;
 
 describe('city view performance', () => {
   it(`renders quickly and stays smooth with ${UNITS} moving units and ${INCIDENTS} incidents`, async () => {
@@ -44,9 +46,10 @@ describe('city view performance', () => {
     });
     await waitForMap(page);
 
-    const result = await page.evaluate(async ({ nUnits, nIncidents, seconds }) => {
+    const result = await page.evaluate(async ({ nUnits, nIncidents, seconds, pixelRatio }) => {
       const p = (window as any).__pingan;
       const m = p.map.map;
+      if (pixelRatio) m.setPixelRatio(pixelRatio);
       const b = m.getBounds();
       const [w, s, e, n] = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
       let seed = 42;
@@ -116,10 +119,10 @@ describe('city view performance', () => {
         storeInSync: held.lat === lastSent.lat && held.lng === lastSent.lng,
         renderedUnits: rendered,
       };
-    }, { nUnits: UNITS, nIncidents: INCIDENTS, seconds: SECONDS });
+    }, { nUnits: UNITS, nIncidents: INCIDENTS, seconds: SECONDS, pixelRatio: PIXEL_RATIO });
 
     await screenshot(page, '30-perf-2000-units');
-    const report = { units: UNITS, incidents: INCIDENTS, seconds: SECONDS, ...ttfr, ...result, userAgent: await page.evaluate(() => navigator.userAgent), cpus: cpus().length, loadavg: loadavg() };
+    const report = { units: UNITS, incidents: INCIDENTS, seconds: SECONDS, pixelRatio: PIXEL_RATIO || 'device', ...ttfr, ...result, userAgent: await page.evaluate(() => navigator.userAgent), cpus: cpus().length, loadavg: loadavg() };
     mkdirSync(join(SCREENS_DIR, '..'), { recursive: true });
     writeFileSync(join(SCREENS_DIR, '..', 'perf.json'), JSON.stringify(report, null, 2));
     console.log(`PERF time-to-first-render ${ttfr.firstRenderMs.toFixed(0)} ms (map ready ${ttfr.mapReadyMs.toFixed(0)} ms) · ` +
