@@ -147,7 +147,7 @@ pub enum Evidence {
     /// A model feature that most favours the chosen type (log-likelihood ratio
     /// against the runner-up).
     ModelFeature { feature: String, weight: f64 },
-    /// A cue that raised the priority.
+    /// A danger cue; `from == to` when the priority was already that high.
     Escalator {
         word: String,
         cue: EscalatorCue,
@@ -633,15 +633,16 @@ impl Classifier {
                 } else {
                     priority.raised()
                 };
-                if to < priority {
-                    evidence.push(Evidence::Escalator {
-                        word: word.to_string(),
-                        cue: esc.cue,
-                        from: priority,
-                        to,
-                    });
-                    priority = to;
-                }
+                // Recorded even when the priority is already as high: the call
+                // taker should still see the danger cue.
+                let to = to.min(priority);
+                evidence.push(Evidence::Escalator {
+                    word: word.to_string(),
+                    cue: esc.cue,
+                    from: priority,
+                    to,
+                });
+                priority = to;
             }
         }
         let alternatives = ranked
@@ -680,14 +681,26 @@ impl Classifier {
             })
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-        scored
-            .into_iter()
-            .take(3)
-            .map(|(w, f)| Evidence::ModelFeature {
-                feature: f[2..].to_string(),
+        let mut shown: Vec<Evidence> = Vec::new();
+        // A word and the bigram with the same characters read the same to a
+        // person: show each text once, with its strongest weight.
+        for (w, f) in scored {
+            let text = &f[2..];
+            if shown
+                .iter()
+                .any(|e| matches!(e, Evidence::ModelFeature { feature, .. } if feature == text))
+            {
+                continue;
+            }
+            shown.push(Evidence::ModelFeature {
+                feature: text.to_string(),
                 weight: w,
-            })
-            .collect()
+            });
+            if shown.len() == 3 {
+                break;
+            }
+        }
+        shown
     }
 }
 

@@ -790,20 +790,32 @@ impl Incident {
         ))
     }
 
-    /// One unit leaves the scene; the incident stays open.
+    /// One unit leaves the scene. When it was the last committed unit the
+    /// incident is cleared too, and a `cleared` entry follows.
     pub fn clear_unit(
         &mut self,
         unit_id: &str,
         at: Timestamp,
-    ) -> Result<TimelineEntry, IncidentError> {
+    ) -> Result<Vec<TimelineEntry>, IncidentError> {
         self.unit_step(unit_id, IncidentAction::ClearUnit, at)?;
-        Ok(self.push(
+        let mut out = vec![self.push(
             at,
             TimelineKind::UnitCleared,
             unit_id,
             String::new(),
             Some(unit_id),
-        ))
+        )];
+        if !self.assignments.iter().any(Assignment::is_active) {
+            self.state = IncidentState::Cleared;
+            out.push(self.push(
+                at,
+                TimelineKind::Cleared,
+                unit_id,
+                "last unit cleared".to_string(),
+                None,
+            ));
+        }
+        Ok(out)
     }
 
     /// Withdraws a dispatch before arrival (escalation to another unit, or the

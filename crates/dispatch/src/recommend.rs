@@ -205,6 +205,15 @@ pub fn recommend(
     let ty = request.incident_type;
     let required = ty.required_capabilities();
     let mut ex = Exclusions::default();
+    // Equirectangular approximation: within the prefilter's tens of kilometres
+    // it is accurate to well under 0.1%, and it avoids trigonometry per unit.
+    let m_per_deg = pingan_core::geo::EARTH_RADIUS_M.to_radians();
+    let cos_lat = request.point.lat().to_radians().cos();
+    let approx_m = |p: &LatLng| {
+        let dy = (p.lat() - request.point.lat()) * m_per_deg;
+        let dx = (p.lng() - request.point.lng()) * m_per_deg * cos_lat;
+        (dx * dx + dy * dy).sqrt()
+    };
     let mut police: Vec<Shortlisted<'_>> = Vec::new();
     let mut first: Vec<Shortlisted<'_>> = Vec::new();
     for u in candidates {
@@ -233,7 +242,7 @@ pub fn recommend(
             ex.missing_capabilities += 1;
             continue;
         }
-        let straight_m = u.position.distance_m(&request.point);
+        let straight_m = approx_m(&u.position);
         if straight_m > config.max_straight_line_m {
             ex.beyond_range += 1;
             continue;
