@@ -17,6 +17,8 @@ interface KpiGroup {
   compliance?: { ratio?: number | null } | number | null;
 }
 
+const UNIT_LIST_MAX = 120;
+
 export function stationView(el: HTMLElement, route: Route, user: User): () => void {
   const orgId = route.arg ?? key(user.org_id);
   const title = h('h2', {}, t('station.title', { name: user.org_name }));
@@ -80,8 +82,12 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
       compliance != null ? tile('kpi.vsTarget', formatPercent(compliance), 'compliance') : null);
     clear(incBox, incs.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, incs.slice(0, 50).map((i) =>
       h('li', {}, priorityBadge(i.priority), ' ', h('a', { href: `#/incident/${i.id}` }, i.number), ' ', i.type_name, ' ', incidentStatusBadge(i.status)))));
-    clear(unitsBox, units.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain.units-grid', {}, units.map((u) =>
-      h('li', { 'data-unit-id': key(u.id) }, h('b', {}, u.callsign), ' ', h('span.muted', {}, tEnum('ukind', u.kind)), ' ', unitStatusBadge(u.status)))));
+    // Busy units first; a city-level list is capped so a repaint stays cheap (the map shows all).
+    const shown = [...units].sort((a, b) => Number(a.status === 'available') - Number(b.status === 'available')).slice(0, UNIT_LIST_MAX);
+    clear(unitsBox, units.length === 0 ? h('div.muted', {}, t('common.empty')) : [
+      units.length > shown.length ? h('div.muted', {}, t('common.total', { n: units.length })) : null,
+      h('ul.list-plain.units-grid', {}, shown.map((u) =>
+        h('li', { 'data-unit-id': key(u.id) }, h('b', {}, u.callsign), ' ', h('span.muted', {}, tEnum('ukind', u.kind)), ' ', unitStatusBadge(u.status))))]);
     clear(alertBox, alerts.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, alerts.slice(0, 30).map((a) =>
       h('li', {}, priorityBadge(a.priority), ' ', a.summary))));
     map?.setUnits(units);
