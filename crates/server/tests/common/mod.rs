@@ -1,0 +1,218 @@
+//! Black-box test harness: a real pingan server on 127.0.0.1:0 over a fresh
+//! SQLite store holding the demo city, driven with reqwest.
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pingan_server::demo::{CityMap, DemoOptions};
+use pingan_server::{AppState, Config};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub const PASSWORD: &str = "pingan-demo";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub dir: PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!("pingan-test-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The demo city's street network, prepared once per test binary.
+fn city(dir: &std::path::Path) -> CityMap {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("roads-cache");
+    let osm = pingan_server::demo::default_osm(&cache, 2026).unwrap();
+    let _ = dir;
+    CityMap::load(&osm, &cache).unwrap()
+}
+
+impl TestApp {
+    /// A server with the demo city (orgs, units, users for every role).
+    pub async fn demo() -> TestApp {
+        Self::start(true, Config::default()).await
+    }
+
+    /// A server with a custom config.
+    pub async fn with_config(cfg: Config) -> TestApp {
+        Self::start(true, cfg).await
+    }
+
+    async fn start(with_city: bool, mut cfg: Config) -> TestApp {
+        let dir = temp_dir("api");
+        cfg.data_dir = dir.clone();
+        let store = pingan_store::Store::open(dir.join("pingan.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let city = city(&dir);
+        if with_city {
+            let opts = DemoOptions {
+                seed: 2026,
+                password: PASSWORD.into(),
+                osm: None,
+            };
+            pingan_server::demo::build_city(
+                &store,
+                &city,
+                &opts,
+                pingan_server::system_clock().now().millis(),
+            )
+            .await
+            .unwrap();
+        }
+        let (router, state) = pingan_server::build(store, cfg, pingan_server::system_clock())
+            .await
+            .unwrap();
+        *state.city.write().unwrap() = Some(Arc::new(city));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = pingan_server::serve(
+                listener,
+                router,
+                async {
+                    let _ = rx.await;
+                },
+                std::time::Duration::from_secs(5),
+            )
+            .await;
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            state,
+            dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    pub async fn login(&self, user: &str) -> String {
+        let (st, b) = self
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(serde_json::json!({"username": user, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "login {user}: {b}");
+        b["token"].as_str().unwrap().to_string()
+    }
+
+    /// Sends a request; returns status and parsed JSON body (Null if empty, String if not JSON).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut rb = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        Self::finish(rb).await
+    }
+
+    /// Sends raw bytes with a content type and optional extra headers.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        ctype: &str,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut rb = self
+            .client
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .header("content-type", ctype)
+            .body(body);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        Self::finish(rb).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call("GET", path, Some(token), None).await
+    }
+
+    pub async fn get_with(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut rb = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        Self::finish(rb).await
+    }
+
+    async fn finish(rb: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let resp = rb.send().await.unwrap();
+        let st = resp.status();
+        let text = resp.text().await.unwrap();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (st, v)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+        self.state.store.close().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Asserts the body is the one error shape and returns its code.
+pub fn error_code(body: &Value) -> String {
+    let e = body
+        .get("error")
+        .unwrap_or_else(|| panic!("not the error shape: {body}"));
+    assert!(
+        e.get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| !m.is_empty()),
+        "error without message: {body}"
+    );
+    assert!(e.get("field").is_some(), "error without field key: {body}");
+    e["code"].as_str().unwrap().to_string()
+}

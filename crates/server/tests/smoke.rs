@@ -1,0 +1,50 @@
+//! The demo city serves, logins work, the spec lists every route.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn demo_city_serves_and_logins_work() {
+    let app = TestApp::demo().await;
+    let (st, h) = app.call("GET", "/healthz", None, None).await;
+    assert_eq!((st, h["status"].as_str()), (StatusCode::OK, Some("ok")));
+    for user in [
+        "admin",
+        "commander",
+        "dispatcher",
+        "analyst",
+        "auditor",
+        "officer01",
+        "officer24",
+    ] {
+        let t = app.login(user).await;
+        let (st, me) = app.get("/api/v1/auth/me", &t).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(me["username"], user);
+    }
+    let t = app.login("admin").await;
+    let (_, units) = app.get("/api/v1/units?limit=1", &t).await;
+    assert!(units["total"].as_i64().unwrap() >= 500, "{units}");
+    let (_, orgs) = app.get("/api/v1/orgs?limit=1000", &t).await;
+    let kinds: Vec<&str> = orgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "city").count(), 1);
+    assert!(kinds.iter().filter(|k| **k == "district").count() >= 4);
+    assert!(kinds.iter().filter(|k| **k == "station").count() >= 20);
+    let (st, spec) = app.call("GET", "/api/openapi.json", None, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(spec["paths"]["/api/v1/units/{id}"]["get"].is_object());
+    let (st, m) = app.call("GET", "/metrics", None, None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        m.as_str().unwrap().contains("# TYPE pingan_http_requests"),
+        "{m}"
+    );
+    app.stop().await;
+}
