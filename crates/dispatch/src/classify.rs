@@ -806,6 +806,12 @@ mod tests {
     }
 
     #[test]
+    fn classifier_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Classifier>();
+    }
+
+    #[test]
     fn negated_keywords_do_not_count() {
         assert!(!contains_unnegated("追尾了，没人受伤", "受伤"));
         assert!(contains_unnegated("没人管，有人受伤了", "受伤"));

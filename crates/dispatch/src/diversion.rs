@@ -86,6 +86,12 @@ pub fn decide_partners(ty: &IncidentType, flags: &DiversionFlags) -> DiversionPl
     }
 }
 
+/// Whether a case that reached 12345 (as a call or a hand-off) must come back
+/// to 110: police attend this type and it is urgent (P1/P2).
+pub fn urgent_for_110(ty: &IncidentType, priority: Priority) -> bool {
+    ty.police_response() && priority <= Priority::P2
+}
+
 /// Version string carried in every payload.
 pub const PAYLOAD_VERSION: &str = "pingan-eido/0.1";
 
@@ -732,6 +738,9 @@ mod tests {
         assert_eq!(plan.partners, [Partner::TrafficPolice]);
         let theft = tax.get("criminal.theft").unwrap();
         assert!(decide_partners(theft, &DiversionFlags::default()).is_police_only());
+        assert!(urgent_for_110(theft, Priority::P2));
+        assert!(!urgent_for_110(theft, Priority::P3));
+        assert!(!urgent_for_110(util, Priority::P1));
     }
 
     fn sample_payload() -> HandoffPayload {
