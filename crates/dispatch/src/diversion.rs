@@ -468,6 +468,8 @@ pub enum HandoffError {
     ReturnNotAllowed { partner: &'static str },
     #[error("time {at} is earlier than the last event {last}")]
     TimeWentBackwards { at: i64, last: i64 },
+    #[error("stored hand-off {id:?} is inconsistent")]
+    InconsistentSnapshot { id: String },
 }
 
 impl HandoffError {
@@ -476,6 +478,7 @@ impl HandoffError {
             HandoffError::IllegalTransition { .. } => "state",
             HandoffError::ReturnNotAllowed { .. } => "partner",
             HandoffError::TimeWentBackwards { .. } => "at",
+            HandoffError::InconsistentSnapshot { .. } => "snapshot",
         }
     }
 }
@@ -501,6 +504,21 @@ pub enum HandoffEffect {
     ReturnTo110 { reason: String },
     /// All partners done: the incident may be closed as handled by partner.
     PartnerResolved,
+}
+
+/// Every field of a hand-off, for the durable queue; restore with
+/// [`Handoff::from_snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandoffSnapshot {
+    pub id: String,
+    pub incident_id: String,
+    pub partner: Partner,
+    pub state: HandoffState,
+    pub attempts: u32,
+    pub queued_at: Timestamp,
+    pub next_attempt_at: Option<Timestamp>,
+    pub seed: u64,
+    pub history: Vec<HandoffEvent>,
 }
 
 /// A hand-off of one incident to one partner.
@@ -543,6 +561,43 @@ impl Handoff {
                 detail: format!("queued for {}", partner.code()),
             }],
         }
+    }
+
+    /// All fields, for persistence.
+    pub fn snapshot(&self) -> HandoffSnapshot {
+        HandoffSnapshot {
+            id: self.id.clone(),
+            incident_id: self.incident_id.clone(),
+            partner: self.partner,
+            state: self.state,
+            attempts: self.attempts,
+            queued_at: self.queued_at,
+            next_attempt_at: self.next_attempt_at,
+            seed: self.seed,
+            history: self.history.clone(),
+        }
+    }
+
+    /// Restores a persisted hand-off after checking it is consistent.
+    pub fn from_snapshot(s: HandoffSnapshot) -> Result<Handoff, HandoffError> {
+        let ok = s.history.first().map(|e| e.state) == Some(HandoffState::Queued)
+            && s.history.last().map(|e| e.state) == Some(s.state)
+            && s.history.windows(2).all(|w| w[0].at <= w[1].at)
+            && (s.state == HandoffState::Queued) == s.next_attempt_at.is_some();
+        if !ok {
+            return Err(HandoffError::InconsistentSnapshot { id: s.id });
+        }
+        Ok(Handoff {
+            id: s.id,
+            incident_id: s.incident_id,
+            partner: s.partner,
+            state: s.state,
+            attempts: s.attempts,
+            queued_at: s.queued_at,
+            next_attempt_at: s.next_attempt_at,
+            seed: s.seed,
+            history: s.history,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -906,6 +961,13 @@ mod tests {
             }
         );
         assert_eq!(h.feedback(), Some("现场有燃气泄漏，需警方处置"));
+        assert_eq!(Handoff::from_snapshot(h.snapshot()).unwrap(), h);
+        let mut bad = h.snapshot();
+        bad.state = HandoffState::Queued;
+        assert_eq!(
+            Handoff::from_snapshot(bad),
+            Err(HandoffError::InconsistentSnapshot { id: "h-1".into() })
+        );
         let states: Vec<&str> = h.history().iter().map(|e| e.state.code()).collect();
         assert_eq!(
             states,

@@ -371,6 +371,8 @@ pub enum IncidentError {
     ReopenWindowPassed { window_s: i64 },
     #[error("time {at} is earlier than the last timeline entry {last}")]
     TimeWentBackwards { at: i64, last: i64 },
+    #[error("stored incident is inconsistent: {what}")]
+    InconsistentSnapshot { what: &'static str },
 }
 
 impl IncidentError {
@@ -388,6 +390,7 @@ impl IncidentError {
             IncidentError::NotHigherLevel { .. } => "level",
             IncidentError::ReopenWindowPassed { .. } => "closed_at",
             IncidentError::TimeWentBackwards { .. } => "at",
+            IncidentError::InconsistentSnapshot { .. } => "snapshot",
         }
     }
 }
@@ -442,6 +445,24 @@ impl Default for ReopenPolicy {
             window_s: 72 * 3600,
         }
     }
+}
+
+/// Every field of an incident, for persistence: the store saves it and
+/// [`Incident::from_snapshot`] restores it after checking it is consistent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentSnapshot {
+    pub number: IncidentNumber,
+    pub state: IncidentState,
+    pub type_code: Option<String>,
+    pub priority: Option<Priority>,
+    pub org_id: String,
+    pub command_level: CommandLevel,
+    pub partners: Vec<Partner>,
+    pub assignments: Vec<Assignment>,
+    pub disposition: Option<Disposition>,
+    pub closed_at: Option<Timestamp>,
+    pub merged_calls: u32,
+    pub timeline: Vec<TimelineEntry>,
 }
 
 /// An incident and its full history. Fields are private: the state machine is
@@ -531,6 +552,68 @@ impl Incident {
     /// Time of the first timeline entry (the call).
     pub fn created_at(&self) -> Timestamp {
         self.timeline[0].at
+    }
+
+    /// All fields, for persistence.
+    pub fn snapshot(&self) -> IncidentSnapshot {
+        IncidentSnapshot {
+            number: self.number,
+            state: self.state,
+            type_code: self.type_code.clone(),
+            priority: self.priority,
+            org_id: self.org_id.clone(),
+            command_level: self.command_level,
+            partners: self.partners.clone(),
+            assignments: self.assignments.clone(),
+            disposition: self.disposition.clone(),
+            closed_at: self.closed_at,
+            merged_calls: self.merged_calls,
+            timeline: self.timeline.clone(),
+        }
+    }
+
+    /// Restores a persisted incident, refusing snapshots that the state machine
+    /// could not have produced (so a corrupted row cannot smuggle in a state).
+    pub fn from_snapshot(s: IncidentSnapshot) -> Result<Incident, IncidentError> {
+        let corrupt = |what: &'static str| IncidentError::InconsistentSnapshot { what };
+        if s.timeline.first().map(|e| e.kind) != Some(TimelineKind::Created) {
+            return Err(corrupt("timeline must start with created"));
+        }
+        if !s.timeline.windows(2).all(|w| w[0].at <= w[1].at) {
+            return Err(corrupt("timeline out of order"));
+        }
+        if s.org_id.trim().is_empty() {
+            return Err(IncidentError::EmptyField { field: "org_id" });
+        }
+        if s.state != IncidentState::Created && (s.type_code.is_none() || s.priority.is_none()) {
+            return Err(corrupt("classified incident without type or priority"));
+        }
+        if (s.state == IncidentState::Closed) != (s.closed_at.is_some() && s.disposition.is_some())
+        {
+            return Err(corrupt(
+                "closed_at and disposition must be set exactly when closed",
+            ));
+        }
+        let active = s.assignments.iter().filter(|a| a.is_active()).count();
+        if s.state.is_active_response() != (active > 0) {
+            return Err(corrupt(
+                "active assignments must match an active response state",
+            ));
+        }
+        Ok(Incident {
+            number: s.number,
+            state: s.state,
+            type_code: s.type_code,
+            priority: s.priority,
+            org_id: s.org_id,
+            command_level: s.command_level,
+            partners: s.partners,
+            assignments: s.assignments,
+            disposition: s.disposition,
+            closed_at: s.closed_at,
+            merged_calls: s.merged_calls,
+            timeline: s.timeline,
+        })
     }
 
     fn push(
@@ -1199,6 +1282,29 @@ mod tests {
         );
         inc.reopen("再次来电", policy, t(1001 + 3600), "x").unwrap();
         assert_eq!(inc.disposition(), None);
+    }
+
+    #[test]
+    fn snapshot_round_trip_and_validation() {
+        let mut inc = new_incident();
+        inc.classify("fire", Priority::P1, t(1), "x").unwrap();
+        inc.dispatch(&["car-1"], t(2), "x").unwrap();
+        let snap = inc.snapshot();
+        assert_eq!(Incident::from_snapshot(snap.clone()).unwrap(), inc);
+        let mut bad = snap.clone();
+        bad.state = IncidentState::Closed;
+        assert!(matches!(
+            Incident::from_snapshot(bad),
+            Err(IncidentError::InconsistentSnapshot { .. })
+        ));
+        let mut bad = snap;
+        bad.assignments.clear();
+        assert_eq!(
+            Incident::from_snapshot(bad),
+            Err(IncidentError::InconsistentSnapshot {
+                what: "active assignments must match an active response state"
+            })
+        );
     }
 
     #[test]

@@ -21,13 +21,13 @@ pub mod unit;
 pub use classify::{Classification, Classifier, ClassifierConfig, Evidence, LabelledCall};
 pub use diversion::{
     DeliveryOutcome, DiversionFlags, DiversionPlan, Handoff, HandoffEffect, HandoffPayload,
-    HandoffState, PartnerUpdate, RetryPolicy, decide_partners,
+    HandoffSnapshot, HandoffState, PartnerUpdate, RetryPolicy, decide_partners,
 };
 pub use duplicate::{CallSighting, DuplicateConfig, MergeSuggestion, OpenIncident, suggest_merges};
 pub use escalation::{EscalationAction, EscalationPolicy, EscalationState, escalation_step};
 pub use incident::{
-    Channel, CommandLevel, Disposition, Incident, IncidentError, IncidentNumber, IncidentState,
-    TimelineEntry, TimelineKind,
+    Channel, CommandLevel, Disposition, Incident, IncidentError, IncidentNumber, IncidentSnapshot,
+    IncidentState, TimelineEntry, TimelineKind,
 };
 pub use kpi::{GroupBy, GroupKpi, IncidentTimes, KpiTargets, compute_kpis, year_over_year};
 pub use recommend::{
