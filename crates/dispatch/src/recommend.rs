@@ -93,6 +93,8 @@ pub struct RecommendConfig {
     pub allow_preemption: bool,
     /// Ranking penalty for pre-empting a unit.
     pub preemption_penalty_s: u32,
+    /// Cruise speed of drones, which fly straight instead of using roads.
+    pub drone_speed_mps: f64,
 }
 
 impl Default for RecommendConfig {
@@ -106,6 +108,7 @@ impl Default for RecommendConfig {
             max_straight_line_m: 20_000.0,
             allow_preemption: true,
             preemption_penalty_s: 90,
+            drone_speed_mps: 15.0,
         }
     }
 }
@@ -125,6 +128,8 @@ pub enum Reason {
     PositionStale { age_s: u32 },
     /// Currently on a lower-priority incident; taking it pre-empts that work.
     PreemptsLowerPriority { current: Priority },
+    /// A drone: ETA and distance by straight-line flight, not by road.
+    AirRoute,
 }
 
 impl Reason {
@@ -136,6 +141,7 @@ impl Reason {
             Reason::FirstResponder => "first_responder",
             Reason::PositionStale { .. } => "position_stale",
             Reason::PreemptsLowerPriority { .. } => "preempts_lower_priority",
+            Reason::AirRoute => "air_route",
         }
     }
 }
@@ -176,7 +182,7 @@ pub struct Exclusions {
 pub struct RecommendOutcome {
     /// Ordered by ranking ETA (road ETA plus stale/pre-emption penalties).
     pub recommendations: Vec<Recommendation>,
-    /// Units for which a road ETA was requested.
+    /// Shortlisted units that got an ETA (by road, or by air for drones).
     pub routed: usize,
     pub exclusions: Exclusions,
 }
@@ -280,17 +286,36 @@ pub fn recommend(
 
     let n_police = police.len();
     let all: Vec<Shortlisted<'_>> = police.into_iter().chain(first).collect();
-    let origins: Vec<LatLng> = all.iter().map(|s| s.unit.position).collect();
-    let etas = if origins.is_empty() {
+    // Drones fly: they get a straight-line ETA and are not sent to the router.
+    let road: Vec<usize> = (0..all.len())
+        .filter(|&i| all[i].unit.kind != UnitKind::Drone)
+        .collect();
+    let origins: Vec<LatLng> = road.iter().map(|&i| all[i].unit.position).collect();
+    let road_etas = if origins.is_empty() {
         Vec::new()
     } else {
         travel.etas(request.point, &origins)
     };
     assert_eq!(
-        etas.len(),
+        road_etas.len(),
         origins.len(),
         "TravelTimes::etas must return one entry per origin"
     );
+    let mut etas: Vec<Option<(u32, u32)>> = all
+        .iter()
+        .map(|s| {
+            (s.unit.kind == UnitKind::Drone).then(|| {
+                let d = s.unit.position.distance_m(&request.point);
+                (
+                    (d / config.drone_speed_mps.max(0.1)).round() as u32,
+                    d.round() as u32,
+                )
+            })
+        })
+        .collect();
+    for (&i, eta) in road.iter().zip(road_etas) {
+        etas[i] = eta;
+    }
 
     // (ranking eta, index, eta, distance)
     let mut ranked: [Vec<(u32, usize, u32, u32)>; 2] = [Vec::new(), Vec::new()];
@@ -330,7 +355,7 @@ pub fn recommend(
     out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.unit_id.cmp(&b.1.unit_id)));
     RecommendOutcome {
         recommendations: out.into_iter().map(|(_, r)| r).collect(),
-        routed: origins.len(),
+        routed: all.len(),
         exclusions: ex,
     }
 }
@@ -348,6 +373,11 @@ fn explain(
     let mut reasons = Vec::new();
     let mut zh = Vec::new();
     let mut en = Vec::new();
+    if u.kind == UnitKind::Drone {
+        reasons.push(Reason::AirRoute);
+        zh.push("无人机直线飞行".to_string());
+        en.push("drone, straight-line flight".to_string());
+    }
     if fr {
         reasons.push(Reason::FirstResponder);
         zh.push("先行处警：网格员/志愿者先期到场，警力随后".to_string());
@@ -558,6 +588,30 @@ mod tests {
         );
         assert_eq!(out.exclusions.first_responders_not_eligible, 1);
         assert_eq!(out.exclusions.not_available, 1);
+    }
+
+    #[test]
+    fn drones_fly_straight() {
+        let tax = Taxonomy::builtin();
+        let ty = tax.get("missing_person").unwrap();
+        let point = LatLng::new(30.6, 104.06).unwrap();
+        let cands = vec![unit("drone-1", UnitKind::Drone, 1500.0, 0)];
+        // The holey router has no route from 1500 m north; the drone needs none.
+        let travel = HoleyTravel(point.offset_m(1500.0, 0.0));
+        let out = recommend(
+            &RecommendRequest {
+                point,
+                incident_type: ty,
+                priority: Priority::P2,
+            },
+            &cands,
+            &travel,
+            &RecommendConfig::default(),
+        );
+        let r = &out.recommendations[0];
+        assert_eq!((r.distance_m, r.eta_s), (1500, 100));
+        assert_eq!(r.reasons[0], Reason::AirRoute);
+        assert_eq!(out.exclusions.no_route, 0);
     }
 
     #[test]
