@@ -23,7 +23,9 @@ use pingan_synth::{SourceKind, StreetRef, SynthCity, SynthConfig};
 
 fn mapping_for(kind: SourceKind) -> &'static str {
     match kind {
-        SourceKind::HouseholdRegistry => include_str!("../examples/mappings/household_registry.toml"),
+        SourceKind::HouseholdRegistry => {
+            include_str!("../examples/mappings/household_registry.toml")
+        }
         SourceKind::HotelStay => include_str!("../examples/mappings/hotel_stay.toml"),
         SourceKind::NetCafe => include_str!("../examples/mappings/net_cafe.toml"),
         SourceKind::VehicleRegistry => include_str!("../examples/mappings/vehicle_registry.toml"),
@@ -35,9 +37,11 @@ fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -60,15 +64,35 @@ fn main() {
         .unwrap_or(20_000);
     let center = LatLng::new(30.657, 104.066).expect("valid centre");
     let roads = [
-        "红星路", "人民南路", "春熙路", "蜀都大道", "解放路", "建设路", "府青路", "玉林街", "科华北路", "东大街",
+        "红星路",
+        "人民南路",
+        "春熙路",
+        "蜀都大道",
+        "解放路",
+        "建设路",
+        "府青路",
+        "玉林街",
+        "科华北路",
+        "东大街",
     ];
     let streets: Vec<StreetRef> = (0..120)
         .map(|i| {
-            let name = if i < roads.len() { roads[i].to_owned() } else { format!("新华{i}路") };
-            StreetRef::new(name, center.offset_m((i / 12) as f64 * 400.0 - 2000.0, (i % 12) as f64 * 400.0 - 2000.0))
+            let name = if i < roads.len() {
+                roads[i].to_owned()
+            } else {
+                format!("新华{i}路")
+            };
+            StreetRef::new(
+                name,
+                center.offset_m(
+                    (i / 12) as f64 * 400.0 - 2000.0,
+                    (i % 12) as f64 * 400.0 - 2000.0,
+                ),
+            )
         })
         .collect();
-    let city = SynthCity::new(SynthConfig::new(42, people, "510104", "川A", streets)).expect("valid synth config");
+    let city = SynthCity::new(SynthConfig::new(42, people, "510104", "川A", streets))
+        .expect("valid synth config");
     let dir = std::env::temp_dir().join(format!("pingan-fusion-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
 
@@ -104,7 +128,10 @@ fn main() {
         let m = Mapping::from_toml(mapping_for(*kind)).expect("mapping");
         let opts = ImportOptions {
             batch_size: 5000,
-            ..ImportOptions::new(FileFormat::Csv, Timestamp::from_civil_utc(2026, 11, 24, 0, 0, 0))
+            ..ImportOptions::new(
+                FileFormat::Csv,
+                Timestamp::from_civil_utc(2026, 11, 24, 0, 0, 0),
+            )
         };
         let t = Instant::now();
         let f = File::open(path).expect("open");
@@ -132,7 +159,9 @@ fn main() {
     let mut reasons: HashMap<String, u64> = HashMap::new();
     for r in hub.rejections() {
         let key = r.reason.split(':').next().unwrap_or("").to_owned();
-        *reasons.entry(format!("{} {}", r.field.as_deref().unwrap_or("-"), key)).or_default() += 1;
+        *reasons
+            .entry(format!("{} {}", r.field.as_deref().unwrap_or("-"), key))
+            .or_default() += 1;
     }
     let mut reasons: Vec<_> = reasons.into_iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1));
@@ -145,8 +174,15 @@ fn main() {
     let mut pred: HashMap<u32, u64> = HashMap::new();
     let mut gold: HashMap<u64, u64> = HashMap::new();
     for (i, r) in hub.records().iter().enumerate() {
-        let Some(e) = hub.resolver().person_of(pingan_fusion::resolve::RecordId(i as u32)) else { continue };
-        let Some(&t) = truth.get(&(r.file.to_string(), r.line)) else { continue };
+        let Some(e) = hub
+            .resolver()
+            .person_of(pingan_fusion::resolve::RecordId(i as u32))
+        else {
+            continue;
+        };
+        let Some(&t) = truth.get(&(r.file.to_string(), r.line)) else {
+            continue;
+        };
         *pred_truth.entry((e.0, t)).or_default() += 1;
         *pred.entry(e.0).or_default() += 1;
         *gold.entry(t).or_default() += 1;
@@ -193,7 +229,11 @@ fn main() {
     for (kind, q) in &queries {
         let t = Instant::now();
         let res = search
-            .search(&SearchQuery { text: q.clone(), limit: 20, ..SearchQuery::default() })
+            .search(&SearchQuery {
+                text: q.clone(),
+                limit: 20,
+                ..SearchQuery::default()
+            })
             .expect("search");
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         assert!(res.total > 0, "{kind} query {q} found nothing");
@@ -204,10 +244,20 @@ fn main() {
     kinds.sort_by(|a, b| a.0.cmp(b.0));
     for (k, mut v) in kinds {
         v.sort_by(f64::total_cmp);
-        println!("search {k:<10} n={:>4} p50 {:.3} ms p99 {:.3} ms", v.len(), percentile(&v, 0.5), percentile(&v, 0.99));
+        println!(
+            "search {k:<10} n={:>4} p50 {:.3} ms p99 {:.3} ms",
+            v.len(),
+            percentile(&v, 0.5),
+            percentile(&v, 0.99)
+        );
     }
     all.sort_by(f64::total_cmp);
-    println!("search all        n={:>4} p50 {:.3} ms p99 {:.3} ms", all.len(), percentile(&all, 0.5), percentile(&all, 0.99));
+    println!(
+        "search all        n={:>4} p50 {:.3} ms p99 {:.3} ms",
+        all.len(),
+        percentile(&all, 0.5),
+        percentile(&all, 0.99)
+    );
     println!("peak RSS {:.0} MiB", peak_rss_mib());
     drop(hub);
     let _ = std::fs::remove_dir_all(&dir);

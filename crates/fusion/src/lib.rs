@@ -14,6 +14,7 @@ pub mod mask;
 pub mod model;
 pub mod profile;
 pub mod read;
+pub mod registry;
 pub mod resolve;
 pub mod search;
 pub mod transform;

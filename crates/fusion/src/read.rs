@@ -276,7 +276,20 @@ fn read_csv<R: Read>(
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => return Ok(()),
             Ok(true) => {
-                let line = rec.position().map_or(0, |p| p.line());
+                // csv's record position counts blank lines skipped before the record
+                // as part of it; derive the true start line from where the record
+                // ends minus the newlines inside its (quoted) fields. (A final
+                // unterminated record after blank lines keeps csv's count.)
+                let reported = rec.position().map_or(0, |p| p.line());
+                let embedded = rec
+                    .iter()
+                    .map(|f| f.iter().filter(|b| **b == b'\n').count() as u64)
+                    .sum::<u64>();
+                let line = rdr
+                    .position()
+                    .line()
+                    .saturating_sub(embedded + 1)
+                    .max(reported);
                 let ev = csv_row(&headers, &rec, line);
                 if f(ev).is_break() {
                     return Ok(());
@@ -717,4 +730,105 @@ fn emit_xlsx_row(
         }),
     };
     f(ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn collect(
+        bytes: &[u8],
+        format: FileFormat,
+        enc: TextEncoding,
+    ) -> (Vec<String>, Vec<RawRow>, Vec<(u64, String)>) {
+        let mut header = Vec::new();
+        let mut rows = Vec::new();
+        let mut bad = Vec::new();
+        let opts = ReadOptions {
+            encoding: enc,
+            ..ReadOptions::default()
+        };
+        read_rows("t", Cursor::new(bytes.to_vec()), format, &opts, &mut |ev| {
+            match ev {
+                ReadEvent::Header(h) => header = h.iter().map(|x| x.to_string()).collect(),
+                ReadEvent::Row(r) => rows.push(r),
+                ReadEvent::Bad { line, reason } => bad.push((line, reason)),
+            }
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        (header, rows, bad)
+    }
+
+    #[test]
+    fn csv_encodings_are_detected() {
+        let text = "姓名,地址\n王小明,\"成都市,锦江区\"\n\n李丽,青羊区\n";
+        let (h, rows, _) = collect(text.as_bytes(), FileFormat::Csv, TextEncoding::Auto);
+        assert_eq!(h, ["姓名", "地址"]);
+        assert_eq!(rows[0].get("地址"), Some("成都市,锦江区"));
+        assert_eq!(rows[1].line, 4);
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice(text.as_bytes());
+        let (h, _, _) = collect(&bom, FileFormat::Csv, TextEncoding::Auto);
+        assert_eq!(h[0], "姓名");
+        let (gb, _, _) = encoding_rs::GB18030.encode(text);
+        let (h, rows, _) = collect(&gb, FileFormat::Csv, TextEncoding::Auto);
+        assert_eq!(h, ["姓名", "地址"]);
+        assert_eq!(rows[1].get("姓名"), Some("李丽"));
+        // UTF-16 with BOM is decoded too.
+        let mut u16 = vec![0xFF, 0xFE];
+        for unit in text.encode_utf16() {
+            u16.extend_from_slice(&unit.to_le_bytes());
+        }
+        let (h, _, _) = collect(&u16, FileFormat::Csv, TextEncoding::Auto);
+        assert_eq!(h, ["姓名", "地址"]);
+    }
+
+    #[test]
+    fn csv_bad_rows_are_reported_with_lines() {
+        let text = b"a,b\n1,2\n1,2,3\n1,\xff\n4,5\n";
+        let (_, rows, bad) = collect(text, FileFormat::Csv, TextEncoding::Utf8);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(bad[0], (3, "row has 3 fields, header has 2".to_owned()));
+        assert_eq!(bad[1].0, 4);
+        assert!(bad[1].1.starts_with("column b: bytes are not valid UTF-8"));
+        assert_eq!(rows[1].line, 5);
+    }
+
+    #[test]
+    fn json_array_elements_stream_across_buffer_boundaries() {
+        // Larger than one 64 KiB buffer so that elements straddle reads.
+        let mut s = String::from("[");
+        for i in 0..3000 {
+            if i > 0 {
+                s.push_str(",\n");
+            }
+            s.push_str(&format!("{{\"k\":\"v{i} \\\" ]}}\",\"n\":{i},\"z\":null}}"));
+        }
+        s.push(']');
+        let (_, rows, bad) = collect(s.as_bytes(), FileFormat::JsonArray, TextEncoding::Auto);
+        assert!(bad.is_empty());
+        assert_eq!(rows.len(), 3000);
+        assert_eq!(rows[2999].get("k"), Some("v2999 \" ]}"));
+        assert_eq!(rows[2999].get("n"), Some("2999"));
+        assert_eq!(rows[2999].get("z"), None);
+        assert_eq!(rows[2999].line, 3000);
+    }
+
+    #[test]
+    fn formats_from_file_names() {
+        assert_eq!(FileFormat::from_file_name("a.CSV"), Some(FileFormat::Csv));
+        assert_eq!(
+            FileFormat::from_file_name("a.jsonl"),
+            Some(FileFormat::Ndjson)
+        );
+        assert_eq!(
+            FileFormat::from_file_name("a.json"),
+            Some(FileFormat::JsonArray)
+        );
+        assert_eq!(FileFormat::from_file_name("a.xlsx"), Some(FileFormat::Xlsx));
+        assert_eq!(FileFormat::from_file_name("a.xls"), None);
+        assert_eq!(TextEncoding::parse("GBK"), Some(TextEncoding::Gb18030));
+    }
 }
