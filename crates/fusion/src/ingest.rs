@@ -66,15 +66,67 @@ pub struct Record {
     /// When the fact was observed: `event.time` if mapped, else the import time.
     pub observed_at: Timestamp,
     /// Mapped values in canonical form, sorted by target.
-    pub fields: Vec<(Target, Box<str>)>,
+    pub fields: Fields,
 }
 
 impl Record {
     pub fn get(&self, t: Target) -> Option<&str> {
-        self.fields
+        self.fields.get(t)
+    }
+}
+
+/// A record's values packed in one allocation (millions of records are held in
+/// memory): value `i` is `text[end[i-1]..end[i]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fields {
+    index: Box<[(Target, u32)]>,
+    text: Box<str>,
+}
+
+impl Fields {
+    /// From (target, value) pairs; sorts by target (a later duplicate target is dropped).
+    pub fn new(mut pairs: Vec<(Target, String)>) -> Fields {
+        pairs.sort_by_key(|(t, _)| *t);
+        pairs.dedup_by_key(|(t, _)| *t);
+        let mut text = String::with_capacity(pairs.iter().map(|(_, v)| v.len()).sum());
+        let mut index = Vec::with_capacity(pairs.len());
+        for (t, v) in pairs {
+            text.push_str(&v);
+            index.push((t, text.len() as u32));
+        }
+        Fields {
+            index: index.into_boxed_slice(),
+            text: text.into_boxed_str(),
+        }
+    }
+
+    fn value(&self, i: usize) -> &str {
+        let start = if i == 0 {
+            0
+        } else {
+            self.index[i - 1].1 as usize
+        };
+        &self.text[start..self.index[i].1 as usize]
+    }
+
+    pub fn get(&self, t: Target) -> Option<&str> {
+        self.index
             .binary_search_by_key(&t, |(k, _)| *k)
             .ok()
-            .map(|i| &*self.fields[i].1)
+            .map(|i| self.value(i))
+    }
+
+    /// In target order.
+    pub fn iter(&self) -> impl Iterator<Item = (Target, &str)> + '_ {
+        (0..self.index.len()).map(|i| (self.index[i].0, self.value(i)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
     }
 }
 
@@ -268,7 +320,7 @@ pub fn map_row(
         field: Some(field),
         reason,
     };
-    let mut fields: Vec<(Target, Box<str>)> = Vec::with_capacity(mapping.fields.len() + 2);
+    let mut fields: Vec<(Target, String)> = Vec::with_capacity(mapping.fields.len() + 2);
     for fm in &mapping.fields {
         let (mut value, label): (Option<String>, String) = match &fm.input {
             FieldInput::Column(c) => (
@@ -301,7 +353,7 @@ pub fn map_row(
             continue;
         }
         match value.filter(|v| !v.trim().is_empty()) {
-            Some(v) => fields.push((fm.target, v.into_boxed_str())),
+            Some(v) => fields.push((fm.target, v)),
             None if fm.required => errors.push(reject(label, "required value is missing".into())),
             None => {}
         }
@@ -343,20 +395,20 @@ pub fn map_row(
         file: file.clone(),
         line: row.line,
         observed_at,
-        fields,
+        fields: Fields::new(fields),
     })
 }
 
 /// Birth date and sex follow from a valid ID number: fill them when unmapped and
 /// reject the row when the source contradicts the ID.
 fn derive_from_id_number(
-    fields: &mut Vec<(Target, Box<str>)>,
+    fields: &mut Vec<(Target, String)>,
     mapping: &Mapping,
     row: &RawRow,
     errors: &mut Vec<Rejection>,
     file: &Arc<str>,
 ) {
-    let get = |fields: &Vec<(Target, Box<str>)>, t: Target| {
+    let get = |fields: &Vec<(Target, String)>, t: Target| {
         fields
             .iter()
             .find(|(k, _)| *k == t)
@@ -373,7 +425,7 @@ fn derive_from_id_number(
         _ => t.to_string(),
     };
     match get(fields, targets::person_birth_date()) {
-        None => fields.push((targets::person_birth_date(), birth.into_boxed_str())),
+        None => fields.push((targets::person_birth_date(), birth)),
         Some(b) if b != birth => errors.push(Rejection {
             file: file.to_string(),
             line: row.line,
@@ -383,7 +435,7 @@ fn derive_from_id_number(
         Some(_) => {}
     }
     match get(fields, targets::person_sex()) {
-        None => fields.push((targets::person_sex(), sex.into())),
+        None => fields.push((targets::person_sex(), sex.to_owned())),
         Some(s) if (s == "男" || s == "女") && s != sex => errors.push(Rejection {
             file: file.to_string(),
             line: row.line,

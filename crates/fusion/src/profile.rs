@@ -267,9 +267,9 @@ pub fn build_profile(
             line: r.line,
             observed_at: r.observed_at,
         };
-        for (t, v) in &r.fields {
-            let vals = fields.entry(*t).or_default();
-            match vals.iter_mut().find(|x| *x.value == **v) {
+        for (t, v) in r.fields.iter() {
+            let vals = fields.entry(t).or_default();
+            match vals.iter_mut().find(|x| x.value == v) {
                 Some(x) => x.provenance.push(prov.clone()),
                 None => vals.push(ProfileValue {
                     value: v.to_string(),

@@ -91,9 +91,9 @@ impl SearchDoc {
             .filter(|(t, v)| {
                 !skip.contains(t)
                     && t.kind() != EntityKind::Address
-                    && Some(&**v) != address.as_deref()
+                    && Some(*v) != address.as_deref()
             })
-            .map(|(_, v)| &**v)
+            .map(|(_, v)| v)
             .collect();
         SearchDoc {
             record,

@@ -144,6 +144,35 @@ impl Explanation {
     }
 }
 
+/// The compact form of an [`Explanation`] kept per record: weights and score are
+/// recomputed from the config on demand (they are a function of the levels).
+#[derive(Debug, Clone, Copy)]
+struct StoredLink {
+    method: LinkMethod,
+    candidate: Option<EntityId>,
+    levels: [Option<Level>; 4],
+    has_comparisons: bool,
+    candidates_scored: u32,
+}
+
+impl From<&Explanation> for StoredLink {
+    fn from(e: &Explanation) -> Self {
+        let mut levels = [None; 4];
+        for c in &e.comparisons {
+            if let Some(i) = MatchField::ALL.iter().position(|f| *f == c.field) {
+                levels[i] = c.level;
+            }
+        }
+        StoredLink {
+            method: e.method,
+            candidate: e.candidate,
+            levels,
+            has_comparisons: !e.comparisons.is_empty(),
+            candidates_scored: e.candidates_scored,
+        }
+    }
+}
+
 /// A record whose best candidate scored between the possible and link thresholds:
 /// kept apart, queued for an analyst.
 #[derive(Debug, Clone, PartialEq)]
@@ -460,7 +489,7 @@ pub struct Resolver {
     rec_person: Vec<Option<EntityId>>,
     rec_facts: Vec<Facts>,
     rec_other: HashMap<RecordId, Vec<(EntityKind, u64, EntityId)>>,
-    explanations: Vec<Option<Explanation>>,
+    links: Vec<Option<StoredLink>>,
     id_index: HashMap<u64, EntityId>,
     phone_index: HashMap<u64, EntityId>,
     key_index: HashMap<(EntityKind, u64), EntityId>,
@@ -483,7 +512,7 @@ impl Resolver {
             rec_person: Vec::new(),
             rec_facts: Vec::new(),
             rec_other: HashMap::new(),
-            explanations: Vec::new(),
+            links: Vec::new(),
             id_index: HashMap::new(),
             phone_index: HashMap::new(),
             key_index: HashMap::new(),
@@ -553,7 +582,7 @@ impl Resolver {
         let Some(facts) = Facts::from_record(record) else {
             self.rec_person.push(None);
             self.rec_facts.push(Facts::default());
-            self.explanations.push(None);
+            self.links.push(None);
             return Resolution {
                 record: rid,
                 person: None,
@@ -579,7 +608,7 @@ impl Resolver {
         }
         self.rec_person.push(Some(entity));
         self.rec_facts.push(facts);
-        self.explanations.push(Some(explanation));
+        self.links.push(Some(StoredLink::from(&explanation)));
         Resolution {
             record: rid,
             person: Some(entity),
@@ -791,9 +820,31 @@ impl Resolver {
         out
     }
 
-    /// Why the record is linked to its person entity.
-    pub fn explanation_of(&self, r: RecordId) -> Option<&Explanation> {
-        self.explanations.get(r.0 as usize).and_then(Option::as_ref)
+    /// Why the record is linked to its person entity (as decided when it arrived;
+    /// see [`Resolver::moved_by`] for analyst moves since).
+    pub fn explanation_of(&self, r: RecordId) -> Option<Explanation> {
+        let l = self.links.get(r.0 as usize).copied().flatten()?;
+        let comparisons: Vec<FieldComparison> = if l.has_comparisons {
+            MatchField::ALL
+                .iter()
+                .zip(l.levels)
+                .map(|(f, level)| FieldComparison {
+                    field: *f,
+                    level,
+                    weight: level.map_or(0.0, |lv| self.cfg.weight(*f, lv)),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let score = comparisons.iter().map(|c| c.weight).sum();
+        Some(self.explanation(
+            l.method,
+            l.candidate,
+            score,
+            comparisons,
+            l.candidates_scored,
+        ))
     }
 
     pub fn entity(&self, e: EntityId) -> Option<EntityView<'_>> {
