@@ -164,7 +164,7 @@ fn main() {
             .or_default() += 1;
     }
     let mut reasons: Vec<_> = reasons.into_iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(&a.1));
+    reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (r, n) in reasons.iter().take(6) {
         println!("  rejected {n:>7} × {r}");
     }
