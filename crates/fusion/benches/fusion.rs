@@ -34,10 +34,15 @@ fn mapping_for(kind: SourceKind) -> &'static str {
 }
 
 fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// A `/proc/self/status` memory line in MiB (0 where unavailable).
+fn status_mib(key: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+            s.lines().find(|l| l.starts_with(key)).and_then(|l| {
                 l.split_whitespace()
                     .nth(1)
                     .and_then(|k| k.parse::<f64>().ok())
@@ -120,9 +125,15 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    // 2. Import + normalise + resolve + index.
-    let index = SearchIndex::open_or_create(&dir.join("index")).expect("index");
-    let mut hub = Hub::new(Resolver::default(), Some(index));
+    println!("RSS after generation {:.0} MiB", status_mib("VmRSS:"));
+
+    // 2. Import + normalise + resolve + index (FUSION_BENCH_NO_INDEX=1 skips the index).
+    let index = if std::env::var_os("FUSION_BENCH_NO_INDEX").is_some() {
+        None
+    } else {
+        Some(SearchIndex::open_or_create(&dir.join("index")).expect("index"))
+    };
+    let mut hub = Hub::new(Resolver::default(), index);
     let t_all = Instant::now();
     for (kind, name, path) in &files {
         let m = Mapping::from_toml(mapping_for(*kind)).expect("mapping");
@@ -150,6 +161,12 @@ fn main() {
     }
     hub.flush().expect("commit index");
     let secs = t_all.elapsed().as_secs_f64();
+    println!(
+        "RSS after import {:.0} MiB (anon {:.0} MiB, file-backed {:.0} MiB)",
+        status_mib("VmRSS:"),
+        status_mib("RssAnon:"),
+        status_mib("RssFile:")
+    );
     println!(
         "end-to-end import+normalise+resolve+index: {} records in {secs:.2} s = {:.0} records/s; {} person entities",
         hub.records().len(),
@@ -201,7 +218,10 @@ fn main() {
     );
 
     // 4. Search latency.
-    let search = hub.search().expect("index");
+    let Some(search) = hub.search() else {
+        println!("peak RSS {:.0} MiB", peak_rss_mib());
+        return;
+    };
     let mut queries: Vec<(&str, String)> = Vec::new();
     let step = (hub.records().len() / 400).max(1);
     for r in hub.records().iter().step_by(step) {
