@@ -15,7 +15,13 @@ use crate::search::{SearchDoc, SearchError, SearchIndex};
 
 #[derive(Debug)]
 pub struct Hub {
+    /// Full records; empty when the hub is lean (records live in the caller's store).
     records: Vec<Record>,
+    keep_records: bool,
+    /// Per record id: content hash (update detection) and where it came from.
+    hashes: Vec<[u8; 16]>,
+    locations: Vec<(u32, u64)>,
+    files: Vec<std::sync::Arc<str>>,
     by_key: HashMap<RecordKey, RecordId>,
     resolver: Resolver,
     relations: RelationIndex,
@@ -43,9 +49,26 @@ impl From<Infallible> for HubError {
 }
 
 impl Hub {
+    /// A hub that keeps every record in memory (profiles work out of the box).
     pub fn new(resolver: Resolver, search: Option<SearchIndex>) -> Hub {
+        Self::build(resolver, search, true)
+    }
+
+    /// A hub that does not keep full records, for bulk loads whose records are
+    /// persisted elsewhere: [`Hub::record`] returns `None`, [`Hub::location`] still
+    /// works, and profiles take the caller's record fetcher
+    /// ([`crate::profile::build_profile`]).
+    pub fn lean(resolver: Resolver, search: Option<SearchIndex>) -> Hub {
+        Self::build(resolver, search, false)
+    }
+
+    fn build(resolver: Resolver, search: Option<SearchIndex>, keep_records: bool) -> Hub {
         Hub {
             records: Vec::new(),
+            keep_records,
+            hashes: Vec::new(),
+            locations: Vec::new(),
+            files: Vec::new(),
             by_key: HashMap::new(),
             resolver,
             relations: RelationIndex::default(),
@@ -64,6 +87,18 @@ impl Hub {
 
     pub fn record(&self, id: RecordId) -> Option<&Record> {
         self.records.get(id.0 as usize)
+    }
+
+    /// Number of records stored (kept or not).
+    pub fn record_count(&self) -> usize {
+        self.hashes.len()
+    }
+
+    /// Source file and line of a record.
+    pub fn location(&self, id: RecordId) -> Option<(&str, u64)> {
+        self.locations
+            .get(id.0 as usize)
+            .map(|(f, l)| (&*self.files[*f as usize], *l))
     }
 
     pub fn record_by_key(&self, key: RecordKey) -> Option<RecordId> {
@@ -121,23 +156,25 @@ impl ImportSink for Hub {
         let mut out = CommitOutcome::default();
         for rec in batch.records {
             if let Some(&id) = self.by_key.get(&rec.key) {
-                let old = &mut self.records[id.0 as usize];
-                if old.content_hash == rec.content_hash {
+                if self.hashes[id.0 as usize] == rec.content_hash {
                     out.duplicates += 1;
                 } else {
                     // An update keeps the record's identity and entity link; the
                     // analyst sees the new values in the profile.
-                    *old = rec;
+                    self.hashes[id.0 as usize] = rec.content_hash;
                     if let Some(s) = &mut self.search {
-                        s.upsert(&SearchDoc::from_record(id, &self.records[id.0 as usize]))?;
+                        s.upsert(&SearchDoc::from_record(id, &rec))?;
                         self.uncommitted_docs += 1;
+                    }
+                    if self.keep_records {
+                        self.records[id.0 as usize] = rec;
                     }
                     out.updated += 1;
                 }
                 continue;
             }
             let res = self.resolver.add(&rec);
-            debug_assert_eq!(res.record.0 as usize, self.records.len());
+            debug_assert_eq!(res.record.0 as usize, self.hashes.len());
             if res.joined_existing {
                 out.merged += 1;
             }
@@ -148,7 +185,18 @@ impl ImportSink for Hub {
                 self.uncommitted_docs += 1;
             }
             self.by_key.insert(rec.key, res.record);
-            self.records.push(rec);
+            self.hashes.push(rec.content_hash);
+            let file = match self.files.iter().rposition(|f| *f == rec.file) {
+                Some(i) => i,
+                None => {
+                    self.files.push(rec.file.clone());
+                    self.files.len() - 1
+                }
+            };
+            self.locations.push((file as u32, rec.line));
+            if self.keep_records {
+                self.records.push(rec);
+            }
         }
         let room = self.max_rejections.saturating_sub(self.rejections.len());
         self.rejections
