@@ -21,6 +21,7 @@ use sqlx::sqlite::{
 use thiserror::Error;
 
 mod audit;
+mod ledger;
 mod migrate;
 mod orgs;
 mod units;
@@ -29,6 +30,7 @@ mod users;
 pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, AuditVerification, GENESIS_HASH, chain_hash,
 };
+pub use ledger::{LedgerBatch, LedgerCheckpointRow, LedgerEntryRow, LedgerTileRow};
 pub use orgs::{NewOrg, OrgPatch, OrgRow};
 pub use units::{NewUnit, PositionUpdate, UnitFilter, UnitPatch, UnitRow};
 pub use users::{ApiKeyRow, NewApiKey, NewUser, UserPatch, UserRow};

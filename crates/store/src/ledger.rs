@@ -1,0 +1,423 @@
+//! Persistence of the verifiable case log (the Merkle log of `pingan-ledger`):
+//! entries, C2SP hash tiles, signed checkpoints and the private commitment salts.
+//!
+//! The store knows nothing about Merkle trees: the integrator hands it a whole
+//! batch (entries, tile upserts, the checkpoint that signs the new size) and
+//! [`Store::ledger_append`] commits it in one transaction, refusing a batch that
+//! does not start exactly at the stored size so two writers can never fork the log.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Dialect, Result, Store, StoreError, db};
+
+/// Rows per multi-row `INSERT` (3–4 parameters each stays far below both
+/// databases' bind-parameter limits).
+const CHUNK_ROWS: usize = 1024;
+
+/// One stored log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntryRow {
+    pub index: u64,
+    /// The canonical record bytes that were hashed into the log.
+    pub data: Vec<u8>,
+    /// RFC 6962 leaf hash of `data` as integrated.
+    pub leaf_hash: [u8; 32],
+}
+
+/// One C2SP hash tile: `width` hashes of 32 bytes back to back in `hashes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerTileRow {
+    pub level: u8,
+    pub index: u64,
+    pub width: u16,
+    pub hashes: Vec<u8>,
+}
+
+/// A signed checkpoint (C2SP signed note) of the log at `size` entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerCheckpointRow {
+    pub size: u64,
+    pub root: [u8; 32],
+    pub note: String,
+    /// When it was signed (ms since the epoch).
+    pub at: i64,
+}
+
+/// One integrated batch, written atomically by [`Store::ledger_append`].
+#[derive(Debug, Clone, Copy)]
+pub struct LedgerBatch<'a> {
+    /// Index of the first entry; must equal the number of stored entries.
+    pub first_index: u64,
+    /// Entry data in order (`first_index..first_index + entries.len()`).
+    pub entries: &'a [Vec<u8>],
+    /// Leaf hash of each entry, same order and length as `entries`.
+    pub leaf_hashes: &'a [[u8; 32]],
+    /// Tiles to upsert (whole content at the new width).
+    pub tiles: &'a [LedgerTileRow],
+    /// The checkpoint signing the new size.
+    pub checkpoint: &'a LedgerCheckpointRow,
+}
+
+fn to_i64(field: &'static str, v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt {
+        field,
+        reason: format!("{v} does not fit a BIGINT"),
+    })
+}
+
+fn to_u64(field: &'static str, v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt {
+        field,
+        reason: format!("{v} is negative"),
+    })
+}
+
+fn to_hash(field: &'static str, v: Vec<u8>) -> Result<[u8; 32]> {
+    let len = v.len();
+    v.try_into().map_err(|_| StoreError::Corrupt {
+        field,
+        reason: format!("{len} bytes, expected 32"),
+    })
+}
+
+macro_rules! entry_row {
+    ($r:expr) => {
+        LedgerEntryRow {
+            index: to_u64("ledger_entries.idx", $r.try_get("idx")?)?,
+            data: $r.try_get("data")?,
+            leaf_hash: to_hash("ledger_entries.leaf_hash", $r.try_get("leaf_hash")?)?,
+        }
+    };
+}
+
+macro_rules! tile_row {
+    ($r:expr) => {{
+        let level: i64 = $r.try_get("level")?;
+        let width: i64 = $r.try_get("width")?;
+        LedgerTileRow {
+            level: u8::try_from(level).map_err(|_| StoreError::Corrupt {
+                field: "ledger_tiles.level",
+                reason: format!("{level} is not a tile level"),
+            })?,
+            index: to_u64("ledger_tiles.idx", $r.try_get("idx")?)?,
+            width: u16::try_from(width).map_err(|_| StoreError::Corrupt {
+                field: "ledger_tiles.width",
+                reason: format!("{width} is not a tile width"),
+            })?,
+            hashes: $r.try_get("hashes")?,
+        }
+    }};
+}
+
+macro_rules! checkpoint_row {
+    ($r:expr) => {
+        LedgerCheckpointRow {
+            size: to_u64("ledger_checkpoints.size", $r.try_get("size")?)?,
+            root: to_hash("ledger_checkpoints.root", $r.try_get("root")?)?,
+            note: $r.try_get("note")?,
+            at: $r.try_get("at")?,
+        }
+    };
+}
+
+/// `($1, $2, $3), ($4, $5, $6), …` for `rows` rows of `cols` parameters.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6);
+    for r in 0..rows {
+        if r > 0 {
+            s.push_str(", ");
+        }
+        s.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                s.push_str(", ");
+            }
+            s.push('$');
+            s.push_str(&(r * cols + c + 1).to_string());
+        }
+        s.push(')');
+    }
+    s
+}
+
+const CHECKPOINT_COLS: &str = "size, root, note, at";
+const TILE_COLS: &str = "level, idx, width, hashes";
+
+impl Store {
+    /// Writes one integrated batch (entries, tile upserts, checkpoint) in one
+    /// transaction. Fails with [`StoreError::Conflict`] on `index` when the batch
+    /// does not start at the stored size (another writer got there first, or the
+    /// caller's view of the log is stale): nothing is written then.
+    pub async fn ledger_append(&self, batch: LedgerBatch<'_>) -> Result<()> {
+        if batch.entries.len() != batch.leaf_hashes.len() {
+            return Err(StoreError::Corrupt {
+                field: "leaf_hashes",
+                reason: format!(
+                    "{} leaf hashes for {} entries",
+                    batch.leaf_hashes.len(),
+                    batch.entries.len()
+                ),
+            });
+        }
+        let first = to_i64("first_index", batch.first_index)?;
+        let expected_size = batch.first_index + batch.entries.len() as u64;
+        if batch.checkpoint.size != expected_size {
+            return Err(StoreError::Corrupt {
+                field: "checkpoint.size",
+                reason: format!(
+                    "checkpoint signs size {} but the batch ends at {expected_size}",
+                    batch.checkpoint.size
+                ),
+            });
+        }
+        let size = to_i64("checkpoint.size", batch.checkpoint.size)?;
+        let pg = self.dialect() == Dialect::Postgres;
+        let conflict = || StoreError::Conflict {
+            entity: "ledger entry",
+            field: "index",
+            value: batch.first_index.to_string(),
+        };
+        db!(self, p => {
+            let mut tx = p.begin().await?;
+            if pg {
+                // Several processes sharing one PostgreSQL log take turns.
+                sqlx::query("SELECT pg_advisory_xact_lock(727362)").execute(&mut *tx).await?;
+            }
+            let next: i64 = sqlx::query("SELECT COALESCE(MAX(idx) + 1, 0) AS n FROM ledger_entries")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+            if next != first {
+                return Err(conflict());
+            }
+            for (c, chunk) in batch.entries.chunks(CHUNK_ROWS).enumerate() {
+                let sql = format!(
+                    "INSERT INTO ledger_entries (idx, data, leaf_hash) VALUES {}",
+                    placeholders(chunk.len(), 3)
+                );
+                let base = c * CHUNK_ROWS;
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for (i, data) in chunk.iter().enumerate() {
+                    q = q
+                        .bind(first + (base + i) as i64)
+                        .bind(data.as_slice())
+                        .bind(batch.leaf_hashes[base + i].as_slice());
+                }
+                q.execute(&mut *tx).await.map_err(|e| match &e {
+                    sqlx::Error::Database(d) if d.is_unique_violation() => conflict(),
+                    _ => StoreError::Db(e),
+                })?;
+            }
+            for chunk in batch.tiles.chunks(CHUNK_ROWS) {
+                let sql = format!(
+                    "INSERT INTO ledger_tiles ({TILE_COLS}) VALUES {} \
+                     ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, hashes = excluded.hashes",
+                    placeholders(chunk.len(), 4)
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for t in chunk {
+                    q = q
+                        .bind(i64::from(t.level))
+                        .bind(to_i64("tile.index", t.index)?)
+                        .bind(i64::from(t.width))
+                        .bind(t.hashes.as_slice());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            sqlx::query(
+                "INSERT INTO ledger_checkpoints (size, root, note, at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (size) DO NOTHING",
+            )
+            .bind(size)
+            .bind(batch.checkpoint.root.as_slice())
+            .bind(&batch.checkpoint.note)
+            .bind(batch.checkpoint.at)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The tiles with these `(level, index)` keys that exist, in one query.
+    pub async fn ledger_tiles(&self, ids: &[(u8, u64)]) -> Result<Vec<LedgerTileRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        // Proofs need a handful of tiles; the chunking only guards odd callers.
+        for chunk in ids.chunks(CHUNK_ROWS) {
+            let cond: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "SELECT {TILE_COLS} FROM ledger_tiles WHERE {} ORDER BY level, idx",
+                cond.join(" OR ")
+            );
+            let mut binds = Vec::with_capacity(chunk.len());
+            for (level, index) in chunk {
+                binds.push((i64::from(*level), to_i64("tile.index", *index)?));
+            }
+            db!(self, p => {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for (l, i) in &binds {
+                    q = q.bind(*l).bind(*i);
+                }
+                for r in q.fetch_all(p).await? {
+                    out.push(tile_row!(r));
+                }
+            });
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` tiles in `(level, index)` order starting at `(level, index)`
+    /// inclusive: pages through every tile for a full audit.
+    pub async fn ledger_tiles_from(
+        &self,
+        level: u8,
+        index: u64,
+        limit: i64,
+    ) -> Result<Vec<LedgerTileRow>> {
+        let sql = format!(
+            "SELECT {TILE_COLS} FROM ledger_tiles WHERE level > $1 OR (level = $1 AND idx >= $2) \
+             ORDER BY level, idx LIMIT $3"
+        );
+        let idx = to_i64("index", index)?;
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(i64::from(level))
+                .bind(idx)
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(tile_row!(r));
+            }
+            out
+        }))
+    }
+
+    /// Up to `limit` entries with index ≥ `from`, in index order.
+    pub async fn ledger_entries(&self, from: u64, limit: i64) -> Result<Vec<LedgerEntryRow>> {
+        let from = to_i64("from", from)?;
+        Ok(db!(self, p => {
+            let rows = sqlx::query(
+                "SELECT idx, data, leaf_hash FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            )
+            .bind(from)
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(entry_row!(r));
+            }
+            out
+        }))
+    }
+
+    /// The entry at `index`, if stored.
+    pub async fn ledger_entry(&self, index: u64) -> Result<Option<LedgerEntryRow>> {
+        let idx = to_i64("index", index)?;
+        Ok(db!(self, p => match sqlx::query(
+            "SELECT idx, data, leaf_hash FROM ledger_entries WHERE idx = $1",
+        )
+        .bind(idx)
+        .fetch_optional(p)
+        .await?
+        {
+            Some(r) => Some(entry_row!(r)),
+            None => None,
+        }))
+    }
+
+    /// The checkpoint of the largest size (the log's current state).
+    pub async fn ledger_latest_checkpoint(&self) -> Result<Option<LedgerCheckpointRow>> {
+        let sql =
+            format!("SELECT {CHECKPOINT_COLS} FROM ledger_checkpoints ORDER BY size DESC LIMIT 1");
+        Ok(
+            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).fetch_optional(p).await? {
+                Some(r) => Some(checkpoint_row!(r)),
+                None => None,
+            }),
+        )
+    }
+
+    /// The checkpoint signed at exactly `size` entries, if one was.
+    pub async fn ledger_checkpoint(&self, size: u64) -> Result<Option<LedgerCheckpointRow>> {
+        let sql = format!("SELECT {CHECKPOINT_COLS} FROM ledger_checkpoints WHERE size = $1");
+        let size = to_i64("size", size)?;
+        Ok(
+            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(size).fetch_optional(p).await? {
+                Some(r) => Some(checkpoint_row!(r)),
+                None => None,
+            }),
+        )
+    }
+
+    /// Up to `limit` checkpoints with size ≥ `from_size`, smallest first.
+    pub async fn ledger_checkpoints(
+        &self,
+        from_size: u64,
+        limit: i64,
+    ) -> Result<Vec<LedgerCheckpointRow>> {
+        let sql = format!(
+            "SELECT {CHECKPOINT_COLS} FROM ledger_checkpoints WHERE size >= $1 ORDER BY size LIMIT $2"
+        );
+        let from = to_i64("from_size", from_size)?;
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(from)
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(checkpoint_row!(r));
+            }
+            out
+        }))
+    }
+
+    /// Keeps the salt that opens `commitment` (idempotent: the first salt stays).
+    pub async fn ledger_put_salt(&self, commitment: &[u8], salt: &[u8], now: i64) -> Result<()> {
+        db!(self, p => sqlx::query(
+            "INSERT INTO ledger_salts (commitment, salt, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (commitment) DO NOTHING",
+        )
+        .bind(commitment)
+        .bind(salt)
+        .bind(now)
+        .execute(p)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// The private salt of `commitment`, if this deployment made it.
+    pub async fn ledger_salt(&self, commitment: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(
+            db!(self, p => match sqlx::query("SELECT salt FROM ledger_salts WHERE commitment = $1")
+                .bind(commitment)
+                .fetch_optional(p)
+                .await?
+            {
+                Some(r) => Some(r.try_get::<Vec<u8>, _>("salt")?),
+                None => None,
+            }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(1, 1), "($1)");
+    }
+}
