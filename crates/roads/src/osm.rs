@@ -276,7 +276,10 @@ fn attr_string(e: &BytesStart<'_>, key: &[u8]) -> Result<String, String> {
                 String::from_utf8_lossy(key)
             )
         })?;
-    attr.unescape_value()
+    // Decode by hand rather than with `Attribute::unescape_value`, which quick-xml
+    // removes when another crate in the build enables its `encoding` feature.
+    let raw = std::str::from_utf8(&attr.value).map_err(|x| x.to_string())?;
+    quick_xml::escape::unescape(raw)
         .map(|v| v.into_owned())
         .map_err(|x| x.to_string())
 }
