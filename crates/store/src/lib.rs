@@ -21,6 +21,7 @@ use sqlx::sqlite::{
 use thiserror::Error;
 
 mod audit;
+mod dispatch;
 mod ledger;
 mod migrate;
 mod orgs;
@@ -29,6 +30,10 @@ mod users;
 
 pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, AuditVerification, GENESIS_HASH, chain_hash,
+};
+pub use dispatch::{
+    AssignmentRow, CallRow, HandoffRow, IncidentFilter, IncidentPatch, IncidentRow, NewCall,
+    NewHandoff, NewIncident, NewTimelineEntry, PartnerRow, TaxonomyOverrideRow, TimelineRow,
 };
 pub use ledger::{LedgerBatch, LedgerCheckpointRow, LedgerEntryRow, LedgerTileRow};
 pub use orgs::{NewOrg, OrgPatch, OrgRow};

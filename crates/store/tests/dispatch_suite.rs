@@ -1,0 +1,406 @@
+//! Dispatch persistence suite, run unchanged on SQLite and on a real throwaway
+//! PostgreSQL: incident numbering, patches with timeline, calls, assignments,
+//! partners, the hand-off outbox and taxonomy overrides.
+
+mod pg;
+
+use pingan_store::*;
+
+fn suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+async fn station(s: &Store) -> (OrgRow, OrgRow) {
+    let city = s
+        .create_org(
+            &NewOrg {
+                parent_id: None,
+                kind: "city".into(),
+                code: "C".into(),
+                name: "市局".into(),
+                area: None,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let st = s
+        .create_org(
+            &NewOrg {
+                parent_id: Some(city.id),
+                kind: "station".into(),
+                code: "S1".into(),
+                name: "东门派出所".into(),
+                area: None,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    (city, st)
+}
+
+fn call(at: i64) -> NewCall {
+    NewCall {
+        channel: "110".into(),
+        caller_phone: "13812345678".into(),
+        caller_name: Some("张三".into()),
+        description: "有人打架".into(),
+        lat: 31.2,
+        lng: 121.4,
+        address: Some("人民路1号".into()),
+        received_at: at,
+    }
+}
+
+fn entry(at: i64, kind: &str, unit: Option<i64>) -> NewTimelineEntry {
+    NewTimelineEntry {
+        at,
+        kind: kind.into(),
+        actor: "u1".into(),
+        detail: format!("{kind} detail"),
+        unit_id: unit,
+        data: "{}".into(),
+    }
+}
+
+async fn case_incidents(s: &Store) {
+    let (city, st) = station(s).await;
+    let new = |day: &str, at: i64| NewIncident {
+        day: day.into(),
+        status: "created".into(),
+        type_code: None,
+        priority: None,
+        org_id: st.id,
+        call: call(at),
+        timeline: vec![entry(at, "created", None)],
+    };
+    let a = s
+        .create_incident(&new("20261124", 1000), 1000)
+        .await
+        .unwrap();
+    let b = s
+        .create_incident(&new("20261124", 2000), 2000)
+        .await
+        .unwrap();
+    let c = s
+        .create_incident(&new("20261125", 3000), 3000)
+        .await
+        .unwrap();
+    assert_eq!(a.number, "JQ20261124000001");
+    assert_eq!(b.number, "JQ20261124000002");
+    assert_eq!(c.number, "JQ20261125000001");
+    assert_eq!(a.org_path, st.path);
+    assert_eq!(a.caller_name.as_deref(), Some("张三"));
+    assert_eq!(a.address.as_deref(), Some("人民路1号"));
+    assert!(matches!(
+        s.create_incident(&new("2026-11", 1), 1).await,
+        Err(StoreError::Corrupt { .. })
+    ));
+
+    // Patch with timeline in one step; dispatched_at keeps the first value.
+    let p = IncidentPatch {
+        status: Some("dispatched".into()),
+        type_code: Some("fight".into()),
+        priority: Some("P2".into()),
+        dispatched_at: Some(1500),
+        ..Default::default()
+    };
+    let a2 = s
+        .update_incident(a.id, &p, &[entry(1500, "dispatched", Some(7))], 1500)
+        .await
+        .unwrap();
+    assert_eq!(a2.status, "dispatched");
+    assert_eq!(a2.type_code.as_deref(), Some("fight"));
+    assert_eq!(a2.dispatched_at, Some(1500));
+    let again = IncidentPatch {
+        dispatched_at: Some(9999),
+        ..Default::default()
+    };
+    let a3 = s.update_incident(a.id, &again, &[], 1600).await.unwrap();
+    assert_eq!(a3.dispatched_at, Some(1500));
+    assert_eq!(a3.status, "dispatched");
+    let tl = s.incident_timeline(a.id).await.unwrap();
+    assert_eq!(
+        tl.iter().map(|t| t.entry.kind.as_str()).collect::<Vec<_>>(),
+        ["created", "dispatched"]
+    );
+    assert_eq!(tl[1].entry.unit_id, Some(7));
+    assert!(matches!(
+        s.update_incident(999_999, &p, &[], 1).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Close then reopen.
+    let closed = IncidentPatch {
+        status: Some("closed".into()),
+        disposition: Some("resolved".into()),
+        closed_at: Some(5000),
+        ..Default::default()
+    };
+    let a4 = s.update_incident(a.id, &closed, &[], 5000).await.unwrap();
+    assert_eq!(a4.closed_at, Some(5000));
+    assert_eq!(a4.disposition.as_deref(), Some("resolved"));
+    let reopen = IncidentPatch {
+        status: Some("classified".into()),
+        reopen: true,
+        ..Default::default()
+    };
+    let a5 = s.update_incident(a.id, &reopen, &[], 6000).await.unwrap();
+    assert_eq!(a5.closed_at, None);
+    assert_eq!(a5.disposition, None);
+
+    // Transfer moves the org path.
+    let tr = IncidentPatch {
+        org_id: Some(city.id),
+        ..Default::default()
+    };
+    let b2 = s.update_incident(b.id, &tr, &[], 2500).await.unwrap();
+    assert_eq!(b2.org_path, city.path);
+
+    // Lists: scope, filters, open flag.
+    let all = IncidentFilter {
+        path_prefix: city.path.clone(),
+        ..Default::default()
+    };
+    let (rows, total) = s.list_incidents(&all, Page::default()).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(rows[0].id, c.id, "newest first");
+    let station_only = IncidentFilter {
+        path_prefix: st.path.clone(),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_incidents(&station_only, Page::default())
+            .await
+            .unwrap()
+            .1,
+        2
+    );
+    let since = IncidentFilter {
+        path_prefix: city.path.clone(),
+        since: Some(2000),
+        until: Some(3000),
+        ..Default::default()
+    };
+    let (rows, _) = s.list_incidents(&since, Page::default()).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [b.id]);
+    s.update_incident(c.id, &closed, &[], 5000).await.unwrap();
+    let open = IncidentFilter {
+        path_prefix: city.path.clone(),
+        open: true,
+        ..Default::default()
+    };
+    assert_eq!(s.list_incidents(&open, Page::default()).await.unwrap().1, 2);
+    let by_prio = IncidentFilter {
+        path_prefix: city.path.clone(),
+        priority: Some("P2".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_incidents(&by_prio, Page::default()).await.unwrap().1,
+        1
+    );
+    assert_eq!(
+        s.find_incident_by_number("JQ20261124000002")
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(b.id)
+    );
+
+    // Calls.
+    let mut dup = call(2100);
+    dup.caller_phone = "13900000000".into();
+    s.add_call(b.id, &dup, &entry(2100, "call_merged", None))
+        .await
+        .unwrap();
+    let calls = s.incident_calls(b.id).await.unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].call.caller_phone, "13900000000");
+    assert_eq!(s.incident_timeline(b.id).await.unwrap().len(), 2);
+
+    // Assignments: insert then update in place.
+    let mut asg = AssignmentRow {
+        incident_id: a.id,
+        unit_id: 7,
+        seq: 1,
+        stage: "dispatched".into(),
+        dispatched_at: 1500,
+        acknowledged_at: None,
+        arrived_at: None,
+        cleared_at: None,
+    };
+    s.put_assignment(&asg).await.unwrap();
+    asg.stage = "on_scene".into();
+    asg.acknowledged_at = Some(1600);
+    asg.arrived_at = Some(1900);
+    s.put_assignment(&asg).await.unwrap();
+    let second = AssignmentRow {
+        unit_id: 8,
+        ..asg.clone()
+    };
+    s.put_assignment(&second).await.unwrap();
+    let list = s.incident_assignments(a.id).await.unwrap();
+    assert_eq!(list, vec![asg, second]);
+}
+
+async fn case_handoffs(s: &Store) {
+    let (_, st) = station(s).await;
+    let inc = s
+        .create_incident(
+            &NewIncident {
+                day: "20261124".into(),
+                status: "classified".into(),
+                type_code: Some("noise".into()),
+                priority: Some("P4".into()),
+                org_id: st.id,
+                call: call(1000),
+                timeline: vec![],
+            },
+            1000,
+        )
+        .await
+        .unwrap();
+    s.upsert_partner(&PartnerRow {
+        code: "12345".into(),
+        name: "市民热线".into(),
+        webhook_url: "http://127.0.0.1:1/a".into(),
+        secret: "s1".into(),
+        updated_at: 1,
+    })
+    .await
+    .unwrap();
+    s.upsert_partner(&PartnerRow {
+        code: "12345".into(),
+        name: "市民热线".into(),
+        webhook_url: "http://127.0.0.1:2/b".into(),
+        secret: "s2".into(),
+        updated_at: 2,
+    })
+    .await
+    .unwrap();
+    let p = s.find_partner("12345").await.unwrap().unwrap();
+    assert_eq!(p.webhook_url, "http://127.0.0.1:2/b");
+    assert_eq!(p.secret, "s2");
+    assert_eq!(s.find_partner("120").await.unwrap(), None);
+
+    let ids = s
+        .enqueue_handoffs(
+            &[
+                NewHandoff {
+                    incident_id: inc.id,
+                    partner: "12345".into(),
+                    seed: 42,
+                    payload: "{\"a\":1}".into(),
+                    history: "[]".into(),
+                },
+                NewHandoff {
+                    incident_id: inc.id,
+                    partner: "120".into(),
+                    seed: -5,
+                    payload: "{}".into(),
+                    history: "[]".into(),
+                },
+            ],
+            2000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(s.due_handoffs(1999, 10).await.unwrap().len(), 0);
+    let due = s.due_handoffs(2000, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(due[1].seed, -5);
+    assert_eq!(s.next_handoff_due().await.unwrap(), Some(2000));
+
+    // A failed attempt reschedules; a stale writer is refused.
+    let mut h = due[0].clone();
+    h.attempts = 1;
+    h.next_attempt_at = Some(3000);
+    h.history = "[{\"state\":\"queued\"}]".into();
+    assert!(s.update_handoff(&h, "queued", 2001).await.unwrap());
+    h.status = "sent".into();
+    h.next_attempt_at = None;
+    assert!(s.update_handoff(&h, "queued", 3001).await.unwrap());
+    assert!(!s.update_handoff(&h, "queued", 3002).await.unwrap());
+    let got = s.get_handoff(h.id).await.unwrap();
+    assert_eq!(got.status, "sent");
+    assert_eq!(got.attempts, 1);
+    assert_eq!(got.next_attempt_at, None);
+    assert_eq!(s.due_handoffs(10_000, 10).await.unwrap().len(), 1);
+    assert_eq!(s.incident_handoffs(inc.id).await.unwrap().len(), 2);
+    assert!(matches!(
+        s.get_handoff(999_999).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    // Taxonomy overrides, in update order; removal is spec None.
+    s.put_taxonomy_override(&TaxonomyOverrideRow {
+        code: "noise".into(),
+        spec: Some("{\"code\":\"noise\"}".into()),
+        updated_by: "admin".into(),
+        updated_at: 5,
+    })
+    .await
+    .unwrap();
+    s.put_taxonomy_override(&TaxonomyOverrideRow {
+        code: "drone".into(),
+        spec: None,
+        updated_by: "admin".into(),
+        updated_at: 6,
+    })
+    .await
+    .unwrap();
+    let o = s.taxonomy_overrides().await.unwrap();
+    assert_eq!(
+        o.iter().map(|o| o.code.as_str()).collect::<Vec<_>>(),
+        ["noise", "drone"]
+    );
+    assert_eq!(o[1].spec, None);
+}
+
+macro_rules! suite {
+    ($open:expr) => {{
+        case_incidents(&$open("incidents").await).await;
+        case_handoffs(&$open("handoffs").await).await;
+    }};
+}
+
+#[tokio::test]
+async fn dispatch_suite_sqlite() {
+    let root = std::env::temp_dir().join(format!(
+        "pingan-dispatch-suite-{}-{}",
+        std::process::id(),
+        suffix()
+    ));
+    std::fs::create_dir_all(&root).unwrap();
+    suite!(|name: &str| {
+        let path = root.join(format!("{name}.db"));
+        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
+    });
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test]
+async fn dispatch_suite_postgres() {
+    let pg = pg::TempPostgres::start();
+    let admin = Store::open(&pg.url("postgres")).await.unwrap();
+    suite!(|name: &str| {
+        let admin = admin.clone();
+        let url = pg.url(&format!("d_{name}"));
+        let name = name.to_string();
+        async move {
+            admin
+                .execute_raw(&format!("CREATE DATABASE d_{name}"))
+                .await
+                .unwrap();
+            Store::open(&url).await.unwrap()
+        }
+    });
+    admin.close().await;
+    drop(pg);
+}
