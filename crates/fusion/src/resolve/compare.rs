@@ -370,25 +370,44 @@ fn within_one_edit(a: &[char], b: &[char]) -> bool {
     edits + (la - i) + (lb - j) <= 1
 }
 
-/// Compares two normalised names.
+/// Compares two normalised names. Allocation-free for names up to 16 characters
+/// (the hot path: it runs for every blocked candidate).
 pub fn compare_names(a: &str, b: &str) -> Level {
     if a == b {
         return Level::Exact;
     }
-    let ca: Vec<char> = a.chars().collect();
-    let cb: Vec<char> = b.chars().collect();
-    if ca.len() == cb.len() && ca.iter().zip(&cb).all(|(x, y)| homophones(*x, *y)) {
+    let (mut ba, mut bb) = (['\0'; 16], ['\0'; 16]);
+    let (va, vb);
+    let (ca, cb): (&[char], &[char]) = match (fill(a, &mut ba), fill(b, &mut bb)) {
+        (Some(na), Some(nb)) => (&ba[..na], &bb[..nb]),
+        _ => {
+            va = a.chars().collect::<Vec<_>>();
+            vb = b.chars().collect::<Vec<_>>();
+            (&va, &vb)
+        }
+    };
+    if ca.len() == cb.len() && ca.iter().zip(cb).all(|(x, y)| homophones(*x, *y)) {
         // All differing positions are homophones: a misheard name. Prefer this
         // over one-edit only when more than one character differs.
-        let diffs = ca.iter().zip(&cb).filter(|(x, y)| x != y).count();
+        let diffs = ca.iter().zip(cb).filter(|(x, y)| x != y).count();
         if diffs > 1 {
             return Level::Homophone;
         }
     }
-    if within_one_edit(&ca, &cb) {
+    if within_one_edit(ca, cb) {
         return Level::OneEdit;
     }
     Level::Disagree
+}
+
+/// Copies `s`'s characters into `buf`; `None` if it has more than `buf` holds.
+fn fill(s: &str, buf: &mut [char; 16]) -> Option<usize> {
+    let mut n = 0;
+    for c in s.chars() {
+        *buf.get_mut(n)? = c;
+        n += 1;
+    }
+    Some(n)
 }
 
 /// Birth dates as `yyyymmdd` numbers.
@@ -479,6 +498,44 @@ mod tests {
         assert_eq!(compare_names("欧阳娜娜", "欧阳丽丽"), Level::Disagree);
         assert!(homophones('林', '琳'));
         assert!(!homophones('林', '王'));
+    }
+
+    fn levenshtein(a: &[char], b: &[char]) -> usize {
+        let mut prev: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.iter().enumerate() {
+            let mut cur = vec![i + 1; b.len() + 1];
+            for (j, cb) in b.iter().enumerate() {
+                cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1);
+            }
+            prev = cur;
+        }
+        prev[b.len()]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn name_comparison_is_symmetric_and_matches_edit_distance(
+            a in "[张章王汪李伟玮明铭小丽莉]{1,5}",
+            b in "[张章王汪李伟玮明铭小丽莉]{1,5}",
+        ) {
+            let l = compare_names(&a, &b);
+            proptest::prop_assert_eq!(l, compare_names(&b, &a));
+            let (ca, cb): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            let d = levenshtein(&ca, &cb);
+            match l {
+                Level::Exact => proptest::prop_assert_eq!(d, 0),
+                Level::OneEdit => proptest::prop_assert_eq!(d, 1),
+                Level::Homophone => proptest::prop_assert!(d >= 2 && ca.len() == cb.len()),
+                Level::Disagree => proptest::prop_assert!(d >= 2),
+                _ => proptest::prop_assert!(false, "unexpected level {:?}", l),
+            }
+            // Long names take the allocating path and must agree with the short path.
+            let (la, lb) = (a.repeat(4), b.repeat(4));
+            let long = compare_names(&la, &lb);
+            proptest::prop_assert_eq!(long, compare_names(&lb, &la));
+        }
     }
 
     #[test]
