@@ -97,6 +97,13 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
 }
 
 export const get = <T>(path: string, purpose?: string) => request<T>(path, { purpose });
+
+/**
+ * Standing purposes for reads the console makes on the operator's behalf (the server audits
+ * them): the alert inbox and map layers read alerts to triage them; the watch list is read to
+ * review active watches. Searches and profiles ask the operator for a purpose instead.
+ */
+export const PURPOSE = { alerts: 'alert triage', watches: 'watch review' } as const;
 export const post = <T>(path: string, body: unknown = {}) => request<T>(path, { method: 'POST', body });
 
 /** Largest page the server hands out (`limit` must be within 1..=1000). */
@@ -106,12 +113,12 @@ export const MAX_PAGE = 1000;
  * Reads every item of a paged list (up to `cap`): the first page tells the total, the rest
  * are fetched in parallel. `path` may already carry a query string.
  */
-export async function getAll<T>(path: string, cap = 10_000): Promise<T[]> {
+export async function getAll<T>(path: string, cap = 10_000, purpose?: string): Promise<T[]> {
   const sep = path.includes('?') ? '&' : '?';
-  const first = await get<{ items: T[]; total: number }>(`${path}${sep}limit=${MAX_PAGE}&offset=0`);
+  const first = await get<{ items: T[]; total: number }>(`${path}${sep}limit=${MAX_PAGE}&offset=0`, purpose);
   const total = Math.min(first.total ?? first.items.length, cap);
   const offsets: number[] = [];
   for (let o = MAX_PAGE; o < total; o += MAX_PAGE) offsets.push(o);
-  const rest = await Promise.all(offsets.map((o) => get<{ items: T[] }>(`${path}${sep}limit=${MAX_PAGE}&offset=${o}`)));
+  const rest = await Promise.all(offsets.map((o) => get<{ items: T[] }>(`${path}${sep}limit=${MAX_PAGE}&offset=${o}`, purpose)));
   return [first.items, ...rest.map((r) => r.items)].flat().slice(0, cap);
 }

@@ -1,7 +1,7 @@
 // Connects the store to the server: initial loads of units, open incidents and alerts, and
 // the SSE stream whose events are batched (rAF, ≤4 flushes/s) before reaching the store.
 
-import { getAll, getToken } from './api';
+import { getAll, getToken, PURPOSE } from './api';
 import { Batcher, LiveStream, streamUrl, type StreamState } from './sse';
 import { store, type LiveEvent } from './store';
 import type { Alert, Incident, Unit } from './types';
@@ -63,7 +63,7 @@ export async function loadOpenIncidents(orgId?: string): Promise<Incident[]> {
 }
 
 export async function loadAlerts(status?: string): Promise<Alert[]> {
-  const items = await getAll<Alert>(`/alerts${status ? `?status=${status}` : ''}`, 2000);
+  const items = await getAll<Alert>(`/alerts${status ? `?status=${status}` : ''}`, 2000, PURPOSE.alerts);
   store.upsertAlerts(items);
   return items;
 }

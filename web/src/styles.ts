@@ -21,8 +21,18 @@ export const UNIT_STATUS_COLORS: Record<UnitStatus, string> = {
 
 const FALLBACK = '#8a8f98';
 
+/** Word priorities of watches and alerts mapped onto the P1–P4 scale of incidents. */
+const WORD_PRIORITY: Record<string, Priority> = { critical: 'P1', high: 'P2', normal: 'P3', low: 'P4' };
+
+export function normalisePriority(p: string | null | undefined): Priority | null {
+  if (!p) return null;
+  if (p in PRIORITY_COLORS) return p as Priority;
+  return WORD_PRIORITY[p.toLowerCase()] ?? null;
+}
+
 export function priorityColor(p: string | null | undefined): string {
-  return (PRIORITY_COLORS as Record<string, string>)[p ?? ''] ?? FALLBACK;
+  const n = normalisePriority(p);
+  return n ? PRIORITY_COLORS[n] : FALLBACK;
 }
 
 export function unitStatusColor(s: string | null | undefined): string {

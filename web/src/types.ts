@@ -66,15 +66,25 @@ export interface Recommendation {
 
 export interface TaxonomyType { code: string; name_zh: string; name_en: string; priority: Priority }
 
+/**
+ * An alert. The contract names `at`/`summary`/`org_id`; the server's alert module sends
+ * `time`/`label`/`org_path` and word priorities (`low`…`critical`): both are accepted, read
+ * through `alertTime`, `alertText` and `normalisePriority`.
+ */
 export interface Alert {
-  id: Id; at: string; rule: string; watch_id: Id | null; priority: Priority; status: string;
-  sensor_id: Id | null; location: LatLng | null; org_id: Id | null; summary: string;
-  identifiers_masked: unknown;
+  id: Id; rule: string; watch_id: Id | null; priority: string; status: string;
+  sensor_id: Id | null; location: LatLng | null;
+  at?: string; time?: string; summary?: string; label?: string;
+  org_id?: Id | null; org_path?: string; case_ref?: string | null;
+  identifiers_masked?: unknown; identifiers?: { kind: string; value: string }[];
 }
+
+export function alertTime(a: Alert): string | null { return a.at ?? a.time ?? null; }
+export function alertText(a: Alert): string { return a.summary ?? a.label ?? a.rule; }
 
 export interface Sensor {
   id: Id; kind: string; name: string; location: LatLng | null; org_id: Id | null;
-  status: string; last_seen_at: string | null; silent: boolean;
+  status: string; last_seen_at?: string | null; last_seen?: string | null; silent?: boolean;
 }
 
 export interface Org {

@@ -3,7 +3,7 @@
 
 import { ApiError } from './api';
 import { t, tEnum, type Key } from './i18n';
-import { priorityColor, unitStatusColor } from './styles';
+import { normalisePriority, priorityColor, unitStatusColor } from './styles';
 import type { FieldError } from './validation';
 
 type Child = Node | string | number | null | undefined | false;
@@ -44,7 +44,8 @@ export function clear(el: HTMLElement, ...children: (Child | Child[])[]): void {
   append(el, children);
 }
 
-export function priorityBadge(p: string): HTMLElement {
+export function priorityBadge(raw: string): HTMLElement {
+  const p = normalisePriority(raw) ?? raw;
   return h('span.badge', { style: { background: priorityColor(p), color: p === 'P3' ? '#111' : '#fff' }, 'data-priority': p }, tEnum('priority', p));
 }
 

@@ -1,8 +1,8 @@
 // Pure conversions from API objects to GeoJSON for the map sources, plus label anchors
 // for jurisdiction polygons. Kept free of MapLibre so they are unit-tested in Node.
 
-import type { Alert, FeatureCollection, HeatCell, Incident, Sensor, Unit } from '../types';
-import { isOpenIncident } from '../styles';
+import { alertText, type Alert, type FeatureCollection, type HeatCell, type Incident, type Sensor, type Unit } from '../types';
+import { isOpenIncident, normalisePriority } from '../styles';
 
 type Point = { type: 'Feature'; geometry: { type: 'Point'; coordinates: [number, number] }; properties: Record<string, unknown> };
 
@@ -38,7 +38,7 @@ export function alertsToGeoJSON(alerts: Iterable<Alert>): FeatureCollection {
   const features: Point[] = [];
   for (const a of alerts) {
     if (!a.location || a.status === 'closed') continue;
-    features.push(point(a.location.lng, a.location.lat, { id: a.id, priority: a.priority, status: a.status, summary: a.summary }));
+    features.push(point(a.location.lng, a.location.lat, { id: a.id, priority: normalisePriority(a.priority) ?? 'P4', status: a.status, summary: alertText(a) }));
   }
   return { type: 'FeatureCollection', features };
 }
@@ -47,7 +47,7 @@ export function sensorsToGeoJSON(sensors: Iterable<Sensor>): FeatureCollection {
   const features: Point[] = [];
   for (const s of sensors) {
     if (!s.location) continue;
-    features.push(point(s.location.lng, s.location.lat, { id: s.id, kind: s.kind, name: s.name, silent: s.silent }));
+    features.push(point(s.location.lng, s.location.lat, { id: s.id, kind: s.kind, name: s.name, silent: s.silent ?? s.status === 'silent' }));
   }
   return { type: 'FeatureCollection', features };
 }

@@ -1,10 +1,10 @@
 // Alerts inbox: list by status with acknowledge / verify / close (true or false positive),
 // new alerts arriving live over the stream.
 
-import { get, post, query } from '../api';
+import { get, post, PURPOSE, query } from '../api';
 import { formatDateTime, t } from '../i18n';
 import { store } from '../store';
-import { key, type Alert, type Page } from '../types';
+import { alertText, alertTime, key, type Alert, type Page } from '../types';
 import { busy, clear, errorBox, h, loading, priorityBadge, select } from '../ui';
 
 const STATUSES = ['', 'new', 'acknowledged', 'verified', 'dispatched', 'closed'];
@@ -28,10 +28,10 @@ export function alertsView(el: HTMLElement): () => void {
     const note = h('input', { placeholder: t('alerts.note') });
     const closed = a.status === 'closed';
     return h('tr', { 'data-alert-id': key(a.id) },
-      h('td', {}, formatDateTime(a.at)),
+      h('td', {}, formatDateTime(alertTime(a))),
       h('td', {}, priorityBadge(a.priority)),
       h('td', {}, a.rule),
-      h('td', {}, a.summary),
+      h('td', {}, alertText(a)),
       h('td', {}, a.status),
       h('td', {}, closed ? '' : h('div.row', {},
         act('ack', t('alerts.ack')), act('verify', t('alerts.verify')),
@@ -47,7 +47,7 @@ export function alertsView(el: HTMLElement): () => void {
   async function load(): Promise<void> {
     clear(body, loading());
     try {
-      const page = await get<Page<Alert>>(`/alerts${query({ status: statusSel.value, limit: 200 })}`);
+      const page = await get<Page<Alert>>(`/alerts${query({ status: statusSel.value, limit: 200 })}`, PURPOSE.alerts);
       items = page.items;
       store.upsertAlerts(items);
       render();

@@ -25,3 +25,37 @@ describe('officer actions', () => {
     expect(actionsFor('available')).toEqual([]);
   });
 });
+
+import { watchBody } from './watches';
+import { normalisePriority, priorityColor } from '../styles';
+import { alertText, alertTime, type Alert } from '../types';
+
+describe('watch request body', () => {
+  it('uses the alert module\'s tagged target, scope and condition', () => {
+    const body = watchBody({ targetKind: 'plate', targetValue: ' 川A12345 ', legalBasis: ' 刑事诉讼法 ', caseRef: ' A2026-001 ', startsAt: '', expiresAt: '2026-12-24T02:00:00Z', priority: 'high' });
+    expect(body).toEqual({
+      label: 'A2026-001 plate',
+      target: { type: 'identifiers', identifiers: [{ kind: 'plate', value: '川A12345' }] },
+      scope: { type: 'city' },
+      condition: { type: 'sighting' },
+      expires_at: '2026-12-24T02:00:00.000Z',
+      legal_basis: '刑事诉讼法',
+      case_ref: 'A2026-001',
+      priority: 'high',
+    });
+  });
+});
+
+describe('alert fields in either shape', () => {
+  const base = { id: 1, rule: 'watch_hit', watch_id: 3, priority: 'critical', status: 'new', sensor_id: 'cam-1', location: null };
+  it('reads contract and server names', () => {
+    expect(alertText({ ...base, summary: 'S', label: 'L' } as Alert)).toBe('S');
+    expect(alertText({ ...base, label: 'L' } as Alert)).toBe('L');
+    expect(alertText(base as Alert)).toBe('watch_hit');
+    expect(alertTime({ ...base, time: '2026-11-24T01:00:00Z' } as Alert)).toBe('2026-11-24T01:00:00Z');
+  });
+  it('maps word priorities onto P1–P4 colours', () => {
+    expect(['critical', 'high', 'normal', 'low', 'P2', 'HIGH', 'weird', null].map((p) => normalisePriority(p))).toEqual(['P1', 'P2', 'P3', 'P4', 'P2', 'P2', null, null]);
+    expect(priorityColor('critical')).toBe(priorityColor('P1'));
+  });
+});

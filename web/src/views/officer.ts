@@ -1,12 +1,12 @@
 // Officer view, laid out for a phone: pick my unit once (remembered on this device), see my
 // assignments and move through acknowledge → arrive → clear; my station's open alerts.
 
-import { get, getAll, post, query } from '../api';
+import { get, getAll, post, PURPOSE, query } from '../api';
 import { formatDateTime, t, tEnum } from '../i18n';
 import type { Route } from '../router';
 import { store } from '../store';
 import { isOpenIncident } from '../styles';
-import { key, type Id, type Page, type Incident, type Unit, type UnitStatus, type User } from '../types';
+import { alertText, alertTime, key, type Alert, type Id, type Page, type Incident, type Unit, type UnitStatus, type User } from '../types';
 import { busy, clear, errorBox, h, incidentStatusBadge, priorityBadge, select, toast, unitStatusBadge } from '../ui';
 
 const UNIT_KEY = 'pingan.officer.unit';
@@ -40,9 +40,10 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
     clear(me, u ? h('div.row', {}, h('b', {}, u.callsign), unitStatusBadge(u.status)) : null);
     const mine = [...store.incidents.values()].filter((i) => isOpenIncident(i.status) && i.units.some((x) => key(x.unit_id) === unitId()));
     clear(list, mine.length === 0 ? h('div.muted', {}, t('officer.none')) : mine.map((i) => assignment(i, u)));
-    const alerts = [...store.alerts.values()].filter((a) => a.status !== 'closed' && key(a.org_id) === key(user.org_id));
+    // The server scopes alerts to the user's jurisdiction; an explicit org_id narrows further.
+    const alerts = [...store.alerts.values()].filter((a) => a.status !== 'closed' && (a.org_id == null || key(a.org_id) === key(user.org_id)));
     clear(alertsBox, alerts.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, alerts.slice(0, 20).map((a) =>
-      h('li', {}, priorityBadge(a.priority), ' ', a.summary, h('div.muted', {}, formatDateTime(a.at))))));
+      h('li', {}, priorityBadge(a.priority), ' ', alertText(a), h('div.muted', {}, formatDateTime(alertTime(a)))))));
   }
 
   function assignment(i: Incident, u: Unit | undefined): HTMLElement {
@@ -95,7 +96,7 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
     } catch (e) {
       list.append(errorBox(e));
     }
-    get<Page<{ id: string }>>('/alerts?limit=200').then((p) => store.upsertAlerts(p.items as never)).catch(() => undefined);
+    get<Page<Alert>>('/alerts?limit=200', PURPOSE.alerts).then((p) => store.upsertAlerts(p.items)).catch(() => undefined);
     paint();
   })();
   return unsubscribe;

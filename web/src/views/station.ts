@@ -1,14 +1,14 @@
 // Station cockpit: the station's area on the map, its units, open incidents, alerts and
 // KPIs, all following the live stream. Users above station level pick a station.
 
-import { get, getAll, query } from '../api';
+import { get, getAll, PURPOSE, query } from '../api';
 import { formatDuration, formatNumber, formatPercent, t, tEnum, type Key } from '../i18n';
 import { createMap } from '../map/citymap';
 import { go, type Route } from '../router';
 import { setCurrentMap } from '../hooks';
 import { store } from '../store';
 import { isOpenIncident } from '../styles';
-import { key, type Alert, type Incident, type Org, type Page, type Unit, type User } from '../types';
+import { alertText, key, type Alert, type Incident, type Org, type Page, type Unit, type User } from '../types';
 import { clear, errorBox, h, incidentStatusBadge, priorityBadge, select, unitStatusBadge } from '../ui';
 
 interface KpiGroup {
@@ -59,7 +59,7 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
     .filter((i) => isOpenIncident(i.status) && [i.org?.station_id, i.org?.district_id, i.org?.city_id].some((x) => x != null && key(x) === orgId))
     .sort((a, b) => a.priority.localeCompare(b.priority) || b.created_at.localeCompare(a.created_at));
   const myUnits = (): Unit[] => [...unitIds].map((id) => store.units.get(id)).filter((u): u is Unit => !!u);
-  const myAlerts = (): Alert[] => [...store.alerts.values()].filter((a) => a.status !== 'closed' && key(a.org_id) === orgId);
+  const myAlerts = (): Alert[] => [...store.alerts.values()].filter((a) => a.status !== 'closed' && (a.org_id == null || key(a.org_id) === orgId));
 
   function paint(): void {
     const incs = myIncidents(), units = myUnits(), alerts = myAlerts();
@@ -89,7 +89,7 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
       h('ul.list-plain.units-grid', {}, shown.map((u) =>
         h('li', { 'data-unit-id': key(u.id) }, h('b', {}, u.callsign), ' ', h('span.muted', {}, tEnum('ukind', u.kind)), ' ', unitStatusBadge(u.status))))]);
     clear(alertBox, alerts.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, alerts.slice(0, 30).map((a) =>
-      h('li', {}, priorityBadge(a.priority), ' ', a.summary))));
+      h('li', {}, priorityBadge(a.priority), ' ', alertText(a)))));
     map?.setUnits(units);
     map?.setIncidents(incs);
     map?.setAlerts(alerts);
@@ -109,7 +109,7 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
         for (const u of items) { unitIds.add(key(u.id)); if (!store.units.has(key(u.id))) store.units.set(key(u.id), u); }
       }),
       getAll<Incident>(`/incidents${query({ open: 'true', org_id: orgId })}`).then((items) => store.upsertIncidents(items)),
-      get<Page<Alert>>(`/alerts${query({ limit: 500 })}`).then((p) => store.upsertAlerts(p.items)),
+      get<Page<Alert>>(`/alerts${query({ limit: 500 })}`, PURPOSE.alerts).then((p) => store.upsertAlerts(p.items)),
       get<{ groups: KpiGroup[] }>(`/kpis${query({ org_id: orgId })}`).then((k) => { kpiGroups = k.groups ?? []; }),
     ]);
     paint();

@@ -1,15 +1,41 @@
 // Watch creation (布控): targets, legal basis, case reference and expiry are mandatory and
-// checked client-side before POST /watches; the existing watches are listed below.
+// checked client-side before POST /watches (the alert module's WatchSpec shape: a tagged
+// `target`, `scope` and `condition`); the existing watches are listed below.
 
-import { get, post } from '../api';
+import { get, PURPOSE, request } from '../api';
 import { formatDateTime, t, tEnum } from '../i18n';
+import { normalisePriority } from '../styles';
 import type { Page } from '../types';
 import { busy, clear, errorBox, field, h, select, showErrors, toast } from '../ui';
 import { hasErrors, validateWatch } from '../validation';
 
-interface Watch { id: string; targets: { kind: string; value: string }[]; case_ref: string; legal_basis: string; expires_at: string; priority: string; status?: string }
+interface Ident { kind: string; value: string }
+interface Watch {
+  id: string | number; label?: string; case_ref: string; legal_basis: string; expires_at: string; status?: string;
+  spec?: { target?: { type: string; identifiers?: Ident[]; kind?: string | null } };
+  /** Contract form, kept for servers that list targets flat. */
+  targets?: Ident[];
+}
 
-const TARGET_KINDS = ['plate', 'id_number', 'phone', 'face', 'mac', 'name'];
+/** Identifier kinds the alert engine understands. */
+const TARGET_KINDS = ['plate', 'id_number', 'phone', 'card', 'mac', 'face_id', 'imsi', 'imei'];
+/** Watch priorities on the wire, most urgent first. */
+const WATCH_PRIORITIES = ['critical', 'high', 'normal', 'low'];
+
+/** The POST /watches body for a validated form. */
+export function watchBody(v: { targetKind: string; targetValue: string; legalBasis: string; caseRef: string; startsAt: string; expiresAt: string; priority: string }): Record<string, unknown> {
+  return {
+    label: `${v.caseRef.trim()} ${v.targetKind}`,
+    target: { type: 'identifiers', identifiers: [{ kind: v.targetKind, value: v.targetValue.trim() }] },
+    scope: { type: 'city' },
+    condition: { type: 'sighting' },
+    ...(v.startsAt ? { active_from: localToIso(v.startsAt) } : {}),
+    expires_at: localToIso(v.expiresAt),
+    legal_basis: v.legalBasis.trim(),
+    case_ref: v.caseRef.trim(),
+    priority: v.priority,
+  };
+}
 
 /** `datetime-local` value (local wall time) → RFC 3339 UTC for the API. */
 export function localToIso(v: string): string { return new Date(v).toISOString(); }
@@ -21,7 +47,7 @@ export function watchesView(el: HTMLElement): void {
   const caseRef = h('input', { name: 'caseRef' });
   const startsAt = h('input', { name: 'startsAt', type: 'datetime-local' });
   const expiresAt = h('input', { name: 'expiresAt', type: 'datetime-local' });
-  const priority = select(['P1', 'P2', 'P3', 'P4'].map((p) => [p, tEnum('priority', p)]), 'P2', { name: 'priority' });
+  const priority = select(WATCH_PRIORITIES.map((p) => [p, tEnum('priority', normalisePriority(p))]), 'high', { name: 'priority' });
   const submit = h('button.primary', { type: 'submit', id: 'create-watch' }, t('common.submit'));
   const listBox = h('div', { id: 'watch-list' });
   const form = h('form.card', { id: 'watch-form', novalidate: true },
@@ -46,16 +72,8 @@ export function watchesView(el: HTMLElement): void {
     showErrors(form, errors);
     if (hasErrors(errors)) return;
     void busy(submit, async () => {
-      await post('/watches', {
-        targets: [{ kind: values.targetKind, value: values.targetValue.trim() }],
-        scope: {},
-        starts_at: values.startsAt ? localToIso(values.startsAt) : new Date().toISOString(),
-        expires_at: localToIso(values.expiresAt),
-        legal_basis: values.legalBasis.trim(),
-        case_ref: values.caseRef.trim(),
-        priority: values.priority,
-        notify_org_ids: [],
-      });
+      // The case is the purpose of creating a watch; the server audits it with the request.
+      await request('/watches', { method: 'POST', body: watchBody(values), purpose: `case ${values.caseRef.trim()}` });
       toast(t('watch.created'));
       form.reset();
       void loadList();
@@ -64,10 +82,11 @@ export function watchesView(el: HTMLElement): void {
 
   async function loadList(): Promise<void> {
     try {
-      const r = await get<Page<Watch> | Watch[]>('/watches');
+      const r = await get<Page<Watch> | Watch[]>('/watches', PURPOSE.watches);
       const items = Array.isArray(r) ? r : r.items;
       clear(listBox, items.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, items.map((w) =>
-        h('li', {}, h('b', {}, w.case_ref), ' ', w.targets.map((x) => `${x.kind}:${x.value}`).join(', '), h('div.muted', {}, `${t('watch.expiresAt')} ${formatDateTime(w.expires_at)}`)))));
+        h('li', {}, h('b', {}, w.case_ref), ' ', (w.spec?.target?.identifiers ?? w.targets ?? []).map((x) => `${x.kind}:${x.value}`).join(', '), w.status ? h('span.muted', {}, ` · ${w.status}`) : null,
+          h('div.muted', {}, `${t('watch.expiresAt')} ${formatDateTime(w.expires_at)}`)))));
     } catch (e) {
       clear(listBox, errorBox(e));
     }
