@@ -56,7 +56,10 @@ describe('dispatcher flow', () => {
     await expect.poll(() => pageA.textContent('#picked-location')).toMatch(/^\d+\.\d{5}, \d+\.\d{5}$/);
     await pageA.click('#submit-call');
     const card = pageA.locator('#intake-result [data-incident-id]');
-    await card.waitFor({ timeout: 20_000 });
+    // Either the result card or an error toast: fail fast with the server's message.
+    await pageA.waitForSelector('#intake-result [data-incident-id], .toast.error', { timeout: 20_000 });
+    const failure = await pageA.locator('.toast.error').allTextContents();
+    expect(failure, 'POST /calls failed').toEqual([]);
     incidentId = (await card.getAttribute('data-incident-id'))!;
     expect(incidentId).toBeTruthy();
     // The suggestion block shows a priority badge and the duplicates section is present.
@@ -66,6 +69,7 @@ describe('dispatcher flow', () => {
   });
 
   it('shows the new incident on the city map', async () => {
+    expect(incidentId, 'needs the incident taken in the previous step').not.toBe('');
     await pageA.click('a[data-nav=command]');
     await waitForMap(pageA);
     await pageA.waitForFunction((id) => (window as any).__pingan.store.incidents.has(id), incidentId, { timeout: 20_000 });
@@ -81,6 +85,9 @@ describe('dispatcher flow', () => {
   });
 
   it('shows a unit\'s details when its dot is clicked', async () => {
+    if (!(await pageA.$('#city-map'))) await pageA.click('a[data-nav=command]');
+    await waitForMap(pageA);
+    await pageA.waitForFunction(() => (window as any).__pingan.store.units.size > 0, undefined, { timeout: 30_000 });
     const target = await pageA.evaluate(() => {
       const p = (window as any).__pingan;
       const m = p.map.map;
@@ -99,6 +106,7 @@ describe('dispatcher flow', () => {
   });
 
   it('dispatches the recommended unit and a second context sees its status change live', async () => {
+    expect(incidentId, 'needs the incident taken in the previous step').not.toBe('');
     // Second dispatcher watches the same incident from another browser context.
     await login(pageB, server.url, ACCOUNTS.dispatcher);
     await pageB.waitForFunction(() => (window as any).__pingan.store.units.size > 0, undefined, { timeout: 30_000 });
@@ -125,6 +133,7 @@ describe('dispatcher flow', () => {
   });
 
   it('lists the incident on the dispatch board', async () => {
+    expect(incidentId, 'needs the incident taken in the previous step').not.toBe('');
     await pageA.click('a[data-nav=board]');
     await pageA.waitForSelector(`#incident-table tr[data-incident-id="${incidentId}"]`, { timeout: 20_000 });
     await screenshot(pageA, '06-board');
