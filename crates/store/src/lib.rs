@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 };
 use thiserror::Error;
 
+mod alert;
 mod audit;
 mod dispatch;
 mod ledger;
@@ -28,6 +29,10 @@ mod orgs;
 mod units;
 mod users;
 
+pub use alert::{
+    AlertFilter, AlertLifecycle, AlertRow, NewAlert, NewEvent, NewSensor, NewWatch, SensorRow,
+    WatchFilter, WatchRow,
+};
 pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, AuditVerification, GENESIS_HASH, chain_hash,
 };

@@ -26,6 +26,7 @@ macro_rules! migration {
 const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation"),
     migration!(2, "0002_ledger"),
+    migration!(3, "0003_alert"),
     migration!(4, "0004_dispatch"),
 ];
 
