@@ -22,6 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub jurisdiction: Arc<RwLock<Arc<Jurisdiction>>>,
     pub live: broadcast::Sender<live::LiveEvent>,
     pub city: Arc<RwLock<Option<Arc<demo::CityMap>>>>,
+    /// The early-warning worker (engine thread + persister).
+    pub alerts: Arc<alerts::AlertService>,
 }
 
 impl AppState {
@@ -90,10 +93,20 @@ pub async fn build(
     let openapi_json = serde_json::to_string(&openapi)?;
     let route_scopes = Arc::new(auth::RouteScopes::from_openapi(&openapi));
     let (live, _) = broadcast::channel(8192);
+    let jurisdiction = Arc::new(RwLock::new(Arc::new(
+        orgs::load_jurisdiction(&store).await?,
+    )));
+    let alerts = alerts::AlertService::start(
+        store.clone(),
+        clock.clone(),
+        live.clone(),
+        jurisdiction.clone(),
+        alerts::AlertConfig::default(),
+    )
+    .await?;
     let state = AppState {
-        jurisdiction: Arc::new(RwLock::new(Arc::new(
-            orgs::load_jurisdiction(&store).await?,
-        ))),
+        jurisdiction,
+        alerts,
         store,
         config: Arc::new(config),
         clock,

@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
+pub mod alerts;
 pub mod audit_log;
 pub mod console;
 pub mod geo;
@@ -49,6 +50,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(units::routes())
         .merge(users::routes())
         .merge(audit_log::routes())
+        .merge(alerts::routes())
 }
 
 /// A WGS84 point on the wire.
