@@ -40,8 +40,9 @@ export type IncidentStatus =
 export interface IncidentUnit { unit_id: Id; callsign: string; status: string }
 
 export interface Incident {
-  id: Id; number: string; status: IncidentStatus; type_code: string; type_name: string;
-  priority: Priority; description: string; location: LatLng | null; address: string | null;
+  /** Type and priority are null until the call is classified. */
+  id: Id; number: string; status: IncidentStatus; type_code: string | null; type_name: string | null;
+  priority: Priority | null; description: string; location: LatLng | null; address: string | null;
   org: { station_id: Id | null; station_name: string | null; district_id: Id | null; city_id: Id | null } | null;
   caller: { phone_masked: string | null; name_masked: string | null } | null;
   created_at: string; dispatched_at: string | null; arrived_at: string | null; closed_at: string | null;

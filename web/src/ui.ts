@@ -44,8 +44,8 @@ export function clear(el: HTMLElement, ...children: (Child | Child[])[]): void {
   append(el, children);
 }
 
-export function priorityBadge(raw: string): HTMLElement {
-  const p = normalisePriority(raw) ?? raw;
+export function priorityBadge(raw: string | null | undefined): HTMLElement {
+  const p = normalisePriority(raw) ?? raw ?? '';
   return h('span.badge', { style: { background: priorityColor(p), color: p === 'P3' ? '#111' : '#fff' }, 'data-priority': p }, tEnum('priority', p));
 }
 

@@ -26,6 +26,11 @@ describe('GeoJSON conversion', () => {
     expect(incidentsToGeoJSON([inc('3', 'P2', 'closed')], false).features).toHaveLength(1);
   });
 
+  it('draws unclassified incidents grey and at the bottom', () => {
+    const fc = incidentsToGeoJSON([{ ...inc('9', 'P1', 'created'), priority: null, type_name: null }]);
+    expect(fc.features[0].properties).toMatchObject({ priority: 'none', rank: 0, type: null });
+  });
+
   it('drops closed alerts', () => {
     const a = { id: 'a', at: 't', rule: 'r', watch_id: null, priority: 'P1' as const, sensor_id: null, location: { lat: 1, lng: 2 }, org_id: null, summary: 's', identifiers_masked: null };
     expect(alertsToGeoJSON([{ ...a, status: 'new' }, { ...a, id: 'b', status: 'closed' }]).features).toHaveLength(1);

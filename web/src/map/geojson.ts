@@ -25,10 +25,12 @@ export function incidentsToGeoJSON(incidents: Iterable<Incident>, openOnly = tru
   for (const i of incidents) {
     if (!i.location) continue;
     if (openOnly && !isOpenIncident(i.status)) continue;
+    const p = normalisePriority(i.priority);
     features.push(point(i.location.lng, i.location.lat, {
-      id: i.id, number: i.number, priority: i.priority, status: i.status, type: i.type_name,
+      // Unclassified incidents have no priority yet and draw grey (the colour table's fallback).
+      id: i.id, number: i.number, priority: p ?? 'none', status: i.status, type: i.type_name,
       // Sort key so P1 draws on top of P4.
-      rank: 4 - Number(i.priority.slice(1)),
+      rank: p ? 4 - Number(p.slice(1)) : 0,
     }));
   }
   return { type: 'FeatureCollection', features };

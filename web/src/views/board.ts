@@ -58,7 +58,7 @@ export function boardView(el: HTMLElement): () => void {
       h('tbody', {}, items.map((i) => h('tr', { 'data-incident-id': key(i.id), onclick: () => go('incident', key(i.id)) },
         h('td', {}, h('a', { href: `#/incident/${i.id}` }, i.number)),
         h('td', {}, priorityBadge(i.priority)),
-        h('td', {}, i.type_name),
+        h('td', {}, i.type_name ?? '—'),
         h('td', {}, incidentStatusBadge(i.status)),
         h('td', {}, i.address ?? '—'),
         h('td', {}, i.org?.station_name ?? '—'),

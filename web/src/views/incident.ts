@@ -51,7 +51,7 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
     clear(head,
       h('h2', {}, t('incident.title', { number: i.number }), ' ', priorityBadge(i.priority), ' ', h('span', { id: 'incident-status' }, incidentStatusBadge(i.status))),
       h('dl.facts', {},
-        h('dt', {}, t('board.type')), h('dd', {}, i.type_name),
+        h('dt', {}, t('board.type')), h('dd', {}, i.type_name ?? '—'),
         h('dt', {}, t('intake.description')), h('dd', {}, i.description),
         h('dt', {}, t('board.address')), h('dd', {}, i.address ?? (i.location ? `${i.location.lat.toFixed(5)}, ${i.location.lng.toFixed(5)}` : '—')),
         h('dt', {}, t('board.station')), h('dd', {}, i.org?.station_name ?? '—'),
@@ -116,12 +116,12 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
 
   function renderActions(i: Incident): void {
     // Reclassify.
-    const typeSel = select([[i.type_code, i.type_name]], i.type_code, { id: 'reclassify-type' });
+    const typeSel = select([[i.type_code ?? '', i.type_name ?? '—']], i.type_code ?? '', { id: 'reclassify-type' });
     loadTaxonomy().then((types) => {
       typeSel.replaceChildren(...types.map((ty) => h('option', { value: ty.code }, typeName(ty))));
-      typeSel.value = i.type_code;
+      typeSel.value = i.type_code ?? types[0]?.code ?? '';
     }).catch(() => undefined);
-    const prioSel = select((['P1', 'P2', 'P3', 'P4'] as Priority[]).map((p) => [p, tEnum('priority', p)]), i.priority);
+    const prioSel = select((['P1', 'P2', 'P3', 'P4'] as Priority[]).map((p) => [p, tEnum('priority', p)]), i.priority ?? 'P3');
     const classifyBtn = h('button', {}, t('incident.reclassify'));
     classifyBtn.addEventListener('click', () => void busy(classifyBtn, async () => {
       await post(`/incidents/${id}/classify`, { type_code: typeSel.value, priority: prioSel.value });

@@ -112,14 +112,16 @@ export function intakeView(el: HTMLElement): () => void {
   function renderResult(res: CallResponse): void {
     const inc = res.incident;
     const s = res.suggestion;
-    const typeSel = select([[s?.type_code ?? inc.type_code, s?.type_name ?? inc.type_name]], s?.type_code ?? inc.type_code, { id: 'classify-type' });
+    const typeCode = s?.type_code ?? inc.type_code ?? '';
+    const typeLabel = s?.type_name ?? inc.type_name ?? '—';
+    const typeSel = select([[typeCode, typeLabel]], typeCode, { id: 'classify-type' });
     loadTaxonomy().then((types) => {
       const current = typeSel.value;
       typeSel.replaceChildren(...types.map((ty) => h('option', { value: ty.code }, typeName(ty))));
-      if (!types.some((ty) => ty.code === current)) typeSel.prepend(h('option', { value: current }, s?.type_name ?? inc.type_name));
+      if (!types.some((ty) => ty.code === current)) typeSel.prepend(h('option', { value: current }, typeLabel));
       typeSel.value = current;
     }).catch(() => undefined);
-    const prioSel = select((['P1', 'P2', 'P3', 'P4'] as Priority[]).map((p) => [p, tEnum('priority', p)]), s?.priority ?? inc.priority, { id: 'classify-priority' });
+    const prioSel = select((['P1', 'P2', 'P3', 'P4'] as Priority[]).map((p) => [p, tEnum('priority', p)]), s?.priority ?? inc.priority ?? 'P3', { id: 'classify-priority' });
     const confirmBtn = h('button', { type: 'button', id: 'classify-confirm' }, t('intake.confirm'));
     confirmBtn.addEventListener('click', () => void busy(confirmBtn, async () => {
       await post(`/incidents/${inc.id}/classify`, { type_code: typeSel.value, priority: prioSel.value });
@@ -135,7 +137,7 @@ export function intakeView(el: HTMLElement): () => void {
     clear(result,
       h('div.card', { 'data-incident-id': key(inc.id) },
         h('h3', {}, t('intake.created', { number: inc.number }), ' ', incidentStatusBadge(inc.status)),
-        h('div.row', {}, h('strong', {}, t('intake.suggestion')), ' ', priorityBadge(s?.priority ?? inc.priority), ' ', s?.type_name ?? inc.type_name,
+        h('div.row', {}, h('strong', {}, t('intake.suggestion')), ' ', priorityBadge(s?.priority ?? inc.priority), ' ', typeLabel,
           s ? h('span.muted', {}, ` · ${t('intake.confidence')} ${formatPercent(s.confidence)}`) : null),
         s?.evidence?.length ? h('div.muted.evidence', {}, s.evidence.join(' · ')) : null,
         h('div.row', {}, typeSel, prioSel, confirmBtn),

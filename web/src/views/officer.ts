@@ -49,7 +49,7 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
   function assignment(i: Incident, u: Unit | undefined): HTMLElement {
     const status = u?.status ?? (i.units.find((x) => key(x.unit_id) === unitId())?.status as UnitStatus | undefined) ?? 'dispatched';
     return h('div.assignment', { 'data-incident-id': key(i.id) },
-      h('div.row', {}, priorityBadge(i.priority), h('b', {}, i.type_name), incidentStatusBadge(i.status)),
+      h('div.row', {}, priorityBadge(i.priority), h('b', {}, i.type_name ?? '—'), incidentStatusBadge(i.status)),
       h('div', {}, i.address ?? ''),
       h('div.muted', {}, i.description),
       h('div.row.big-buttons', {}, actionsFor(status).map((a) => {

@@ -57,7 +57,7 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
 
   const myIncidents = (): Incident[] => [...store.incidents.values()]
     .filter((i) => isOpenIncident(i.status) && [i.org?.station_id, i.org?.district_id, i.org?.city_id].some((x) => x != null && key(x) === orgId))
-    .sort((a, b) => a.priority.localeCompare(b.priority) || b.created_at.localeCompare(a.created_at));
+    .sort((a, b) => (a.priority ?? 'P9').localeCompare(b.priority ?? 'P9') || b.created_at.localeCompare(a.created_at));
   const myUnits = (): Unit[] => [...unitIds].map((id) => store.units.get(id)).filter((u): u is Unit => !!u);
   const myAlerts = (): Alert[] => [...store.alerts.values()].filter((a) => a.status !== 'closed' && (a.org_id == null || key(a.org_id) === orgId));
 
@@ -81,7 +81,7 @@ export function stationView(el: HTMLElement, route: Route, user: User): () => vo
       tile('kpi.medianArrival', formatDuration(medianOf('dispatch_to_arrival')), 'median-arrival'),
       compliance != null ? tile('kpi.vsTarget', formatPercent(compliance), 'compliance') : null);
     clear(incBox, incs.length === 0 ? h('div.muted', {}, t('common.empty')) : h('ul.list-plain', {}, incs.slice(0, 50).map((i) =>
-      h('li', {}, priorityBadge(i.priority), ' ', h('a', { href: `#/incident/${i.id}` }, i.number), ' ', i.type_name, ' ', incidentStatusBadge(i.status)))));
+      h('li', {}, priorityBadge(i.priority), ' ', h('a', { href: `#/incident/${i.id}` }, i.number), ' ', i.type_name ?? '—', ' ', incidentStatusBadge(i.status)))));
     // Busy units first; a city-level list is capped so a repaint stays cheap (the map shows all).
     const shown = [...units].sort((a, b) => Number(a.status === 'available') - Number(b.status === 'available')).slice(0, UNIT_LIST_MAX);
     clear(unitsBox, units.length === 0 ? h('div.muted', {}, t('common.empty')) : [
