@@ -184,6 +184,8 @@ describe('officer on a phone', () => {
     const card = phone.locator(`.assignment[data-incident-id="${incKey}"]`);
     await card.waitFor({ timeout: 20_000 });
     await screenshot(phone, '22-officer-assignment');
+    await card.locator('button[data-action=acknowledged]').click();
+    await pageB.waitForSelector('#incident-status [data-status=acknowledged]', { timeout: 20_000 });
     await card.locator('button[data-action=en_route]').click();
     await pageB.waitForSelector(`#incident-units [data-unit-id="${unitKey}"] [data-status=en_route]`, { timeout: 20_000 });
     await card.locator('button[data-action=on_scene]').click();

@@ -18,11 +18,12 @@ describe('board filter', () => {
 });
 
 describe('officer actions', () => {
-  it('offers acknowledge, arrive and clear in order of the job', () => {
-    expect(actionsFor('dispatched').map((a) => a.status)).toEqual(['en_route', 'on_scene', 'available']);
-    expect(actionsFor('en_route').map((a) => a.status)).toEqual(['on_scene', 'available']);
-    expect(actionsFor('on_scene').map((a) => a.status)).toEqual(['available']);
-    expect(actionsFor('available')).toEqual([]);
+  it('offers acknowledge, depart, arrive and clear in order of the job', () => {
+    expect(actionsFor('dispatched', 'dispatched').map((a) => a.status)).toEqual(['acknowledged', 'en_route', 'on_scene']);
+    expect(actionsFor('dispatched', 'acknowledged').map((a) => a.status)).toEqual(['en_route', 'on_scene']);
+    expect(actionsFor('en_route', 'en_route').map((a) => a.status)).toEqual(['on_scene']);
+    expect(actionsFor('on_scene', 'on_scene').map((a) => a.status)).toEqual(['cleared']);
+    expect(actionsFor('available', 'closed')).toEqual([]);
   });
 });
 

@@ -11,16 +11,24 @@ import { busy, clear, errorBox, h, incidentStatusBadge, priorityBadge, select, t
 
 const UNIT_KEY = 'pingan.officer.unit';
 
-/** The unit status each officer action sets (the contract's unit statuses). */
-export const OFFICER_ACTIONS: { key: 'officer.ack' | 'officer.arrive' | 'officer.clear'; status: UnitStatus; from: UnitStatus[] }[] = [
-  { key: 'officer.ack', status: 'en_route', from: ['dispatched'] },
+/**
+ * What each officer button sends to POST /units/{id}/status. `acknowledged` marks the incident
+ * taken without moving the unit; `cleared` ends the unit's part and frees it.
+ */
+export type OfficerStep = 'acknowledged' | 'en_route' | 'on_scene' | 'cleared';
+export const OFFICER_ACTIONS: { key: 'officer.ack' | 'officer.depart' | 'officer.arrive' | 'officer.clear'; status: OfficerStep; from: UnitStatus[] }[] = [
+  { key: 'officer.ack', status: 'acknowledged', from: ['dispatched'] },
+  { key: 'officer.depart', status: 'en_route', from: ['dispatched'] },
   { key: 'officer.arrive', status: 'on_scene', from: ['dispatched', 'en_route'] },
-  { key: 'officer.clear', status: 'available', from: ['dispatched', 'en_route', 'on_scene', 'busy'] },
+  { key: 'officer.clear', status: 'cleared', from: ['on_scene', 'busy'] },
 ];
 
-/** Actions that make sense from a unit's current status (the server has the final word). */
-export function actionsFor(status: UnitStatus): typeof OFFICER_ACTIONS {
-  return OFFICER_ACTIONS.filter((a) => a.from.includes(status));
+/**
+ * Actions that make sense from the unit's status and its incident's status: acknowledging
+ * only while the incident still waits for it. The server has the final word.
+ */
+export function actionsFor(status: UnitStatus, incidentStatus: string): typeof OFFICER_ACTIONS {
+  return OFFICER_ACTIONS.filter((a) => a.from.includes(status) && (a.status !== 'acknowledged' || incidentStatus === 'dispatched'));
 }
 
 export function officerView(el: HTMLElement, _route: Route, user: User): () => void {
@@ -52,13 +60,16 @@ export function officerView(el: HTMLElement, _route: Route, user: User): () => v
       h('div.row', {}, priorityBadge(i.priority), h('b', {}, i.type_name ?? '—'), incidentStatusBadge(i.status)),
       h('div', {}, i.address ?? ''),
       h('div.muted', {}, i.description),
-      h('div.row.big-buttons', {}, actionsFor(status).map((a) => {
+      h('div.row.big-buttons', {}, actionsFor(status, i.status).map((a) => {
         const b = h('button.primary', { 'data-action': a.status }, t(a.key));
         b.addEventListener('click', () => void busy(b, async () => {
-          await post(`/units/${encodeURIComponent(unitId())}/status`, { status: a.status });
+          const r = await post<{ status?: UnitStatus } | undefined>(`/units/${encodeURIComponent(unitId())}/status`, { status: a.status });
           const cur = store.units.get(unitId());
-          if (cur) cur.status = a.status;
-          toast(`${cur?.callsign ?? unitId()} → ${tEnum('ustatus', a.status)}`);
+          // The server answers with the unit's resulting status (acknowledging keeps "dispatched").
+          const next: UnitStatus = r?.status ?? (a.status === 'cleared' ? 'available' : a.status === 'acknowledged' ? status : a.status);
+          if (cur) cur.status = next;
+          if (a.status === 'acknowledged') i.status = 'acknowledged';
+          toast(`${cur?.callsign ?? unitId()} · ${t(a.key)}`);
           paint();
         }));
         return b;
