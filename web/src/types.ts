@@ -63,6 +63,8 @@ export interface CallResponse { incident: Incident; suggestion: Suggestion | nul
 export interface Recommendation {
   unit_id: Id; callsign: string; kind: UnitKind; eta_s: number; distance_m: number;
   first_responder: boolean; reasons: string[];
+  /** Optional from the server: a sentence explaining the rank, and whether the position is old. */
+  explanation?: string; position_stale?: boolean;
 }
 
 export interface TaxonomyType { code: string; name_zh: string; name_en: string; priority: Priority }

@@ -106,7 +106,7 @@ export function incidentView(el: HTMLElement, route: Route): () => void {
               h('td', {}, h('b', {}, r.callsign), h('div.muted', {}, tEnum('ukind', r.kind))),
               h('td', { 'data-eta': r.eta_s }, formatDuration(r.eta_s)),
               h('td', {}, formatDistance(r.distance_m)),
-              h('td', {}, r.first_responder ? h('span.badge.fr', {}, t('incident.firstResponder')) : '', h('div.muted', {}, r.reasons.join(' · '))),
+              h('td', {}, r.first_responder ? h('span.badge.fr', {}, t('incident.firstResponder')) : '', h('div.muted', { title: r.explanation ?? '' }, r.reasons.join(' · '))),
               h('td', {}, b));
           }))));
     } catch (e) {
