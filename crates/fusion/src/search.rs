@@ -356,6 +356,10 @@ impl SearchIndex {
                 parser.set_conjunction_by_default();
                 parser.set_field_boost(f.name, 2.0);
                 // Users type names and addresses, not query syntax: search the words.
+                // Same normalisation as the indexed values (simplified, half-width).
+                let t = pingan_core::normalize::text::to_half_width(
+                    &pingan_core::normalize::text::to_simplified(t),
+                );
                 let cleaned: String = t
                     .chars()
                     .map(|c| {

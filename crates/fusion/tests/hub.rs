@@ -799,6 +799,8 @@ fn search_filters_exact_lookups_masking_and_profile() {
         v
     };
     assert_eq!(recs, [0, 2, 5]);
+    // Traditional characters in the query find simplified names.
+    assert_eq!(s.search(&q("王小明 紅星路")).unwrap().total, 2);
     // Address words (jieba) and the hotel name in free text.
     assert_eq!(s.search(&q("人民南路")).unwrap().total, 1);
     assert_eq!(s.search(&q("锦江宾馆")).unwrap().total, 2);
