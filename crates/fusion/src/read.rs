@@ -172,14 +172,9 @@ pub(crate) struct DecodingReader<R> {
 impl<R: Read> DecodingReader<R> {
     pub(crate) fn new(input: R, enc: TextEncoding) -> io::Result<Self> {
         let mut inner = BufReader::with_capacity(64 << 10, input);
-        // Fill a sample; `fill_buf` may return less than the capacity, so top up.
-        let sample = {
-            let mut buf = inner.fill_buf()?.to_vec();
-            if buf.len() < (64 << 10) && !buf.is_empty() {
-                // Reading more would consume; a short first read is fine for detection.
-            }
-            std::mem::take(&mut buf)
-        };
+        // The detection sample is whatever the first read buffered (up to 64 KiB);
+        // it is peeked, not consumed, so the decoder sees the same bytes again.
+        let sample = inner.fill_buf()?.to_vec();
         let bom = encoding_rs::Encoding::for_bom(&sample);
         let decoder = match (bom, enc) {
             (Some((e, len)), _) => {
