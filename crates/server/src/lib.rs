@@ -29,6 +29,7 @@ pub mod auth;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod orgs;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub jurisdiction: Arc<RwLock<Arc<Jurisdiction>>>,
     pub live: broadcast::Sender<live::LiveEvent>,
     pub city: Arc<RwLock<Option<Arc<demo::CityMap>>>>,
+    /// The verifiable case log: `state.ledger.append(&record)`, `.receipt(index)`.
+    pub ledger: Arc<ledger::LedgerService>,
     /// The early-warning worker (engine thread + persister).
     pub alerts: Arc<alerts::AlertService>,
 }
@@ -93,6 +96,8 @@ pub async fn build(
     let openapi_json = serde_json::to_string(&openapi)?;
     let route_scopes = Arc::new(auth::RouteScopes::from_openapi(&openapi));
     let (live, _) = broadcast::channel(8192);
+    let ledger = ledger::LedgerService::open(&store, &config.data_dir, clock.clone()).await?;
+    ledger.spawn_audit_anchor(ledger::AUDIT_ANCHOR_EVERY);
     let jurisdiction = Arc::new(RwLock::new(Arc::new(
         orgs::load_jurisdiction(&store).await?,
     )));
@@ -114,6 +119,7 @@ pub async fn build(
         route_scopes,
         live,
         city: Arc::new(RwLock::new(None)),
+        ledger,
     };
     let body_limit = state.config.body_limit_bytes;
     let request_id = HeaderName::from_static("x-request-id");

@@ -15,6 +15,7 @@ pub mod audit_log;
 pub mod console;
 pub mod geo;
 pub mod health;
+pub mod ledger;
 pub mod orgs;
 pub mod session;
 pub mod units;
@@ -50,6 +51,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(units::routes())
         .merge(users::routes())
         .merge(audit_log::routes())
+        .merge(ledger::routes())
         .merge(alerts::routes())
 }
 
