@@ -23,6 +23,7 @@ use thiserror::Error;
 mod alert;
 mod audit;
 mod dispatch;
+mod fusion;
 mod ledger;
 mod migrate;
 mod orgs;
@@ -39,6 +40,11 @@ pub use audit::{
 pub use dispatch::{
     AssignmentRow, CallRow, HandoffRow, IncidentFilter, IncidentPatch, IncidentRow, NewCall,
     NewHandoff, NewIncident, NewTimelineEntry, PartnerRow, TaxonomyOverrideRow, TimelineRow,
+};
+pub use fusion::{
+    FusionBatch, FusionCheckpointRow, FusionRecordRow, FusionRejectionRow, FusionSourceRow,
+    HouseRow, NewFusionSource, RegistryBulk, ResidentRow, ResolutionOpRow, StdAddressRow,
+    VehicleRegRow,
 };
 pub use ledger::{LedgerBatch, LedgerCheckpointRow, LedgerEntryRow, LedgerTileRow};
 pub use orgs::{NewOrg, OrgPatch, OrgRow};

@@ -28,6 +28,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_ledger"),
     migration!(3, "0003_alert"),
     migration!(4, "0004_dispatch"),
+    migration!(5, "0005_fusion"),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -1,0 +1,635 @@
+//! Data hub persistence (issue 5): registered sources with their mapping TOML,
+//! ingested records (replayed in `seq` order to rebuild the resolver), rejection
+//! reports, import checkpoints, the analyst resolution journal, and the standard
+//! address / house / resident / vehicle registries.
+//!
+//! An ingest batch (records + rejections + checkpoint) is committed in one
+//! transaction so a killed import resumes from a checkpoint that matches exactly
+//! the records stored.
+
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::{Result, Store, StoreError, db};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusionSourceRow {
+    pub id: i64,
+    pub name: String,
+    pub department: String,
+    pub category: String,
+    pub legal_basis: String,
+    pub update_mode: String,
+    pub mapping_toml: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewFusionSource {
+    pub name: String,
+    pub department: String,
+    pub category: String,
+    pub legal_basis: String,
+    pub update_mode: String,
+    pub mapping_toml: String,
+}
+
+/// One mapped record. `fields` is a JSON object `{"person.name": "…", …}`;
+/// `record_key` and `content_hash` are hex.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusionRecordRow {
+    pub seq: i64,
+    pub record_key: String,
+    pub source: String,
+    pub category: String,
+    pub fields: String,
+    pub file: String,
+    pub line: i64,
+    pub observed_at: i64,
+    pub content_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FusionRejectionRow {
+    pub source: String,
+    pub file: String,
+    pub line: i64,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FusionCheckpointRow {
+    pub source: String,
+    pub file_hash: String,
+    pub file: String,
+    pub last_line: i64,
+    pub read: i64,
+    pub accepted: i64,
+    pub rejected: i64,
+    pub duplicates: i64,
+    pub updated: i64,
+    pub merged: i64,
+    pub finished: bool,
+}
+
+/// What one ingest batch commits atomically. Records whose key already exists
+/// replace the stored content (an update keeps `seq`, hence replay order).
+#[derive(Debug, Clone, Default)]
+pub struct FusionBatch {
+    pub records: Vec<FusionRecordRow>,
+    pub rejections: Vec<FusionRejectionRow>,
+    pub checkpoint: FusionCheckpointRow,
+}
+
+/// One analyst operation on the resolver, in journal order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResolutionOpRow {
+    pub id: i64,
+    /// `merge`, `split` or `undo`.
+    pub kind: String,
+    /// JSON the service needs to re-apply the operation.
+    pub payload: String,
+    pub actor: String,
+    pub reason: String,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StdAddressRow {
+    pub id: i64,
+    pub code: String,
+    pub province: String,
+    pub city: String,
+    pub district: String,
+    pub street: String,
+    pub community: String,
+    pub road: String,
+    pub number: String,
+    pub building: Option<String>,
+    pub unit: Option<String>,
+    pub room: Option<String>,
+    pub full_text: String,
+    pub lat: f64,
+    pub lng: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HouseRow {
+    pub id: i64,
+    pub code: String,
+    pub address_id: i64,
+    pub kind: String,
+    pub area_m2: Option<f64>,
+    pub owner_id_number: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResidentRow {
+    pub id: i64,
+    pub house_id: i64,
+    pub id_number: String,
+    pub name: String,
+    /// `owner`, `resident` or `tenant`.
+    pub relation: String,
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VehicleRegRow {
+    pub id: i64,
+    pub plate: String,
+    pub owner_id_number: String,
+    pub brand: String,
+    pub color: String,
+    pub registered_on: Option<String>,
+}
+
+/// Registries written in bulk (demo population, registry imports). Houses refer to
+/// addresses by `code`, residents to houses by `code`.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryBulk {
+    pub addresses: Vec<StdAddressRow>,
+    /// (house, address code)
+    pub houses: Vec<(HouseRow, String)>,
+    /// (resident, house code)
+    pub residents: Vec<(ResidentRow, String)>,
+    pub vehicles: Vec<VehicleRegRow>,
+}
+
+const SOURCE_COLS: &str = "id, name, department, category, legal_basis, update_mode, mapping_toml, created_at, updated_at";
+const RECORD_COLS: &str =
+    "seq, record_key, source, category, fields, file, line, observed_at, content_hash";
+const ADDRESS_COLS: &str = "id, code, province, city, district, street, community, road, number, building, unit, room, full_text, lat, lng";
+
+macro_rules! source_row {
+    ($r:expr) => {
+        FusionSourceRow {
+            id: $r.try_get("id")?,
+            name: $r.try_get("name")?,
+            department: $r.try_get("department")?,
+            category: $r.try_get("category")?,
+            legal_basis: $r.try_get("legal_basis")?,
+            update_mode: $r.try_get("update_mode")?,
+            mapping_toml: $r.try_get("mapping_toml")?,
+            created_at: $r.try_get("created_at")?,
+            updated_at: $r.try_get("updated_at")?,
+        }
+    };
+}
+
+macro_rules! record_row {
+    ($r:expr) => {
+        FusionRecordRow {
+            seq: $r.try_get("seq")?,
+            record_key: $r.try_get("record_key")?,
+            source: $r.try_get("source")?,
+            category: $r.try_get("category")?,
+            fields: $r.try_get("fields")?,
+            file: $r.try_get("file")?,
+            line: $r.try_get("line")?,
+            observed_at: $r.try_get("observed_at")?,
+            content_hash: $r.try_get("content_hash")?,
+        }
+    };
+}
+
+macro_rules! address_row {
+    ($r:expr) => {
+        StdAddressRow {
+            id: $r.try_get("id")?,
+            code: $r.try_get("code")?,
+            province: $r.try_get("province")?,
+            city: $r.try_get("city")?,
+            district: $r.try_get("district")?,
+            street: $r.try_get("street")?,
+            community: $r.try_get("community")?,
+            road: $r.try_get("road")?,
+            number: $r.try_get("number")?,
+            building: $r.try_get("building")?,
+            unit: $r.try_get("unit")?,
+            room: $r.try_get("room")?,
+            full_text: $r.try_get("full_text")?,
+            lat: $r.try_get("lat")?,
+            lng: $r.try_get("lng")?,
+        }
+    };
+}
+
+macro_rules! checkpoint_row {
+    ($r:expr) => {{
+        let finished: i64 = $r.try_get("finished")?;
+        FusionCheckpointRow {
+            source: $r.try_get("source")?,
+            file_hash: $r.try_get("file_hash")?,
+            file: $r.try_get("file")?,
+            last_line: $r.try_get("last_line")?,
+            read: $r.try_get("read_rows")?,
+            accepted: $r.try_get("accepted")?,
+            rejected: $r.try_get("rejected")?,
+            duplicates: $r.try_get("duplicates")?,
+            updated: $r.try_get("updated")?,
+            merged: $r.try_get("merged")?,
+            finished: finished != 0,
+        }
+    }};
+}
+
+impl Store {
+    pub async fn create_fusion_source(
+        &self,
+        new: &NewFusionSource,
+        now: i64,
+    ) -> Result<FusionSourceRow> {
+        let id: i64 = db!(self, p => sqlx::query(
+            "INSERT INTO fusion_sources (name, department, category, legal_basis, update_mode, mapping_toml, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(&new.name)
+        .bind(&new.department)
+        .bind(&new.category)
+        .bind(&new.legal_basis)
+        .bind(&new.update_mode)
+        .bind(&new.mapping_toml)
+        .bind(now)
+        .fetch_one(p)
+        .await
+        .map_err(|e| StoreError::unique(e, "source", "name", &new.name))?
+        .try_get("id")?);
+        self.get_fusion_source(id).await
+    }
+
+    pub async fn get_fusion_source(&self, id: i64) -> Result<FusionSourceRow> {
+        let sql = format!("SELECT {SOURCE_COLS} FROM fusion_sources WHERE id = $1");
+        db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await? {
+            Some(r) => Ok(source_row!(r)),
+            None => Err(StoreError::NotFound { entity: "source", id: id.to_string() }),
+        })
+    }
+
+    pub async fn find_fusion_source_by_name(&self, name: &str) -> Result<Option<FusionSourceRow>> {
+        let sql = format!("SELECT {SOURCE_COLS} FROM fusion_sources WHERE name = $1");
+        Ok(
+            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(name).fetch_optional(p).await? {
+                Some(r) => Some(source_row!(r)),
+                None => None,
+            }),
+        )
+    }
+
+    pub async fn list_fusion_sources(&self) -> Result<Vec<FusionSourceRow>> {
+        let sql = format!("SELECT {SOURCE_COLS} FROM fusion_sources ORDER BY id");
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(source_row!(r));
+            }
+            out
+        }))
+    }
+
+    /// Records, rejections and the checkpoint of one ingest batch, atomically.
+    pub async fn commit_fusion_batch(&self, b: &FusionBatch, now: i64) -> Result<()> {
+        let c = &b.checkpoint;
+        db!(self, p => {
+            let mut tx = p.begin().await?;
+            for r in &b.records {
+                sqlx::query(
+                    "INSERT INTO fusion_records (record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (record_key) DO UPDATE SET fields = excluded.fields, file = excluded.file, line = excluded.line, \
+                     observed_at = excluded.observed_at, content_hash = excluded.content_hash, stored_at = excluded.stored_at",
+                )
+                .bind(&r.record_key)
+                .bind(&r.source)
+                .bind(&r.category)
+                .bind(&r.fields)
+                .bind(&r.file)
+                .bind(r.line)
+                .bind(r.observed_at)
+                .bind(&r.content_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for j in &b.rejections {
+                sqlx::query(
+                    "INSERT INTO fusion_rejections (source, file, line, field, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&j.source)
+                .bind(&j.file)
+                .bind(j.line)
+                .bind(&j.field)
+                .bind(&j.reason)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO fusion_checkpoints (source, file_hash, file, last_line, read_rows, accepted, rejected, duplicates, updated, merged, finished, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (source, file_hash) DO UPDATE SET file = excluded.file, last_line = excluded.last_line, read_rows = excluded.read_rows, \
+                 accepted = excluded.accepted, rejected = excluded.rejected, duplicates = excluded.duplicates, updated = excluded.updated, \
+                 merged = excluded.merged, finished = excluded.finished, updated_at = excluded.updated_at",
+            )
+            .bind(&c.source)
+            .bind(&c.file_hash)
+            .bind(&c.file)
+            .bind(c.last_line)
+            .bind(c.read)
+            .bind(c.accepted)
+            .bind(c.rejected)
+            .bind(c.duplicates)
+            .bind(c.updated)
+            .bind(c.merged)
+            .bind(c.finished as i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    pub async fn fusion_checkpoint(
+        &self,
+        source: &str,
+        file_hash: &str,
+    ) -> Result<Option<FusionCheckpointRow>> {
+        Ok(db!(self, p => match sqlx::query(
+            "SELECT * FROM fusion_checkpoints WHERE source = $1 AND file_hash = $2",
+        )
+        .bind(source)
+        .bind(file_hash)
+        .fetch_optional(p)
+        .await? {
+            Some(r) => Some(checkpoint_row!(r)),
+            None => None,
+        }))
+    }
+
+    /// Records with `seq > after` in replay order, at most `limit`.
+    pub async fn fusion_records_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<FusionRecordRow>> {
+        let sql = format!(
+            "SELECT {RECORD_COLS} FROM fusion_records WHERE seq > $1 ORDER BY seq LIMIT $2"
+        );
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(after).bind(limit).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(record_row!(r));
+            }
+            out
+        }))
+    }
+
+    pub async fn count_fusion_records(&self, source: Option<&str>) -> Result<i64> {
+        Ok(
+            db!(self, p => sqlx::query("SELECT COUNT(*) AS n FROM fusion_records WHERE ($1 IS NULL OR source = $1)")
+            .bind(source)
+            .fetch_one(p)
+            .await?
+            .try_get("n")?),
+        )
+    }
+
+    /// The rejection report of a source (optionally one file), in line order.
+    pub async fn fusion_rejections(
+        &self,
+        source: &str,
+        file: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<FusionRejectionRow>> {
+        Ok(db!(self, p => {
+            let rows = sqlx::query(
+                "SELECT source, file, line, field, reason FROM fusion_rejections WHERE source = $1 AND ($2 IS NULL OR file = $2) ORDER BY id LIMIT $3",
+            )
+            .bind(source)
+            .bind(file)
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(FusionRejectionRow {
+                    source: r.try_get("source")?,
+                    file: r.try_get("file")?,
+                    line: r.try_get("line")?,
+                    field: r.try_get("field")?,
+                    reason: r.try_get("reason")?,
+                });
+            }
+            out
+        }))
+    }
+
+    pub async fn append_resolution_op(
+        &self,
+        kind: &str,
+        payload: &str,
+        actor: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<i64> {
+        Ok(db!(self, p => sqlx::query(
+            "INSERT INTO fusion_resolution_ops (kind, payload, actor, reason, at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(kind)
+        .bind(payload)
+        .bind(actor)
+        .bind(reason)
+        .bind(at)
+        .fetch_one(p)
+        .await?
+        .try_get("id")?))
+    }
+
+    pub async fn resolution_ops(&self) -> Result<Vec<ResolutionOpRow>> {
+        Ok(db!(self, p => {
+            let rows = sqlx::query("SELECT id, kind, payload, actor, reason, at FROM fusion_resolution_ops ORDER BY id")
+                .fetch_all(p)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(ResolutionOpRow {
+                    id: r.try_get("id")?,
+                    kind: r.try_get("kind")?,
+                    payload: r.try_get("payload")?,
+                    actor: r.try_get("actor")?,
+                    reason: r.try_get("reason")?,
+                    at: r.try_get("at")?,
+                });
+            }
+            out
+        }))
+    }
+
+    /// Writes address, house, resident and vehicle registries in one transaction;
+    /// rows whose code/plate already exists are kept (idempotent demo rebuilds).
+    pub async fn write_registries(&self, b: &RegistryBulk) -> Result<()> {
+        db!(self, p => {
+            let mut tx = p.begin().await?;
+            for a in &b.addresses {
+                sqlx::query(
+                    "INSERT INTO fusion_addresses (code, province, city, district, street, community, road, number, building, unit, room, full_text, lat, lng) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (code) DO NOTHING",
+                )
+                .bind(&a.code)
+                .bind(&a.province)
+                .bind(&a.city)
+                .bind(&a.district)
+                .bind(&a.street)
+                .bind(&a.community)
+                .bind(&a.road)
+                .bind(&a.number)
+                .bind(&a.building)
+                .bind(&a.unit)
+                .bind(&a.room)
+                .bind(&a.full_text)
+                .bind(a.lat)
+                .bind(a.lng)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (h, addr) in &b.houses {
+                sqlx::query(
+                    "INSERT INTO fusion_houses (code, address_id, kind, area_m2, owner_id_number) \
+                     SELECT $1, id, $2, $3, $4 FROM fusion_addresses WHERE code = $5 ON CONFLICT (code) DO NOTHING",
+                )
+                .bind(&h.code)
+                .bind(&h.kind)
+                .bind(h.area_m2)
+                .bind(&h.owner_id_number)
+                .bind(addr)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (r, house) in &b.residents {
+                sqlx::query(
+                    "INSERT INTO fusion_residents (house_id, id_number, name, relation, since, until) \
+                     SELECT id, $1, $2, $3, $4, $5 FROM fusion_houses WHERE code = $6",
+                )
+                .bind(&r.id_number)
+                .bind(&r.name)
+                .bind(&r.relation)
+                .bind(&r.since)
+                .bind(&r.until)
+                .bind(house)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for v in &b.vehicles {
+                sqlx::query(
+                    "INSERT INTO fusion_vehicles (plate, owner_id_number, brand, color, registered_on) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (plate) DO NOTHING",
+                )
+                .bind(&v.plate)
+                .bind(&v.owner_id_number)
+                .bind(&v.brand)
+                .bind(&v.color)
+                .bind(&v.registered_on)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Every standard address (the geocoder keeps them in memory).
+    pub async fn all_std_addresses(&self) -> Result<Vec<StdAddressRow>> {
+        let sql = format!("SELECT {ADDRESS_COLS} FROM fusion_addresses ORDER BY id");
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(address_row!(r));
+            }
+            out
+        }))
+    }
+
+    pub async fn get_std_address(&self, id: i64) -> Result<StdAddressRow> {
+        let sql = format!("SELECT {ADDRESS_COLS} FROM fusion_addresses WHERE id = $1");
+        db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(p).await? {
+            Some(r) => Ok(address_row!(r)),
+            None => Err(StoreError::NotFound { entity: "address", id: id.to_string() }),
+        })
+    }
+
+    pub async fn houses_at(&self, address_id: i64) -> Result<Vec<HouseRow>> {
+        Ok(db!(self, p => {
+            let rows = sqlx::query(
+                "SELECT id, code, address_id, kind, area_m2, owner_id_number FROM fusion_houses WHERE address_id = $1 ORDER BY id",
+            )
+            .bind(address_id)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(HouseRow {
+                    id: r.try_get("id")?,
+                    code: r.try_get("code")?,
+                    address_id: r.try_get("address_id")?,
+                    kind: r.try_get("kind")?,
+                    area_m2: r.try_get("area_m2")?,
+                    owner_id_number: r.try_get("owner_id_number")?,
+                });
+            }
+            out
+        }))
+    }
+
+    pub async fn residents_of(&self, house_id: i64) -> Result<Vec<ResidentRow>> {
+        Ok(db!(self, p => {
+            let rows = sqlx::query(
+                "SELECT id, house_id, id_number, name, relation, since, until FROM fusion_residents WHERE house_id = $1 ORDER BY id",
+            )
+            .bind(house_id)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(ResidentRow {
+                    id: r.try_get("id")?,
+                    house_id: r.try_get("house_id")?,
+                    id_number: r.try_get("id_number")?,
+                    name: r.try_get("name")?,
+                    relation: r.try_get("relation")?,
+                    since: r.try_get("since")?,
+                    until: r.try_get("until")?,
+                });
+            }
+            out
+        }))
+    }
+
+    pub async fn vehicles_of(&self, owner_id_number: &str) -> Result<Vec<VehicleRegRow>> {
+        Ok(db!(self, p => {
+            let rows = sqlx::query(
+                "SELECT id, plate, owner_id_number, brand, color, registered_on FROM fusion_vehicles WHERE owner_id_number = $1 ORDER BY id",
+            )
+            .bind(owner_id_number)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(VehicleRegRow {
+                    id: r.try_get("id")?,
+                    plate: r.try_get("plate")?,
+                    owner_id_number: r.try_get("owner_id_number")?,
+                    brand: r.try_get("brand")?,
+                    color: r.try_get("color")?,
+                    registered_on: r.try_get("registered_on")?,
+                });
+            }
+            out
+        }))
+    }
+}
