@@ -36,6 +36,9 @@ enum Command {
     /// User administration.
     #[command(subcommand)]
     User(UserCmd),
+    /// Verifiable case log: offline receipt verification, full audit, verifier key, benchmark.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
 }
 
 #[derive(Args, Clone)]
@@ -199,6 +202,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             serve(store, cfg, city, None).await
         }
+        Command::Ledger(c) => ledger(file, c).await,
         Command::Demo(a) => {
             let mut cfg = load_config(file, None)?;
             cfg.data_dir = a.data_dir.clone();
@@ -383,4 +387,150 @@ async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
         "console: {url}/  API: {url}/api/v1  OpenAPI: {url}/api/openapi.json"
     ));
     serve(store, cfg, Some(city), Some(banner)).await
+}
+
+#[derive(Subcommand)]
+enum LedgerCmd {
+    /// Verify a receipt offline (no server, no database): checkpoint signature, entry, inclusion proof.
+    Verify {
+        /// Receipt JSON file (as in `GET /api/v1/ledger/entries/{index}` → `receipt`), or - for stdin.
+        receipt: PathBuf,
+        /// The log's verifier key string (`pingan ledger key`), or a file holding it.
+        #[arg(long)]
+        key: String,
+    },
+    /// Recompute the whole log from the store; lists every altered, missing or reordered entry and exits non-zero on any.
+    Audit {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Verifier key (string or file) to check the checkpoints with; default the data dir's own key.
+        #[arg(long)]
+        key: Option<String>,
+    },
+    /// Print the verifier key of a data dir's ledger (publish it for citizens and auditors).
+    Key {
+        /// Data directory holding ledger.key.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Measure appends/s through the service, proof and receipt times and bytes per entry on a fresh store.
+    Bench {
+        /// Entries to append.
+        #[arg(long, default_value_t = 200_000)]
+        entries: u64,
+        /// Appends outstanding at once.
+        #[arg(long, default_value_t = 32_768)]
+        in_flight: usize,
+        /// Database URL (postgres://…); default a fresh SQLite file in a temp dir.
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+/// A verifier key given inline or as a file holding it.
+fn read_vkey(arg: &str) -> anyhow::Result<pingan_ledger::NoteVerifier> {
+    let text = match std::fs::read_to_string(arg) {
+        Ok(t) => t,
+        Err(_) => arg.to_string(),
+    };
+    pingan_ledger::NoteVerifier::parse(text.trim()).with_context(|| format!("--key {arg:?}"))
+}
+
+async fn ledger(file: Option<&Path>, cmd: LedgerCmd) -> anyhow::Result<()> {
+    match cmd {
+        LedgerCmd::Verify { receipt, key } => {
+            let verifier = read_vkey(&key)?;
+            let json = if receipt.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&receipt)
+                    .with_context(|| format!("cannot read {}", receipt.display()))?
+            };
+            let v = pingan_ledger::verify_receipt(json.trim(), &verifier)
+                .with_context(|| format!("receipt {} does NOT verify", receipt.display()))?;
+            println!(
+                "receipt verified: entry {} (leaf {}) is in log {} at size {} (root {})",
+                v.leaf_index,
+                pingan_ledger::hash::to_hex(&v.leaf_hash),
+                v.checkpoint.origin,
+                v.checkpoint.size,
+                pingan_ledger::hash::to_hex(&v.checkpoint.root)
+            );
+            if let Some(r) = v.record {
+                println!("record: {}", r.to_canonical_json()?);
+            }
+            Ok(())
+        }
+        LedgerCmd::Audit { store: s, key } => {
+            let cfg = load_config(file, Some(&s))?;
+            let verifier = match key {
+                Some(k) => read_vkey(&k)?,
+                None => pingan_server::ledger::verifier_of_data_dir(&cfg.data_dir)
+                    .context("no --key given and the data dir has no ledger key")?,
+            };
+            let store = open_store(&cfg).await?;
+            let report = pingan_server::ledger::audit_store(&store, &verifier).await?;
+            println!(
+                "ledger audit: {} entries read, tree size {}, {} checkpoints checked",
+                report.entries_read, report.tree_size, report.checkpoints_checked
+            );
+            if let Some(root) = report.recomputed_root {
+                println!("recomputed root {}", pingan_ledger::hash::to_hex(&root));
+            }
+            for f in &report.findings {
+                println!("FINDING: {f}");
+            }
+            if report.is_clean() {
+                println!("ledger intact");
+                Ok(())
+            } else {
+                bail!("ledger audit found {} problems", report.findings.len())
+            }
+        }
+        LedgerCmd::Key { data_dir } => {
+            let cfg = load_config(file, None)?;
+            let dir = data_dir.unwrap_or(cfg.data_dir);
+            let v = pingan_server::ledger::verifier_of_data_dir(&dir)?;
+            println!("{}", v.vkey());
+            Ok(())
+        }
+        LedgerCmd::Bench {
+            entries,
+            in_flight,
+            database,
+        } => {
+            let dir =
+                std::env::temp_dir().join(format!("pingan-ledger-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            let url = database.unwrap_or_else(|| dir.join("bench.db").display().to_string());
+            let store = Store::open(&url).await?;
+            let r = pingan_server::ledger::bench(&store, entries, in_flight.max(1)).await;
+            store.close().await;
+            let _ = std::fs::remove_dir_all(&dir);
+            let r = r?;
+            println!("ledger bench on {:?}", store.dialect());
+            println!(
+                "appends: {} entries in {:.2} s = {:.0} appends/s ({} batches, {:.0} entries/batch)",
+                r.entries,
+                r.append_secs,
+                r.appends_per_sec,
+                r.batches,
+                r.entries as f64 / r.batches.max(1) as f64
+            );
+            println!(
+                "inclusion proof from the store: {:.1} µs",
+                r.inclusion_proof_micros
+            );
+            println!(
+                "consistency proof from the store: {:.1} µs",
+                r.consistency_proof_micros
+            );
+            println!("receipt (entry + proof): {:.1} µs", r.receipt_micros);
+            println!(
+                "storage: {:.1} bytes per entry (all tables)",
+                r.bytes_per_entry
+            );
+            Ok(())
+        }
+    }
 }

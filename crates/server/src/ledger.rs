@@ -713,3 +713,94 @@ pub async fn audit_store(
         reason: e.to_string(),
     })
 }
+
+/// Numbers measured by [`bench`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchReport {
+    pub entries: u64,
+    pub append_secs: f64,
+    pub appends_per_sec: f64,
+    pub batches: u64,
+    pub inclusion_proof_micros: f64,
+    pub consistency_proof_micros: f64,
+    pub receipt_micros: f64,
+    /// Database bytes (after a WAL checkpoint on SQLite) per entry, all tables.
+    pub bytes_per_entry: f64,
+}
+
+/// Appends `entries` case-state records through a fresh service on `store`
+/// (which should be empty) with `in_flight` appends outstanding, then times
+/// proofs and receipts from the store. For `pingan ledger bench`.
+pub async fn bench(
+    store: &Store,
+    entries: u64,
+    in_flight: usize,
+) -> Result<BenchReport, LedgerError> {
+    use futures::StreamExt;
+    use pingan_ledger::{CaseEntity, CaseStateChange};
+
+    let signer = NoteSigner::from_seed("bench.pingan.local/ledger", rand::random::<[u8; 32]>())
+        .map_err(|e| key_err("bench", e))?;
+    let svc =
+        LedgerService::start(store.clone(), signer, Arc::new(pingan_core::SystemClock)).await?;
+    let base = svc.head().size;
+    let record = |i: u64| {
+        LeafRecord::CaseState(CaseStateChange {
+            entity: CaseEntity::Incident,
+            number: format!("J510104202611{i:010}"),
+            from: Some("dispatched".into()),
+            to: "on_scene".into(),
+            at: pingan_core::Timestamp::from_millis(1_764_000_000_000 + i as i64),
+            org: "510104000000".into(),
+            subject: Some(Commitment([(i % 251) as u8; 32])),
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut pending = futures::stream::FuturesUnordered::new();
+    let mut next = 0u64;
+    let mut checkpoints = std::collections::BTreeSet::new();
+    while next < entries || !pending.is_empty() {
+        while next < entries && pending.len() < in_flight {
+            let r = record(next);
+            let svc = svc.clone();
+            pending.push(async move { svc.append(&r).await });
+            next += 1;
+        }
+        if let Some(done) = pending.next().await {
+            checkpoints.insert(done?.checkpoint_size);
+        }
+    }
+    let append_secs = started.elapsed().as_secs_f64();
+    let size = svc.head().size;
+    let samples = 200u64;
+    let pick = |k: u64| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 7) % (size - base).max(1) + base;
+    let t = std::time::Instant::now();
+    for k in 0..samples {
+        svc.inclusion_proof(pick(k), size).await?;
+    }
+    let inclusion_proof_micros = t.elapsed().as_secs_f64() * 1e6 / samples as f64;
+    let t = std::time::Instant::now();
+    for k in 0..samples {
+        svc.consistency_proof(pick(k).max(1), size).await?;
+    }
+    let consistency_proof_micros = t.elapsed().as_secs_f64() * 1e6 / samples as f64;
+    let t = std::time::Instant::now();
+    for k in 0..samples {
+        svc.receipt(pick(k)).await?;
+    }
+    let receipt_micros = t.elapsed().as_secs_f64() * 1e6 / samples as f64;
+    if store.dialect() == pingan_store::Dialect::Sqlite {
+        store.execute_raw("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+    }
+    let bytes_per_entry = store.database_bytes().await? as f64 / entries.max(1) as f64;
+    Ok(BenchReport {
+        entries,
+        append_secs,
+        appends_per_sec: entries as f64 / append_secs,
+        batches: checkpoints.len() as u64,
+        inclusion_proof_micros,
+        consistency_proof_micros,
+        receipt_micros,
+        bytes_per_entry,
+    })
+}

@@ -381,6 +381,26 @@ impl Store {
         }))
     }
 
+    /// Size of the whole database in bytes (SQLite pages in use, or
+    /// `pg_database_size`), for storage-per-entry figures.
+    pub async fn database_bytes(&self) -> Result<u64> {
+        let n: i64 = match self.dialect() {
+            Dialect::Sqlite => db!(self, p => sqlx::query(
+                "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
+            )
+            .fetch_one(p)
+            .await?
+            .try_get("n")?),
+            Dialect::Postgres => db!(self, p => sqlx::query(
+                "SELECT pg_database_size(current_database()) AS n",
+            )
+            .fetch_one(p)
+            .await?
+            .try_get("n")?),
+        };
+        to_u64("database size", n)
+    }
+
     /// Keeps the salt that opens `commitment` (idempotent: the first salt stays).
     pub async fn ledger_put_salt(&self, commitment: &[u8], salt: &[u8], now: i64) -> Result<()> {
         db!(self, p => sqlx::query(
