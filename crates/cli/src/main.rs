@@ -39,6 +39,20 @@ enum Command {
     /// Verifiable case log: offline receipt verification, full audit, verifier key, benchmark.
     #[command(subcommand)]
     Ledger(LedgerCmd),
+    /// Replay an NDJSON sensor-event file through a fresh alert engine and print the alerts as NDJSON.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// NDJSON event file (the `POST /api/v1/events` wire format).
+    file: PathBuf,
+    /// Watches as served by `GET /api/v1/watches` (a JSON array, or the page with `items`).
+    #[arg(long)]
+    watches: Option<PathBuf>,
+    /// Sensors as served by `GET /api/v1/sensors` (a JSON array, or the page with `items`).
+    #[arg(long)]
+    sensors: Option<PathBuf>,
 }
 
 #[derive(Args, Clone)]
@@ -202,6 +216,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             serve(store, cfg, city, None).await
         }
+        Command::Replay(a) => replay(&a),
         Command::Ledger(c) => ledger(file, c).await,
         Command::Demo(a) => {
             let mut cfg = load_config(file, None)?;
@@ -387,6 +402,43 @@ async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
         "console: {url}/  API: {url}/api/v1  OpenAPI: {url}/api/openapi.json"
     ));
     serve(store, cfg, Some(city), Some(banner)).await
+}
+
+/// Reads a JSON array, or the `items` of an API page, from `path`.
+fn json_items(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    Ok(match v {
+        serde_json::Value::Object(mut o) => o.remove("items").unwrap_or_default(),
+        other => other,
+    })
+}
+
+fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    let events = std::fs::read_to_string(&a.file)
+        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let sensors: Vec<pingan_server::alerts::ReplaySensor> = match &a.sensors {
+        Some(p) => serde_json::from_value(json_items(p)?)
+            .with_context(|| format!("{} has unexpected sensor entries", p.display()))?,
+        None => Vec::new(),
+    };
+    let watches: Vec<pingan_server::alerts::ReplayWatch> = match &a.watches {
+        Some(p) => serde_json::from_value(json_items(p)?)
+            .with_context(|| format!("{} has unexpected watch entries", p.display()))?,
+        None => Vec::new(),
+    };
+    let (alerts, errors) = pingan_server::alerts::replay_file(&events, &sensors, &watches)?;
+    let mut out = std::io::stdout().lock();
+    for alert in &alerts {
+        writeln!(out, "{}", serde_json::to_string(alert)?)?;
+    }
+    for e in &errors {
+        eprintln!("{}: line {}: {}: {}", a.file.display(), e.line, e.field, e.reason);
+    }
+    eprintln!("{} alerts, {} rejected lines", alerts.len(), errors.len());
+    Ok(())
 }
 
 #[derive(Subcommand)]

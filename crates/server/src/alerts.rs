@@ -841,6 +841,8 @@ impl AlertService {
             live,
             watch_orgs: watch_orgs.clone(),
             seq_to_id: HashMap::new(),
+            seq_order: std::collections::VecDeque::new(),
+            forget_after_ms: EngineConfig::default().suppression_window.as_millis() as i64 + 60_000,
             root: fallback_root,
             retention: config.retention,
         };
@@ -1056,6 +1058,11 @@ struct Persister {
     watch_orgs: Arc<RwLock<HashMap<u64, String>>>,
     /// Engine alert seq → stored alert id, until its suppression window ends.
     seq_to_id: HashMap<u64, i64>,
+    /// Creation order of `seq_to_id` entries, to forget those whose window
+    /// closed without repeats (the engine reports only windows that swallowed some).
+    seq_order: std::collections::VecDeque<(i64, u64)>,
+    /// Suppression window plus a margin for clock-tick lag.
+    forget_after_ms: i64,
     root: String,
     retention: Duration,
 }
@@ -1145,6 +1152,7 @@ impl Persister {
         {
             for ((seq, dto, org_path), id) in drafts.into_iter().zip(ids) {
                 self.seq_to_id.insert(seq, id);
+                self.seq_order.push_back((now, seq));
                 let _ = self.live.send(LiveEvent {
                     name: "alert.created",
                     org_path: Some(org_path.clone()),
@@ -1223,6 +1231,13 @@ impl Persister {
                     );
                 }
             }
+        }
+        while let Some(&(at, seq)) = self.seq_order.front() {
+            if now - at <= self.forget_after_ms {
+                break;
+            }
+            self.seq_order.pop_front();
+            self.seq_to_id.remove(&seq);
         }
         for (sensor, at) in seen {
             with_retry!(
