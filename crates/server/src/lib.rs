@@ -28,6 +28,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod dispatch;
 pub mod error;
 pub mod ledger;
 pub mod live;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub jurisdiction: Arc<RwLock<Arc<Jurisdiction>>>,
     pub live: broadcast::Sender<live::LiveEvent>,
     pub city: Arc<RwLock<Option<Arc<demo::CityMap>>>>,
+    /// Computer-aided dispatch: taxonomy, classifier, unit index, workers.
+    pub dispatch: Arc<dispatch::DispatchService>,
     /// The verifiable case log: `state.ledger.append(&record)`, `.receipt(index)`.
     pub ledger: Arc<ledger::LedgerService>,
     /// The early-warning worker (engine thread + persister).
@@ -119,8 +122,10 @@ pub async fn build(
         route_scopes,
         live,
         city: Arc::new(RwLock::new(None)),
+        dispatch: Arc::new(dispatch::DispatchService::new()),
         ledger,
     };
+    dispatch::start_workers(&state);
     let body_limit = state.config.body_limit_bytes;
     let request_id = HeaderName::from_static("x-request-id");
     let openapi_json: Arc<str> = openapi_json.into();

@@ -12,9 +12,11 @@ use crate::error::{ApiError, ApiResult};
 
 pub mod alerts;
 pub mod audit_log;
+pub mod calls;
 pub mod console;
 pub mod geo;
 pub mod health;
+pub mod incidents;
 pub mod ledger;
 pub mod orgs;
 pub mod session;
@@ -49,6 +51,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(orgs::routes())
         .merge(geo::routes())
         .merge(units::routes())
+        .merge(calls::routes())
+        .merge(incidents::routes())
         .merge(users::routes())
         .merge(audit_log::routes())
         .merge(ledger::routes())
