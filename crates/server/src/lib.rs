@@ -30,6 +30,7 @@ pub mod config;
 pub mod demo;
 pub mod dispatch;
 pub mod error;
+pub mod fusion;
 pub mod ledger;
 pub mod live;
 pub mod metrics;
@@ -55,6 +56,8 @@ pub struct AppState {
     pub ledger: Arc<ledger::LedgerService>,
     /// The early-warning worker (engine thread + persister).
     pub alerts: Arc<alerts::AlertService>,
+    /// The data hub: sources, ingest, resolution, search, geocoding (`state.fusion.geocode(text)`).
+    pub fusion: Arc<fusion::FusionService>,
 }
 
 impl AppState {
@@ -112,7 +115,10 @@ pub async fn build(
         alerts::AlertConfig::default(),
     )
     .await?;
+    let fusion =
+        fusion::FusionService::open(store.clone(), &config.data_dir, clock.clone()).await?;
     let state = AppState {
+        fusion,
         jurisdiction,
         alerts,
         store,

@@ -10,16 +10,20 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
+pub mod addresses;
 pub mod alerts;
 pub mod audit_log;
 pub mod calls;
 pub mod console;
+pub mod entities;
 pub mod geo;
 pub mod health;
 pub mod incidents;
 pub mod ledger;
 pub mod orgs;
+pub mod search;
 pub mod session;
+pub mod sources;
 pub mod units;
 pub mod users;
 
@@ -57,6 +61,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(audit_log::routes())
         .merge(ledger::routes())
         .merge(alerts::routes())
+        .merge(sources::routes())
+        .merge(search::routes())
+        .merge(entities::routes())
+        .merge(addresses::routes())
 }
 
 /// A WGS84 point on the wire.

@@ -1,0 +1,799 @@
+//! The data hub service (issue 5): source registry backed by the store, ingest
+//! through `pingan_fusion::ingest::import` with a store-backed sink (one SQL
+//! transaction per batch: records + rejections + checkpoint), the entity
+//! resolver rebuilt at start by replaying stored records and the analyst journal,
+//! the tantivy search index in `data_dir/search`, and the geocoder (free text →
+//! best standard address, falling back to the road network's street names).
+//!
+//! The hub state lives behind a `std::sync::Mutex` and is only touched from
+//! blocking threads (`spawn_blocking`), so CPU-heavy resolution and indexing never
+//! stall the async runtime.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use pingan_core::normalize::address::parse_address;
+use pingan_core::{Clock, LatLng, Timestamp};
+use pingan_fusion::hub::Hub;
+use pingan_fusion::ingest::{
+    Batch, Checkpoint, CommitOutcome, ImportCounts, ImportError, ImportOptions, ImportSink, Record,
+    RecordKey, content_hash, import,
+};
+use pingan_fusion::mapping::Mapping;
+use pingan_fusion::model::Target;
+use pingan_fusion::profile::Profile;
+use pingan_fusion::read::{FileFormat, ReadOptions, TextEncoding};
+use pingan_fusion::resolve::{EntityId, OperationId, RecordId, ResolveError, Resolver};
+use pingan_fusion::search::{SearchDoc, SearchIndex, SearchQuery, SearchResults};
+use pingan_store::{
+    FusionBatch, FusionCheckpointRow, FusionRecordRow, FusionRejectionRow, FusionSourceRow,
+    NewFusionSource, StdAddressRow, Store, StoreError,
+};
+
+/// Records read back from the store per query while replaying.
+const REPLAY_CHUNK: i64 = 20_000;
+/// Commit the search index after this many upserts within one import.
+const INDEX_COMMIT_EVERY: usize = 50_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FusionError {
+    #[error("mapping: {0}")]
+    Mapping(String),
+    #[error("source {0:?} is not registered")]
+    UnknownSource(String),
+    #[error("import of {file}: {message}")]
+    Import { file: String, message: String },
+    #[error("import paused after {rows} rows as requested")]
+    Paused { rows: u64 },
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    #[error("search index: {0}")]
+    Search(#[from] pingan_fusion::search::SearchError),
+    #[error("record {key} in the store is unreadable: {reason}")]
+    CorruptRecord { key: String, reason: String },
+    #[error("journal operation {id} is unreadable: {reason}")]
+    CorruptJournal { id: i64, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("worker thread failed: {0}")]
+    Worker(String),
+}
+
+/// Counts and rejections of one import call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportReport {
+    pub source: String,
+    pub file: String,
+    pub file_hash: String,
+    pub counts: ImportCounts,
+    pub finished: bool,
+    /// True when an earlier interrupted import of the same content was continued.
+    pub resumed_from_line: Option<u64>,
+    pub rejections: Vec<FusionRejectionRow>,
+}
+
+/// How to read an uploaded file.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportRequest {
+    pub format: FileFormat,
+    pub encoding: TextEncoding,
+    pub batch_size: usize,
+    /// Stop (as if interrupted) once this many rows have been committed: bounded
+    /// chunks for very large files; the next call resumes from the checkpoint.
+    pub stop_after_rows: Option<u64>,
+}
+
+impl ImportRequest {
+    pub fn new(format: FileFormat) -> ImportRequest {
+        ImportRequest {
+            format,
+            encoding: TextEncoding::Auto,
+            batch_size: 5_000,
+            stop_after_rows: None,
+        }
+    }
+}
+
+/// The best standard address for a free-text address.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeocodeMatch {
+    /// Standard address id (`None` when only a street matched).
+    pub address_id: Option<i64>,
+    pub text: String,
+    pub point: LatLng,
+    /// 0..1: share of the parsed components that agree.
+    pub score: f64,
+    /// Components that matched (`district`, `road`, `number`, `building`, `unit`, `room`, `street_name`).
+    pub matched: Vec<&'static str>,
+}
+
+/// In-memory standard address registry for geocoding.
+#[derive(Debug, Default)]
+struct Geocoder {
+    addresses: Vec<StdAddressRow>,
+    by_road: HashMap<String, Vec<usize>>,
+    /// Fallback: road network street names with a representative point.
+    streets: HashMap<String, LatLng>,
+}
+
+impl Geocoder {
+    fn add(&mut self, a: StdAddressRow) {
+        self.by_road
+            .entry(a.road.clone())
+            .or_default()
+            .push(self.addresses.len());
+        self.addresses.push(a);
+    }
+
+    fn geocode(&self, text: &str) -> Option<GeocodeMatch> {
+        let p = parse_address(text);
+        let road = p.road.as_deref()?;
+        if let Some(cands) = self.by_road.get(road) {
+            // Weighted agreement: road and number carry the location, the
+            // building/unit/room refine it to one house.
+            let parts: [(&'static str, Option<&str>, f64); 5] = [
+                ("district", p.district.as_deref(), 0.1),
+                ("number", p.number.as_deref(), 0.3),
+                ("building", p.building.as_deref(), 0.1),
+                ("unit", p.unit.as_deref(), 0.05),
+                ("room", p.room.as_deref(), 0.05),
+            ];
+            let mut best: Option<(f64, usize, Vec<&'static str>)> = None;
+            for &i in cands {
+                let a = &self.addresses[i];
+                let mut score = 0.4;
+                let mut matched = vec!["road"];
+                for (name, v, w) in parts {
+                    let Some(v) = v else { continue };
+                    let have = match name {
+                        "district" => Some(a.district.as_str()),
+                        "number" => Some(a.number.as_str()),
+                        "building" => a.building.as_deref(),
+                        "unit" => a.unit.as_deref(),
+                        _ => a.room.as_deref(),
+                    };
+                    if have == Some(v) {
+                        score += w;
+                        matched.push(name);
+                    } else if have.is_some() {
+                        score -= w / 2.0;
+                    }
+                }
+                if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+                    best = Some((score, i, matched));
+                }
+            }
+            let (score, i, matched) = best?;
+            let a = &self.addresses[i];
+            let point = LatLng::new(a.lat, a.lng).ok()?;
+            return Some(GeocodeMatch {
+                address_id: Some(a.id),
+                text: a.full_text.clone(),
+                point,
+                score: score.clamp(0.0, 1.0),
+                matched,
+            });
+        }
+        let point = *self.streets.get(road)?;
+        Some(GeocodeMatch {
+            address_id: None,
+            text: road.to_owned(),
+            point,
+            score: 0.3,
+            matched: vec!["street_name"],
+        })
+    }
+}
+
+struct HubState {
+    hub: Hub,
+    index: SearchIndex,
+    uncommitted: usize,
+}
+
+/// The data hub service; one per server (`AppState::fusion`).
+pub struct FusionService {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    hub: Arc<Mutex<HubState>>,
+    geocoder: Arc<RwLock<Geocoder>>,
+    /// One import at a time: checkpoints and replay order assume serial batches.
+    import_lock: tokio::sync::Mutex<()>,
+}
+
+fn lock(m: &Mutex<HubState>) -> MutexGuard<'_, HubState> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn record_to_row(r: &Record) -> FusionRecordRow {
+    let fields: serde_json::Map<String, serde_json::Value> = r
+        .fields
+        .iter()
+        .map(|(t, v)| {
+            (
+                format!("{}.{}", t.kind().as_str(), t.field()),
+                serde_json::Value::String(v.to_owned()),
+            )
+        })
+        .collect();
+    FusionRecordRow {
+        seq: 0,
+        record_key: r.key.to_hex(),
+        source: r.source.to_string(),
+        category: r.category.to_string(),
+        fields: serde_json::Value::Object(fields).to_string(),
+        file: r.file.to_string(),
+        line: r.line as i64,
+        observed_at: r.observed_at.millis(),
+        content_hash: hex::encode(r.content_hash),
+    }
+}
+
+fn row_to_record(r: &FusionRecordRow) -> Result<Record, FusionError> {
+    let bad = |reason: &str| FusionError::CorruptRecord {
+        key: r.record_key.clone(),
+        reason: reason.to_owned(),
+    };
+    let key = RecordKey::from_hex(&r.record_key).ok_or_else(|| bad("record_key is not hex"))?;
+    let hash: [u8; 16] = hex::decode(&r.content_hash)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| bad("content_hash is not 16 hex bytes"))?;
+    let obj: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&r.fields).map_err(|_| bad("fields is not a JSON object"))?;
+    let mut pairs = Vec::with_capacity(obj.len());
+    for (k, v) in obj {
+        let t = Target::parse(&k).ok_or_else(|| bad("unknown field target"))?;
+        let v = v
+            .as_str()
+            .ok_or_else(|| bad("field value is not a string"))?;
+        pairs.push((t, v.to_owned()));
+    }
+    Ok(Record {
+        key,
+        content_hash: hash,
+        source: r.source.as_str().into(),
+        category: r.category.as_str().into(),
+        file: r.file.as_str().into(),
+        line: r.line.max(0) as u64,
+        observed_at: Timestamp::from_millis(r.observed_at),
+        fields: pingan_fusion::ingest::Fields::new(pairs),
+    })
+}
+
+fn checkpoint_row(c: &Checkpoint) -> FusionCheckpointRow {
+    FusionCheckpointRow {
+        source: c.source.clone(),
+        file_hash: c.file_hash.clone(),
+        file: c.file.clone(),
+        last_line: c.last_line as i64,
+        read: c.counts.read as i64,
+        accepted: c.counts.accepted as i64,
+        rejected: c.counts.rejected as i64,
+        duplicates: c.counts.duplicates as i64,
+        updated: c.counts.updated as i64,
+        merged: c.counts.merged as i64,
+        finished: c.finished,
+    }
+}
+
+fn row_checkpoint(c: &FusionCheckpointRow) -> Checkpoint {
+    Checkpoint {
+        source: c.source.clone(),
+        file: c.file.clone(),
+        file_hash: c.file_hash.clone(),
+        last_line: c.last_line.max(0) as u64,
+        counts: ImportCounts {
+            read: c.read as u64,
+            accepted: c.accepted as u64,
+            rejected: c.rejected as u64,
+            duplicates: c.duplicates as u64,
+            updated: c.updated as u64,
+            merged: c.merged as u64,
+        },
+        finished: c.finished,
+    }
+}
+
+/// Adds records to the hub and the index (no store write): used by commit and replay.
+fn apply_records(
+    st: &mut HubState,
+    records: Vec<Record>,
+    checkpoint: Checkpoint,
+    reindex: bool,
+) -> Result<CommitOutcome, FusionError> {
+    let keys: Vec<RecordKey> = records.iter().map(|r| r.key).collect();
+    let out = st
+        .hub
+        .commit(Batch {
+            records,
+            rejections: Vec::new(),
+            checkpoint,
+        })
+        .map_err(|e| FusionError::Worker(e.to_string()))?;
+    if reindex {
+        for k in keys {
+            if let Some(id) = st.hub.record_by_key(k)
+                && let Some(r) = st.hub.record(id)
+            {
+                st.index.upsert(&SearchDoc::from_record(id, r))?;
+                st.uncommitted += 1;
+            }
+        }
+        if st.uncommitted >= INDEX_COMMIT_EVERY {
+            st.index.commit()?;
+            st.uncommitted = 0;
+        }
+    }
+    Ok(out)
+}
+
+/// The store-backed sink: hub + index first, then one SQL transaction with the
+/// records, rejections and checkpoint. If the SQL commit fails the hub is ahead
+/// of the store until the next start, which rebuilds it from the store.
+struct StoreSink<'a> {
+    hub: &'a Mutex<HubState>,
+    store: &'a Store,
+    rt: tokio::runtime::Handle,
+    now: i64,
+    stop_after_rows: Option<u64>,
+    committed_rows: u64,
+    rejections: Vec<FusionRejectionRow>,
+}
+
+impl ImportSink for StoreSink<'_> {
+    type Error = FusionError;
+
+    fn commit(&mut self, batch: Batch) -> Result<CommitOutcome, FusionError> {
+        if let Some(limit) = self.stop_after_rows
+            && self.committed_rows >= limit
+        {
+            return Err(FusionError::Paused {
+                rows: self.committed_rows,
+            });
+        }
+        let rows: Vec<FusionRecordRow> = batch.records.iter().map(record_to_row).collect();
+        let rejections: Vec<FusionRejectionRow> = batch
+            .rejections
+            .iter()
+            .map(|j| FusionRejectionRow {
+                source: batch.checkpoint.source.clone(),
+                file: j.file.clone(),
+                line: j.line as i64,
+                field: j.field.clone(),
+                reason: j.reason.clone(),
+            })
+            .collect();
+        let mut cp = batch.checkpoint.clone();
+        let out = {
+            let mut st = lock(self.hub);
+            let out = apply_records(&mut st, batch.records, batch.checkpoint, true)?;
+            if cp.finished && st.uncommitted > 0 {
+                st.index.commit()?;
+                st.uncommitted = 0;
+            }
+            out
+        };
+        cp.apply(out);
+        self.rt.block_on(self.store.commit_fusion_batch(
+            &FusionBatch {
+                records: rows,
+                rejections: rejections.clone(),
+                checkpoint: checkpoint_row(&cp),
+            },
+            self.now,
+        ))?;
+        self.rejections.extend(rejections);
+        self.committed_rows = cp.counts.read;
+        Ok(out)
+    }
+}
+
+impl FusionService {
+    /// Opens the hub: replays stored records into the resolver, re-indexes when
+    /// the index is behind the store, re-applies the analyst journal, and loads
+    /// the standard address registry.
+    pub async fn open(
+        store: Store,
+        data_dir: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<FusionService>, FusionError> {
+        let dir = data_dir.join("search");
+        let index = tokio::task::spawn_blocking(move || SearchIndex::open_or_create(&dir))
+            .await
+            .map_err(|e| FusionError::Worker(e.to_string()))??;
+        let svc = Arc::new(FusionService {
+            store,
+            clock,
+            hub: Arc::new(Mutex::new(HubState {
+                hub: Hub::new(Resolver::default(), None),
+                index,
+                uncommitted: 0,
+            })),
+            geocoder: Arc::new(RwLock::new(Geocoder::default())),
+            import_lock: tokio::sync::Mutex::new(()),
+        });
+        svc.replay().await?;
+        svc.reload_addresses().await?;
+        Ok(svc)
+    }
+
+    async fn replay(&self) -> Result<(), FusionError> {
+        let total = self.store.count_fusion_records(None).await?;
+        let indexed = lock(&self.hub).index.len() as i64;
+        // Upserts are keyed by record key, so re-indexing everything is idempotent.
+        let reindex = indexed != total;
+        let mut after = 0;
+        loop {
+            let rows = self.store.fusion_records_after(after, REPLAY_CHUNK).await?;
+            let Some(last) = rows.last() else { break };
+            after = last.seq;
+            let hub = self.hub.clone();
+            tokio::task::spawn_blocking(move || -> Result<(), FusionError> {
+                let records = rows
+                    .iter()
+                    .map(row_to_record)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut st = lock(&hub);
+                apply_records(
+                    &mut st,
+                    records,
+                    Checkpoint {
+                        source: String::new(),
+                        file: String::new(),
+                        file_hash: "replay".into(),
+                        last_line: 0,
+                        counts: ImportCounts::default(),
+                        finished: false,
+                    },
+                    reindex,
+                )?;
+                Ok(())
+            })
+            .await
+            .map_err(|e| FusionError::Worker(e.to_string()))??;
+        }
+        {
+            let mut st = lock(&self.hub);
+            if st.uncommitted > 0 || reindex {
+                st.index.commit()?;
+                st.uncommitted = 0;
+            }
+        }
+        for op in self.store.resolution_ops().await? {
+            let bad = |reason: &str| FusionError::CorruptJournal {
+                id: op.id,
+                reason: reason.to_owned(),
+            };
+            let v: serde_json::Value =
+                serde_json::from_str(&op.payload).map_err(|_| bad("payload is not JSON"))?;
+            let num = |k: &str| {
+                v.get(k)
+                    .and_then(serde_json::Value::as_u64)
+                    .map(|n| n as u32)
+                    .ok_or_else(|| bad(k))
+            };
+            let at = Timestamp::from_millis(op.at);
+            let mut st = lock(&self.hub);
+            let r = st.hub.resolver_mut();
+            match op.kind.as_str() {
+                "merge" => {
+                    r.merge(
+                        EntityId(num("into")?),
+                        EntityId(num("from")?),
+                        &op.actor,
+                        &op.reason,
+                        at,
+                    )?;
+                }
+                "split" => {
+                    let recs: Vec<RecordId> = v
+                        .get("records")
+                        .and_then(serde_json::Value::as_array)
+                        .ok_or_else(|| bad("records"))?
+                        .iter()
+                        .filter_map(|x| x.as_u64().map(|n| RecordId(n as u32)))
+                        .collect();
+                    r.split(EntityId(num("from")?), &recs, &op.actor, &op.reason, at)?;
+                }
+                "undo" => r.undo(OperationId(num("operation")?), &op.actor, &op.reason, at)?,
+                _ => return Err(bad("unknown kind")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reloads the standard address registry into the geocoder.
+    pub async fn reload_addresses(&self) -> Result<usize, FusionError> {
+        let rows = self.store.all_std_addresses().await?;
+        let n = rows.len();
+        let mut g = Geocoder::default();
+        for a in rows {
+            g.add(a);
+        }
+        let mut cur = self.geocoder.write().unwrap_or_else(|p| p.into_inner());
+        g.streets = std::mem::take(&mut cur.streets);
+        *cur = g;
+        Ok(n)
+    }
+
+    /// Street names with a representative point, the geocoder's fallback when no
+    /// standard address is on the parsed road (set from the city's road network).
+    pub fn set_streets(&self, streets: impl IntoIterator<Item = (String, LatLng)>) {
+        let mut g = self.geocoder.write().unwrap_or_else(|p| p.into_inner());
+        g.streets = streets.into_iter().collect();
+    }
+
+    /// Free text → best standard address with a score (call intake uses this).
+    /// `None` when no road in the text is known.
+    pub fn geocode(&self, text: &str) -> Option<GeocodeMatch> {
+        self.geocoder
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .geocode(text)
+    }
+
+    // ------------------------------------------------------------ sources
+
+    /// Registers a source from its mapping TOML (validated by `Mapping::from_toml`).
+    pub async fn add_source(&self, mapping_toml: &str) -> Result<FusionSourceRow, FusionError> {
+        let m =
+            Mapping::from_toml(mapping_toml).map_err(|e| FusionError::Mapping(e.to_string()))?;
+        Ok(self
+            .store
+            .create_fusion_source(
+                &NewFusionSource {
+                    name: m.source.name.clone(),
+                    department: m.source.department.clone(),
+                    category: m.source.category.clone(),
+                    legal_basis: m.source.legal_basis.clone(),
+                    update_mode: m.source.update_mode.as_str().to_owned(),
+                    mapping_toml: mapping_toml.to_owned(),
+                },
+                self.clock.now().millis(),
+            )
+            .await?)
+    }
+
+    // ------------------------------------------------------------ import
+
+    /// Imports one file's bytes for `source`, resuming an interrupted import of
+    /// the same content from its stored checkpoint.
+    pub async fn import_bytes(
+        &self,
+        source: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+        req: ImportRequest,
+    ) -> Result<ImportReport, FusionError> {
+        let _serial = self.import_lock.lock().await;
+        let row = self
+            .store
+            .find_fusion_source_by_name(source)
+            .await?
+            .ok_or_else(|| FusionError::UnknownSource(source.to_owned()))?;
+        let mapping = Mapping::from_toml(&row.mapping_toml)
+            .map_err(|e| FusionError::Mapping(e.to_string()))?;
+        let mut cur = Cursor::new(bytes);
+        let hash = content_hash(&mut cur).map_err(|e| FusionError::Import {
+            file: file_name.to_owned(),
+            message: e.to_string(),
+        })?;
+        let resume = self
+            .store
+            .fusion_checkpoint(source, &hash)
+            .await?
+            .filter(|c| !c.finished)
+            .map(|c| row_checkpoint(&c));
+        let now = self.clock.now();
+        let hub = self.hub.clone();
+        let store = self.store.clone();
+        let rt = tokio::runtime::Handle::current();
+        let file = file_name.to_owned();
+        let source = source.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut opts = ImportOptions::new(req.format, now);
+            opts.read = ReadOptions {
+                encoding: req.encoding,
+                ..ReadOptions::default()
+            };
+            opts.batch_size = req.batch_size.max(1);
+            let mut sink = StoreSink {
+                hub: &hub,
+                store: &store,
+                rt,
+                now: now.millis(),
+                stop_after_rows: req.stop_after_rows,
+                committed_rows: 0,
+                rejections: Vec::new(),
+            };
+            let resumed_from_line = resume.as_ref().map(|c| c.last_line);
+            let res = import(
+                &mapping,
+                &file,
+                cur,
+                &opts,
+                resume.as_ref(),
+                &mut sink,
+                &mut |_| {},
+            );
+            match res {
+                Ok(cp) => Ok(ImportReport {
+                    source,
+                    file: file.clone(),
+                    file_hash: cp.file_hash.clone(),
+                    counts: cp.counts,
+                    finished: cp.finished,
+                    resumed_from_line,
+                    rejections: sink.rejections,
+                }),
+                Err(ImportError::Sink { source: e, .. }) => Err(e),
+                Err(e) => Err(FusionError::Import {
+                    file,
+                    message: e.to_string(),
+                }),
+            }
+        })
+        .await
+        .map_err(|e| FusionError::Worker(e.to_string()))?
+    }
+
+    // ------------------------------------------------------------ queries
+
+    /// Full-text / identifier search (hits unmasked: the caller masks lists).
+    pub async fn search(&self, q: SearchQuery) -> Result<SearchResults, FusionError> {
+        let hub = self.hub.clone();
+        tokio::task::spawn_blocking(move || Ok(lock(&hub).index.search(&q)?))
+            .await
+            .map_err(|e| FusionError::Worker(e.to_string()))?
+    }
+
+    /// The entity a record currently belongs to (person first).
+    pub fn entity_of(&self, r: RecordId) -> Option<EntityId> {
+        let st = lock(&self.hub);
+        st.hub
+            .resolver()
+            .person_of(r)
+            .or_else(|| st.hub.resolver().entities_of(r).first().copied())
+    }
+
+    /// The profile of an entity (following merges), with per-record explanations.
+    pub fn profile(&self, e: EntityId) -> Option<(Profile, Vec<(RecordId, String)>)> {
+        let st = lock(&self.hub);
+        let p = st.hub.profile(e, &[])?;
+        let expl = p
+            .records
+            .iter()
+            .filter_map(|r| {
+                st.hub
+                    .resolver()
+                    .explanation_of(*r)
+                    .map(|x| (*r, x.summary()))
+            })
+            .collect();
+        Some((p, expl))
+    }
+
+    /// A record with its source location (for profiles).
+    pub fn record(&self, r: RecordId) -> Option<Record> {
+        lock(&self.hub).hub.record(r).cloned()
+    }
+
+    /// Merges entity `from` into `into`; journaled, returns the operation id.
+    pub async fn merge(
+        &self,
+        into: EntityId,
+        from: EntityId,
+        actor: &str,
+        reason: &str,
+    ) -> Result<OperationId, FusionError> {
+        let at = self.clock.now();
+        let op = lock(&self.hub)
+            .hub
+            .resolver_mut()
+            .merge(into, from, actor, reason, at)?;
+        self.store
+            .append_resolution_op(
+                "merge",
+                &serde_json::json!({"into": into.0, "from": from.0}).to_string(),
+                actor,
+                reason,
+                at.millis(),
+            )
+            .await?;
+        Ok(op)
+    }
+
+    /// Moves `records` out of `from` into a new entity; journaled.
+    pub async fn split(
+        &self,
+        from: EntityId,
+        records: &[RecordId],
+        actor: &str,
+        reason: &str,
+    ) -> Result<(OperationId, EntityId), FusionError> {
+        let at = self.clock.now();
+        let r = lock(&self.hub)
+            .hub
+            .resolver_mut()
+            .split(from, records, actor, reason, at)?;
+        let ids: Vec<u32> = records.iter().map(|r| r.0).collect();
+        self.store
+            .append_resolution_op(
+                "split",
+                &serde_json::json!({"from": from.0, "records": ids}).to_string(),
+                actor,
+                reason,
+                at.millis(),
+            )
+            .await?;
+        Ok(r)
+    }
+
+    /// Reverses a merge or split; journaled.
+    pub async fn undo(
+        &self,
+        op: OperationId,
+        actor: &str,
+        reason: &str,
+    ) -> Result<(), FusionError> {
+        let at = self.clock.now();
+        lock(&self.hub)
+            .hub
+            .resolver_mut()
+            .undo(op, actor, reason, at)?;
+        self.store
+            .append_resolution_op(
+                "undo",
+                &serde_json::json!({"operation": op.0}).to_string(),
+                actor,
+                reason,
+                at.millis(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub fn record_count(&self) -> usize {
+        lock(&self.hub).hub.record_count()
+    }
+
+    pub fn entity_count(&self) -> usize {
+        lock(&self.hub).hub.resolver().entity_count()
+    }
+}
+
+impl From<FusionError> for crate::error::ApiError {
+    fn from(e: FusionError) -> Self {
+        use crate::error::ApiError;
+        match e {
+            FusionError::Mapping(m) => ApiError::invalid("mapping", m),
+            FusionError::UnknownSource(s) => ApiError::not_found("source", s),
+            FusionError::Import { message, .. } => ApiError::invalid("body", message),
+            FusionError::Paused { rows } => {
+                ApiError::conflict(format!("import paused after {rows} rows"))
+            }
+            FusionError::Resolve(r) => match r {
+                ResolveError::NoEntity(id) => ApiError::not_found("entity", id.0),
+                ResolveError::NoOperation(op) => ApiError::not_found("operation", op.0),
+                ResolveError::NoReason => ApiError::invalid("reason", r.to_string()),
+                ResolveError::NotInEntity { .. } | ResolveError::EmptySplit(_) => {
+                    ApiError::invalid("records", r.to_string())
+                }
+                ResolveError::SameEntity(_) | ResolveError::KindMismatch { .. } => {
+                    ApiError::invalid("from", r.to_string())
+                }
+                ResolveError::NotActive(_)
+                | ResolveError::AlreadyUndone(_)
+                | ResolveError::UndoConflict { .. } => ApiError::conflict(r.to_string()),
+            },
+            FusionError::Store(s) => s.into(),
+            other => {
+                tracing::error!(error = %other, "data hub failure");
+                ApiError::internal(other.to_string())
+            }
+        }
+    }
+}
