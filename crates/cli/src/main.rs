@@ -406,7 +406,8 @@ async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
 
 /// Reads a JSON array, or the `items` of an API page, from `path`.
 fn json_items(path: &Path) -> anyhow::Result<serde_json::Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
     Ok(match v {
@@ -435,7 +436,13 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::to_string(alert)?)?;
     }
     for e in &errors {
-        eprintln!("{}: line {}: {}: {}", a.file.display(), e.line, e.field, e.reason);
+        eprintln!(
+            "{}: line {}: {}: {}",
+            a.file.display(),
+            e.line,
+            e.field,
+            e.reason
+        );
     }
     eprintln!("{} alerts, {} rejected lines", alerts.len(), errors.len());
     Ok(())

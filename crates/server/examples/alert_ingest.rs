@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pingan_core::Clock;
 use pingan_server::alerts::{IdentDto, TargetDto, TimeDto, WatchSpecDto};
 use pingan_store::{NewApiKey, NewOrg, NewSensor, NewWatch};
 
