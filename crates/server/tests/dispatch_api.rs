@@ -323,6 +323,41 @@ async fn intake_state_machine_recommendation_and_bad_input() {
     let (st, tax) = app.get("/api/v1/taxonomy", &t).await;
     assert_eq!(st, StatusCode::OK);
     assert!(tax["types"].as_array().unwrap().len() >= 9);
+
+    // KPIs and console statistics over what happened above.
+    let (st, k) = app.get("/api/v1/kpis", &t).await;
+    assert_eq!(st, StatusCode::OK, "{k}");
+    let all = &k["groups"][0];
+    assert!(all["type_code"].is_null(), "{k}");
+    assert_eq!(all["count"], 3, "{k}");
+    assert_eq!(all["call_to_dispatch"]["n"], 1, "{k}");
+    assert_eq!(all["dispatch_to_arrival"]["n"], 1, "{k}");
+    assert!(all["call_to_dispatch"]["median_s"].as_i64().unwrap() < 60);
+    assert_eq!(all["compliance"]["target_s"], 60);
+    assert_eq!(all["yoy"]["count_previous"], 0);
+    let (st, e) = app.get("/api/v1/kpis?from=yesterday", &t).await;
+    assert_eq!(
+        (st, e["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("from"))
+    );
+    let (_, today) = app.get("/api/v1/stats/today", &t).await;
+    assert_eq!(today["today"]["incidents"], 3, "{today}");
+    assert_eq!(today["today"]["calls"], 3);
+    assert_eq!(today["today"]["closed"], 1);
+    let (_, hm) = app.get("/api/v1/stats/heatmap?res=9&hours=2", &t).await;
+    let cells = hm["cells"].as_array().unwrap();
+    assert_eq!(
+        cells
+            .iter()
+            .map(|c| c["count"].as_u64().unwrap())
+            .sum::<u64>(),
+        3,
+        "{hm}"
+    );
+    assert!(cells[0]["boundary"].as_array().unwrap().len() >= 5);
+    let (_, tr) = app.get("/api/v1/stats/trend?days=7", &t).await;
+    assert_eq!(tr["days"].as_array().unwrap().len(), 7);
+    assert_eq!(tr["days"][6]["count"], 3, "{tr}");
     app.stop().await;
 }
 

@@ -19,10 +19,12 @@ pub mod entities;
 pub mod geo;
 pub mod health;
 pub mod incidents;
+pub mod kpis;
 pub mod ledger;
 pub mod orgs;
 pub mod search;
 pub mod session;
+pub mod stats;
 pub mod sources;
 pub mod units;
 pub mod users;
@@ -57,6 +59,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(units::routes())
         .merge(calls::routes())
         .merge(incidents::routes())
+        .merge(kpis::routes())
+        .merge(stats::routes())
         .merge(users::routes())
         .merge(audit_log::routes())
         .merge(ledger::routes())
