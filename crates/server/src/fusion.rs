@@ -154,7 +154,7 @@ impl Geocoder {
                         "unit" => a.unit.as_deref(),
                         _ => a.room.as_deref(),
                     };
-                    if have == Some(v) {
+                    if have.is_some_and(|h| same_part(h, v)) {
                         score += w;
                         matched.push(name);
                     } else if have.is_some() {
@@ -184,6 +184,18 @@ impl Geocoder {
             score: 0.3,
             matched: vec!["street_name"],
         })
+    }
+}
+
+/// Address parts compare on their digits and letters (`88号` = `88`, `3栋` = `3幢`),
+/// falling back to the full text when a part has none.
+fn same_part(a: &str, b: &str) -> bool {
+    let key = |s: &str| -> String { s.chars().filter(char::is_ascii_alphanumeric).collect() };
+    let (ka, kb) = (key(a), key(b));
+    if ka.is_empty() || kb.is_empty() {
+        a == b
+    } else {
+        ka == kb
     }
 }
 

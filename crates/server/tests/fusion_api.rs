@@ -1,0 +1,434 @@
+//! Data hub API, black-box: register a source, upload GBK CSV and xlsx bodies
+//! (rejection report with line/field, cross-file merge), masked and audited
+//! search (400 without X-Purpose), profiles with provenance, merge/split/undo
+//! audited and reversible, resume of an interrupted import, and geocoding to the
+//! right house.
+
+mod common;
+
+use common::{TestApp, error_code};
+use pingan_fusion::read::FileFormat;
+use pingan_server::fusion::{FusionError, ImportRequest};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const MAPPING: &str = include_str!("../../fusion/examples/mappings/household_registry.toml");
+const HEADER: &str = "记录编号,姓名,性别,民族,出生日期,公民身份号码,联系电话,户籍地址";
+
+/// A valid GB 11643 number from its first 17 digits.
+fn id(first17: &str) -> String {
+    const W: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17
+        .chars()
+        .zip(W)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    format!("{first17}{check}")
+}
+
+fn gbk(s: &str) -> Vec<u8> {
+    encoding_rs::GBK.encode(s).0.into_owned()
+}
+
+fn xlsx(rows: &[[&str; 8]]) -> Vec<u8> {
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in HEADER.split(',').enumerate() {
+        ws.write_string(0, c as u16, h).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, *v).unwrap();
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+async fn audit_text(app: &TestApp, user: &str) -> String {
+    let auditor = app.login("auditor").await;
+    let (st, b) = app
+        .get(&format!("/api/v1/audit?user={user}&limit=500"), &auditor)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    b.to_string()
+}
+
+#[tokio::test]
+async fn fusion_api_end_to_end() {
+    let app = TestApp::demo().await;
+    let analyst = app.login("analyst").await;
+    let purpose = [("X-Purpose", "案件侦查 2026-001")];
+
+    let (st, src) = app
+        .call(
+            "POST",
+            "/api/v1/sources",
+            Some(&analyst),
+            Some(json!({"mapping_toml": MAPPING})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{src}");
+    assert_eq!(src["name"], "户籍人口");
+    let sid = src["id"].as_i64().unwrap();
+    let (st, b) = app
+        .call(
+            "POST",
+            "/api/v1/sources",
+            Some(&analyst),
+            Some(json!({"mapping_toml": "[source]\nname = 1"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(error_code(&b), "invalid_field");
+
+    // GBK CSV: two valid rows, one bad checksum on line 4.
+    let wang = id("51010419900101123");
+    let li = id("51010419851231456");
+    let bad = format!("{}0", &id("51010419700101789")[..17]);
+    let bad = if bad == id("51010419700101789") {
+        format!("{}1", &bad[..17])
+    } else {
+        bad
+    };
+    let csv = format!(
+        "{HEADER}\nR1,王小明,男,汉族,1990-01-01,{wang},13800138000,四川省成都市锦江区人民路88号\nR2,李华,女,汉族,1985-12-31,{li},13900139000,四川省成都市锦江区解放路9号\nR3,张三,男,汉族,1970-01-01,{bad},,四川省成都市锦江区人民路1号\n"
+    );
+    let (st, rep) = app
+        .raw(
+            "POST",
+            &format!("/api/v1/sources/{sid}/records?file=hukou.csv&encoding=gbk"),
+            Some(&analyst),
+            "text/csv",
+            gbk(&csv),
+            &[],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{rep}");
+    assert_eq!(
+        (rep["accepted"].as_u64(), rep["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{rep}"
+    );
+    assert_eq!(rep["rejections"][0]["file"], "hukou.csv");
+    assert_eq!(rep["rejections"][0]["line"], 4);
+    // The report names the source column that failed.
+    assert_eq!(rep["rejections"][0]["field"], "公民身份号码");
+    // The stored report is visible on the source.
+    let (_, detail) = app.get(&format!("/api/v1/sources/{sid}"), &analyst).await;
+    assert_eq!(detail["records"], 2);
+    assert_eq!(detail["rejections"][0]["line"], 4);
+
+    // xlsx: the same person under another record number joins 王小明's entity.
+    let body = xlsx(&[[
+        "R9",
+        "王小明",
+        "男",
+        "汉族",
+        "1990-01-01",
+        &wang,
+        "13800138000",
+        "四川省成都市锦江区人民路88号",
+    ]]);
+    let (st, rep) = app
+        .raw(
+            "POST",
+            &format!("/api/v1/sources/{sid}/records?file=extra.xlsx"),
+            Some(&analyst),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            body,
+            &[],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{rep}");
+    assert_eq!(
+        (rep["accepted"].as_u64(), rep["merged"].as_u64()),
+        (Some(1), Some(1)),
+        "{rep}"
+    );
+    let (st, b) = app
+        .raw(
+            "POST",
+            &format!("/api/v1/sources/{sid}/records"),
+            Some(&analyst),
+            "image/png",
+            vec![1, 2],
+            &[],
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{b}");
+
+    // Search: 400 without a purpose; masked list with one.
+    let (st, b) = app.get("/api/v1/search?q=%E7%8E%8B", &analyst).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    error_code(&b);
+    let (st, res) = app
+        .get_with("/api/v1/search?q=%E7%8E%8B", &analyst, &purpose)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{res}");
+    let items = res["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{res}");
+    for h in items {
+        assert_eq!(h["masked"], true);
+        assert_ne!(h["name"], "王小明");
+        assert_ne!(h["id_number"].as_str(), Some(wang.as_str()));
+    }
+    let wang_entity = items[0]["entity"].as_u64().unwrap();
+    assert_eq!(items[1]["entity"].as_u64(), Some(wang_entity));
+    let (_, res) = app
+        .get_with(&format!("/api/v1/search?q={li}"), &analyst, &purpose)
+        .await;
+    assert_eq!(res["kind"], "id_number");
+    assert_eq!(res["total"], 1);
+    let li_entity = res["items"][0]["entity"].as_u64().unwrap();
+    assert!(audit_text(&app, "analyst").await.contains("search"));
+
+    // Profile: both records with per-field provenance, unmasked for the analyst.
+    let (st, prof) = app
+        .get_with(
+            &format!("/api/v1/entities/{wang_entity}"),
+            &analyst,
+            &purpose,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{prof}");
+    assert_eq!(prof["masked"], false);
+    assert_eq!(prof["records"].as_array().unwrap().len(), 2);
+    let name = prof["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "person.name")
+        .unwrap();
+    assert_eq!(name["values"][0]["value"], "王小明");
+    let files: Vec<&str> = name["values"][0]["provenance"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["hukou.csv", "extra.xlsx"]);
+    assert!(
+        prof["records"][1]["explanation"]
+            .as_str()
+            .unwrap()
+            .contains("id"),
+        "{prof}"
+    );
+    let (st, _) = app
+        .get(&format!("/api/v1/entities/{wang_entity}"), &analyst)
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = app
+        .get_with("/api/v1/entities/999999", &analyst, &purpose)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+
+    // Merge, undo, split, undo — each audited.
+    let (st, b) = app
+        .call(
+            "POST",
+            &format!("/api/v1/entities/{wang_entity}/merge"),
+            Some(&analyst),
+            Some(json!({"from": li_entity, "reason": ""})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (st, op) = app
+        .call(
+            "POST",
+            &format!("/api/v1/entities/{wang_entity}/merge"),
+            Some(&analyst),
+            Some(json!({"from": li_entity, "reason": "同一人（测试）"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{op}");
+    let (_, prof) = app
+        .get_with(
+            &format!("/api/v1/entities/{wang_entity}"),
+            &analyst,
+            &purpose,
+        )
+        .await;
+    assert_eq!(prof["records"].as_array().unwrap().len(), 3);
+    let (st, b) = app
+        .call(
+            "POST",
+            &format!("/api/v1/resolution/operations/{}/undo", op["operation"]),
+            Some(&analyst),
+            Some(json!({"reason": "误合并"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{b}");
+    let (_, prof) = app
+        .get_with(
+            &format!("/api/v1/entities/{wang_entity}"),
+            &analyst,
+            &purpose,
+        )
+        .await;
+    assert_eq!(prof["records"].as_array().unwrap().len(), 2);
+    let xlsx_record = prof["records"][1]["record"].as_u64().unwrap();
+    let (st, sp) = app
+        .call(
+            "POST",
+            &format!("/api/v1/entities/{wang_entity}/split"),
+            Some(&analyst),
+            Some(json!({"records": [xlsx_record], "reason": "拆分核查"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{sp}");
+    assert_ne!(sp["entity"].as_u64(), Some(wang_entity));
+    let (_, prof) = app
+        .get_with(
+            &format!("/api/v1/entities/{wang_entity}"),
+            &analyst,
+            &purpose,
+        )
+        .await;
+    assert_eq!(prof["records"].as_array().unwrap().len(), 1);
+    let (st, _) = app
+        .call(
+            "POST",
+            &format!("/api/v1/resolution/operations/{}/undo", sp["operation"]),
+            Some(&analyst),
+            Some(json!({"reason": "恢复"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, b) = app
+        .call(
+            "POST",
+            &format!("/api/v1/resolution/operations/{}/undo", sp["operation"]),
+            Some(&analyst),
+            Some(json!({"reason": "再次"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    let audit = audit_text(&app, "analyst").await;
+    for action in [
+        "entity.merge",
+        "entity.split",
+        "resolution.undo",
+        "entity.read",
+        "source.import",
+    ] {
+        assert!(audit.contains(action), "missing {action}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn interrupted_import_resumes_without_duplicates() {
+    let app = TestApp::demo().await;
+    let svc = app.state.fusion.clone();
+    svc.add_source(MAPPING).await.unwrap();
+    let mut csv = String::from(HEADER);
+    for i in 0..10 {
+        csv.push_str(&format!(
+            "\nR{i},赵{},男,汉族,1991-02-0{},{},,四川省成都市锦江区人民路{i}号",
+            ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"][i],
+            i % 9 + 1,
+            id(&format!("5101041991020{}{:03}", i % 9 + 1, 100 + i))
+        ));
+    }
+    let mut req = ImportRequest::new(FileFormat::Csv);
+    req.batch_size = 3;
+    req.stop_after_rows = Some(3);
+    let err = svc
+        .import_bytes("户籍人口", "z.csv", csv.clone().into_bytes(), req)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FusionError::Paused { rows: 3 }), "{err}");
+    let stored = app
+        .state
+        .store
+        .count_fusion_records(Some("户籍人口"))
+        .await
+        .unwrap();
+    req.stop_after_rows = None;
+    let rep = svc
+        .import_bytes("户籍人口", "z.csv", csv.into_bytes(), req)
+        .await
+        .unwrap();
+    // Lines 2..=4 (the first batch) were committed before the pause.
+    assert_eq!(rep.resumed_from_line, Some(4));
+    assert!(rep.finished);
+    assert_eq!(rep.counts.read, 10);
+    assert_eq!(rep.counts.accepted + rep.counts.rejected, 10);
+    assert_eq!(rep.counts.duplicates, 0);
+    let total = app
+        .state
+        .store
+        .count_fusion_records(Some("户籍人口"))
+        .await
+        .unwrap();
+    assert!(total >= stored);
+    assert_eq!(total as u64, rep.counts.accepted);
+    assert_eq!(svc.record_count() as u64, rep.counts.accepted);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn geocode_finds_the_house() {
+    let app = TestApp::demo().await;
+    let addr = |code: &str, number: &str, building: &str| pingan_store::StdAddressRow {
+        id: 0,
+        code: code.into(),
+        province: "四川省".into(),
+        city: "成都市".into(),
+        district: "锦江区".into(),
+        street: "春熙路街道".into(),
+        community: "一社区".into(),
+        road: "人民路".into(),
+        number: number.into(),
+        building: Some(building.into()),
+        unit: None,
+        room: None,
+        full_text: format!("四川省成都市锦江区人民路{number}{building}"),
+        lat: 30.65,
+        lng: 104.06 + number.len() as f64 * 0.001,
+    };
+    app.state
+        .store
+        .write_registries(&pingan_store::RegistryBulk {
+            addresses: vec![
+                addr("A1", "12号", "1栋"),
+                addr("A2", "88号", "3栋"),
+                addr("A3", "88号", "5栋"),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(app.state.fusion.reload_addresses().await.unwrap(), 3);
+    let analyst = app.login("analyst").await;
+    let q = "成都市锦江区人民路88号3栋";
+    let (st, g) = app
+        .get(
+            &format!("/api/v1/addresses/geocode?q={}", urlencode(q)),
+            &analyst,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{g}");
+    let all = app.state.store.all_std_addresses().await.unwrap();
+    assert_eq!(g["address_id"].as_i64(), Some(all[1].id), "{g}");
+    assert!(g["score"].as_f64().unwrap() > 0.8, "{g}");
+    let (st, a) = app
+        .get_with(
+            &format!("/api/v1/addresses/{}", all[1].id),
+            &analyst,
+            &[("X-Purpose", "核查")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{a}");
+    assert_eq!(a["number"], "88号");
+    let (st, _) = app.get("/api/v1/addresses/geocode?q=", &analyst).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    let _: Value = g;
+    app.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
