@@ -41,6 +41,46 @@ impl<S: Send + Sync> FromRequestParts<S> for Purpose {
     }
 }
 
+/// Header values cannot carry raw non-ASCII text portably, so browsers send the
+/// reason percent-encoded (UTF-8); plain text is taken as is.
+pub fn decode_purpose(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut it = text.as_bytes().iter().copied();
+    while let Some(b) = it.next() {
+        if b == b'%' {
+            let hi = it.next();
+            let lo = it.next();
+            match (hi.and_then(hex_val), lo.and_then(hex_val)) {
+                (Some(h), Some(l)) => bytes.push(h << 4 | l),
+                _ => return text.trim().to_string(),
+            }
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| text.trim().to_string())
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn purpose_is_percent_decoded() {
+        assert_eq!(
+            super::decode_purpose("%E6%A1%88%E4%BB%B6 17".as_bytes()),
+            "案件 17"
+        );
+        assert_eq!(super::decode_purpose(b" case 17 "), "case 17");
+        assert_eq!(super::decode_purpose(b"100%"), "100%");
+    }
+}
+
 /// One audit record to write.
 pub struct Audit<'a> {
     pub action: &'a str,

@@ -24,8 +24,8 @@ pub mod ledger;
 pub mod orgs;
 pub mod search;
 pub mod session;
-pub mod stats;
 pub mod sources;
+pub mod stats;
 pub mod units;
 pub mod users;
 
