@@ -68,19 +68,6 @@ fn hex_val(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn purpose_is_percent_decoded() {
-        assert_eq!(
-            super::decode_purpose("%E6%A1%88%E4%BB%B6 17".as_bytes()),
-            "案件 17"
-        );
-        assert_eq!(super::decode_purpose(b" case 17 "), "case 17");
-        assert_eq!(super::decode_purpose(b"100%"), "100%");
-    }
-}
-
 /// One audit record to write.
 pub struct Audit<'a> {
     pub action: &'a str,
@@ -135,5 +122,18 @@ impl AppState {
         self.store.audit_append(&[entry]).await?;
         self.metrics.audit_records.inc();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn purpose_is_percent_decoded() {
+        assert_eq!(
+            super::decode_purpose("%E6%A1%88%E4%BB%B6 17".as_bytes()),
+            "案件 17"
+        );
+        assert_eq!(super::decode_purpose(b" case 17 "), "case 17");
+        assert_eq!(super::decode_purpose(b"100%"), "100%");
     }
 }

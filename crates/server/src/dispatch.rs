@@ -154,7 +154,7 @@ impl DispatchService {
                 _ => None,
             };
             let snap = match old.get(&u.id) {
-                Some(o) if o.position == position && o.snap.is_some() => o.snap.clone(),
+                Some(o) if o.position == position && o.snap.is_some() => o.snap,
                 _ => match (&city, position) {
                     (Some(c), Some(p)) => Some(c.router.snap(p)),
                     _ => None,

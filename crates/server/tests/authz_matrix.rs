@@ -476,6 +476,8 @@ async fn every_operation_every_role_every_jurisdiction() {
     let mut failures = Vec::new();
     for op in &ops {
         let name = format!("{} {}", op.method, op.path);
+        #[allow(clippy::needless_range_loop)]
+        // callers[w] is logged in again (mutated) inside the loop
         for w in 0..callers.len() {
             let who = &callers[w];
             let may = who.token.is_some() && who.may(op);

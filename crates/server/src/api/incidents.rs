@@ -467,7 +467,7 @@ impl TravelTimes for RoadTravel<'_> {
         let mut idx = Vec::with_capacity(from.len());
         for (i, p) in from.iter().enumerate() {
             let snap = match self.snaps.get(&(p.lat().to_bits(), p.lng().to_bits())) {
-                Some(s) => s.clone(),
+                Some(s) => *s,
                 None => self.router.snap(*p),
             };
             sources.push(snap);
@@ -514,7 +514,7 @@ pub fn recommend_for(
             continue;
         };
         if let Some(sn) = &u.snap {
-            snaps.insert((pos.lat().to_bits(), pos.lng().to_bits()), sn.clone());
+            snaps.insert((pos.lat().to_bits(), pos.lng().to_bits()), *sn);
         }
         meta.insert(u.id.to_string(), (u.id, u.callsign.clone()));
         cands.push(CandidateUnit {
