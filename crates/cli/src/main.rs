@@ -97,6 +97,10 @@ struct DemoArgs {
     /// Database URL instead of SQLite in the data dir (postgres://…).
     #[arg(long)]
     database: Option<String>,
+    /// Synthetic residents generated on the city's streets and imported from five
+    /// departmental sources through the data hub's ingest pipeline (first run only).
+    #[arg(long, default_value_t = 2000)]
+    people: u64,
 }
 
 #[derive(Subcommand)]
@@ -214,7 +218,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(osm) => Some(load_city(osm, &cfg.data_dir).await?),
                 None => None,
             };
-            serve(store, cfg, city, None).await
+            serve(store, cfg, city, None, None).await
         }
         Command::Replay(a) => replay(&a),
         Command::Ledger(c) => ledger(file, c).await,
@@ -323,6 +327,7 @@ async fn serve(
     cfg: Config,
     city: Option<CityMap>,
     banner: Option<String>,
+    populate: Option<(u64, u64)>,
 ) -> anyhow::Result<()> {
     let listen = cfg.listen.clone();
     let (router, state) =
@@ -332,6 +337,18 @@ async fn serve(
             .city
             .write()
             .map_err(|_| anyhow::anyhow!("city lock poisoned"))? = Some(Arc::new(c));
+    }
+    if let Some((seed, people)) = populate {
+        let t = std::time::Instant::now();
+        let r = pingan_server::demo::populate_people(&state, seed, people).await?;
+        println!(
+            "demo population: {} people, {} source records read, {} accepted, {} rejected in {:.1} s",
+            r.people,
+            r.records_read,
+            r.accepted,
+            r.rejected,
+            t.elapsed().as_secs_f64()
+        );
     }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
@@ -401,7 +418,8 @@ async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
     banner.push_str(&format!(
         "console: {url}/  API: {url}/api/v1  OpenAPI: {url}/api/openapi.json"
     ));
-    serve(store, cfg, Some(city), Some(banner)).await
+    let populate = fresh.then_some((a.seed, a.people));
+    serve(store, cfg, Some(city), Some(banner), populate).await
 }
 
 /// Reads a JSON array, or the `items` of an API page, from `path`.
