@@ -257,6 +257,21 @@ impl Principal {
         }
     }
 
+    /// Answers 404 for an object outside the jurisdiction, so its existence is
+    /// not revealed; used by every "load one object by id" handler.
+    pub fn require_found(
+        &self,
+        what: &str,
+        id: impl std::fmt::Display,
+        org_path: &str,
+    ) -> Result<(), ApiError> {
+        if self.can_see(org_path) {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(what, id))
+        }
+    }
+
     pub fn scopes(&self) -> &[&'static str] {
         &self.scopes
     }

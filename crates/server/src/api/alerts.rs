@@ -313,9 +313,7 @@ async fn get_sensor(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<axum::Json<SensorDto>> {
     let row = s.store.get_sensor(&id).await?;
-    if !p.can_see(&row.org_path) {
-        return Err(ApiError::not_found("sensor", &id));
-    }
+    p.require_found("sensor", &id, &row.org_path)?;
     Ok(axum::Json(SensorDto::from(row)))
 }
 
@@ -514,9 +512,7 @@ async fn create_watch(
 
 async fn visible_watch(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan_store::WatchRow> {
     let row = s.store.get_watch(id).await?;
-    if !p.can_see(&row.org_path) {
-        return Err(ApiError::not_found("watch", id));
-    }
+    p.require_found("watch", id, &row.org_path)?;
     Ok(row)
 }
 
@@ -842,9 +838,7 @@ async fn list_alerts(
 
 async fn visible_alert(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan_store::AlertRow> {
     let row = s.store.get_alert(id).await?;
-    if !p.can_see(&row.org_path) {
-        return Err(ApiError::not_found("alert", id));
-    }
+    p.require_found("alert", id, &row.org_path)?;
     Ok(row)
 }
 

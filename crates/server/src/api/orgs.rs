@@ -74,9 +74,7 @@ pub(crate) async fn visible_org(
     id: i64,
 ) -> ApiResult<pingan_store::OrgRow> {
     let o = s.store.get_org(id).await?;
-    if !p.can_see(&o.path) {
-        return Err(ApiError::not_found("org", id));
-    }
+    p.require_found("org", id, &o.path)?;
     Ok(o)
 }
 

@@ -105,9 +105,7 @@ pub(crate) async fn visible_unit(
     id: i64,
 ) -> ApiResult<pingan_store::UnitRow> {
     let u = s.store.get_unit(id).await?;
-    if !p.can_see(&u.org_path) {
-        return Err(ApiError::not_found("unit", id));
-    }
+    p.require_found("unit", id, &u.org_path)?;
     Ok(u)
 }
 

@@ -113,9 +113,7 @@ async fn visible_org(
 
 async fn visible_user(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan_store::UserRow> {
     let u = s.store.get_user(id).await?;
-    if !p.can_see(&u.org_path) {
-        return Err(ApiError::not_found("user", id));
-    }
+    p.require_found("user", id, &u.org_path)?;
     Ok(u)
 }
 
