@@ -115,9 +115,12 @@ pub fn load_or_build(source: &Path, cache_dir: &Path) -> Result<(Router, BuildRe
     let prepare_ms = t.elapsed().as_millis() as u64;
     let bytes = encode(&router, &key);
     std::fs::create_dir_all(cache_dir).map_err(io(cache_dir))?;
-    let tmp = cache_dir.join(format!("roads-{}.tmp-{}", &hex[..16], std::process::id()));
+    let tmp = unique_tmp(&cache_file);
     std::fs::write(&tmp, &bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &cache_file).map_err(io(&cache_file))?;
+    if let Err(e) = std::fs::rename(&tmp, &cache_file) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(&cache_file)(e));
+    }
     Ok((
         router,
         BuildReport {
@@ -130,6 +133,16 @@ pub fn load_or_build(source: &Path, cache_dir: &Path) -> Result<(Router, BuildRe
             cache_bytes: bytes.len() as u64,
         },
     ))
+}
+
+/// A temporary file name beside `path`, unique across processes and threads,
+/// for write-then-rename.
+pub(crate) fn unique_tmp(path: &Path) -> std::path::PathBuf {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp-{}-{n}", std::process::id()));
+    path.with_file_name(name)
 }
 
 /// Serialises a prepared router (graph and hierarchy) for the given source key.

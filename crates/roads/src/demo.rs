@@ -79,10 +79,18 @@ pub fn write_demo_city(config: &DemoCityConfig, path: &Path) -> Result<DemoCity,
             source,
         })?;
     }
-    std::fs::write(path, &city.xml).map_err(|source| RoadsError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    // Written under a unique temporary name and renamed into place, so a
+    // concurrent reader (another server or test thread) never sees half a file.
+    let tmp = crate::cache::unique_tmp(path);
+    std::fs::write(&tmp, &city.xml)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|source| {
+            let _ = std::fs::remove_file(&tmp);
+            RoadsError::Io {
+                path: path.to_owned(),
+                source,
+            }
+        })?;
     Ok(city)
 }
 

@@ -33,6 +33,9 @@ fn temp_dir(tag: &str) -> PathBuf {
 /// The demo city's street network, prepared once per test binary.
 fn city(dir: &std::path::Path) -> CityMap {
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("roads-cache");
+    // One thread prepares the network and fills the cache; the rest load it.
+    static FIRST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _first = FIRST.lock().unwrap_or_else(|e| e.into_inner());
     let osm = pingan_server::demo::default_osm(&cache, 2026).unwrap();
     let _ = dir;
     CityMap::load(&osm, &cache).unwrap()
