@@ -22,6 +22,7 @@ use thiserror::Error;
 
 mod alert;
 mod audit;
+mod citizen;
 mod dispatch;
 mod fusion;
 mod ledger;
@@ -36,6 +37,11 @@ pub use alert::{
 };
 pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, AuditVerification, GENESIS_HASH, chain_hash,
+};
+pub use citizen::{
+    CaseLeafRow, CitizenCaseRow, EvaluationFilter, EvaluationRow, EvaluationStatsRow,
+    NewEvaluation, NewNotification, NotificationAttemptRow, NotificationFilter,
+    NotificationOutcome, NotificationRow,
 };
 pub use dispatch::{
     AssignmentRow, CallRow, HandoffRow, IncidentFilter, IncidentPatch, IncidentRow, NewCall,

@@ -29,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_alert"),
     migration!(4, "0004_dispatch"),
     migration!(5, "0005_fusion"),
+    migration!(6, "0006_citizen"),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {
