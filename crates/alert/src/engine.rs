@@ -368,7 +368,9 @@ struct Ctx<'a> {
     ev: &'a SensorEvent,
 }
 
-/// How often (in clock time) `tick` re-checks sensor liveness (O(sensors)).
+/// How often (in clock time) `tick` re-checks sensor liveness (O(sensors)),
+/// at most; a shorter `sensor_silent_after` checks at half that period, so a
+/// sensor is flagged within 1.5 × its threshold.
 const HOUSEKEEPING_MS: i64 = 60_000;
 /// How often `tick` prunes stale rule state (O(state)); stale entries are
 /// harmless meanwhile, this only bounds memory.
@@ -1287,7 +1289,10 @@ impl Engine {
         }
 
         if n >= self.next_housekeeping {
-            self.next_housekeeping = n.saturating_add(HOUSEKEEPING_MS);
+            let every = self.cfg.sensor_silent_after.map_or(HOUSEKEEPING_MS, |a| {
+                (ms(a) / 2).clamp(1_000, HOUSEKEEPING_MS)
+            });
+            self.next_housekeeping = n.saturating_add(every);
             if let Some(after) = self.cfg.sensor_silent_after {
                 let after = ms(after);
                 for s in &mut self.sensors {

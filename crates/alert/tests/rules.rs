@@ -686,6 +686,33 @@ fn entity_watch_reports_entity_and_matched_identifier() {
 }
 
 #[test]
+fn short_silence_thresholds_are_checked_at_half_their_period() {
+    let mut e = city(EngineConfig {
+        suppression_window: Duration::ZERO,
+        sensor_silent_after: Some(Duration::from_secs(10)),
+        ..EngineConfig::default()
+    });
+    for sid in ["S1", "S2", "S3", "D1"] {
+        e.process(&ev(sid, 0, &[]), at(0));
+    }
+    // Liveness is checked every 5 s (half the threshold), not once a minute:
+    // at 1 s, at the first tick from 6 s on (8 s), then from 13 s on.
+    assert!(e.tick(at(1)).is_empty());
+    e.process(&ev("S1", 8, &[]), at(8));
+    assert!(e.tick(at(8)).is_empty());
+    assert!(e.tick(at(12)).is_empty());
+    let silent: Vec<String> = e
+        .tick(at(13))
+        .into_iter()
+        .map(|f| match f {
+            Effect::SensorSilent { sensor_id, .. } => sensor_id,
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(silent, vec!["S2", "S3", "D1"]);
+}
+
+#[test]
 fn silent_sensors_are_flagged_and_resume() {
     let mut e = city(EngineConfig {
         suppression_window: Duration::ZERO,
