@@ -116,14 +116,25 @@ macro_rules! audit_row {
 
 impl Store {
     /// Appends entries to the chain in order, in one transaction. Returns their seqs.
+    ///
+    /// The transaction reads the chain head and then writes after it, so two
+    /// appenders must never both read the same head (that would fork the chain).
+    /// On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken before the head
+    /// is read, other writers — in this process or another one on the same file —
+    /// wait for it (busy timeout), and a deferred transaction's failed
+    /// read-to-write upgrade (`SQLITE_BUSY`, not retried by the busy timeout)
+    /// cannot happen. PostgreSQL takes a transaction-scoped advisory lock. The
+    /// in-process mutex only keeps this process's appenders from queueing on
+    /// the database lock while holding pool connections.
     pub async fn audit_append(&self, entries: &[AuditEntry]) -> Result<Vec<i64>> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
         let _guard = self.inner.audit_lock.lock().await;
         let pg = self.dialect() == Dialect::Postgres;
+        let begin = if pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
         Ok(db!(self, p => {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_with(begin).await?;
             if pg {
                 // Several pingan processes may share one PostgreSQL chain.
                 sqlx::query("SELECT pg_advisory_xact_lock(727361)").execute(&mut *tx).await?;
