@@ -147,6 +147,9 @@ const ALERT_COLS: &str = "id, rule, watch_id, org_path, priority, status, alert_
 /// SQLite's parameter limit).
 const EVENT_CHUNK: usize = 500;
 
+/// Rows deleted per statement by the retention purge.
+const PURGE_CHUNK: i64 = 5_000;
+
 macro_rules! sensor_row {
     ($r:expr) => {
         SensorRow {
@@ -323,6 +326,32 @@ impl Store {
         .execute(p)
         .await?
         .rows_affected());
+        Ok(())
+    }
+
+    /// Moves `last_seen` forward for many sensors in one transaction (the
+    /// write-behind path records liveness once per flush, not per event).
+    pub async fn touch_sensors(&self, seen: &[(String, i64)], now: i64) -> Result<()> {
+        if seen.is_empty() {
+            return Ok(());
+        }
+        let _guard = self.write_guard().await;
+        db!(self, p => {
+            let mut tx = p.begin().await?;
+            for (id, at) in seen {
+                sqlx::query(
+                    "UPDATE alert_sensors SET \
+                     last_seen = CASE WHEN last_seen IS NULL OR last_seen < $2 THEN $2 ELSE last_seen END, \
+                     updated_at = $3 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(*at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 
@@ -610,15 +639,26 @@ impl Store {
     }
 
     /// Deletes events older than `before` that hit no rule; returns how many.
+    /// Deletes in chunks of 5 000 rows, taking the SQLite writer lock
+    /// per chunk, so a large purge never holds up alert writes for long.
     pub async fn purge_events(&self, before: i64) -> Result<u64> {
-        let _guard = self.write_guard().await;
-        Ok(
-            db!(self, p => sqlx::query("DELETE FROM alert_events WHERE at < $1 AND hit = 0")
+        let mut total = 0;
+        loop {
+            let _guard = self.write_guard().await;
+            let n = db!(self, p => sqlx::query(
+                "DELETE FROM alert_events WHERE id IN \
+                 (SELECT id FROM alert_events WHERE at < $1 AND hit = 0 LIMIT $2)",
+            )
             .bind(before)
+            .bind(PURGE_CHUNK)
             .execute(p)
             .await?
-            .rows_affected()),
-        )
+            .rows_affected());
+            total += n;
+            if n < PURGE_CHUNK as u64 {
+                return Ok(total);
+            }
+        }
     }
 
     /// `(total, hits)` of stored raw events.

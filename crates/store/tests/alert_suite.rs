@@ -97,6 +97,16 @@ async fn case_sensors(s: &Store) {
         (a.status.as_str(), a.last_seen, a.updated_at),
         ("silent", Some(500), 30)
     );
+    // The write-behind touch also only moves forward and leaves the status alone.
+    s.touch_sensors(&[("CP-1".into(), 450), ("DR-1".into(), 900)], 40)
+        .await
+        .unwrap();
+    let a = s.get_sensor("CP-1").await.unwrap();
+    assert_eq!(
+        (a.status.as_str(), a.last_seen, a.updated_at),
+        ("silent", Some(500), 40)
+    );
+    assert_eq!(s.get_sensor("DR-1").await.unwrap().last_seen, Some(900));
     assert!(matches!(
         s.get_sensor("nope").await,
         Err(StoreError::NotFound {
@@ -258,6 +268,11 @@ async fn case_events(s: &Store) {
     assert_eq!(s.count_events().await.unwrap(), (202, 1));
     assert_eq!(s.purge_events(10_000).await.unwrap(), 201);
     assert_eq!(s.count_events().await.unwrap(), (1, 1));
+    // A purge larger than one delete chunk removes everything due.
+    let big: Vec<NewEvent> = (0..12_345).map(|i| ev(20_000 + i, false)).collect();
+    assert_eq!(s.insert_events(&big).await.unwrap(), 12_345);
+    assert_eq!(s.purge_events(20_000 + 12_000).await.unwrap(), 12_000);
+    assert_eq!(s.count_events().await.unwrap(), (346, 1));
 }
 
 macro_rules! suite {
