@@ -24,6 +24,7 @@ mod alert;
 mod audit;
 mod citizen;
 mod dispatch;
+mod dispatch_admin;
 mod fusion;
 mod ledger;
 mod migrate;
@@ -47,6 +48,7 @@ pub use dispatch::{
     AssignmentRow, CallRow, HandoffRow, IncidentFilter, IncidentPatch, IncidentRow, NewCall,
     NewHandoff, NewIncident, NewTimelineEntry, PartnerRow, TaxonomyOverrideRow, TimelineRow,
 };
+pub use dispatch_admin::EscalationRow;
 pub use fusion::{
     FusionBatch, FusionCheckpointRow, FusionRecordRow, FusionRejectionRow, FusionSourceRow,
     HouseRow, NewFusionSource, RegistryBulk, ResidentRow, ResolutionOpRow, StdAddressRow,

@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_dispatch"),
     migration!(5, "0005_fusion"),
     migration!(6, "0006_citizen"),
+    migration!(7, "0007_dispatch_admin"),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

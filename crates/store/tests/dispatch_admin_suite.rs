@@ -1,0 +1,182 @@
+//! Dispatch administration persistence, run unchanged on SQLite and on a real
+//! throwaway PostgreSQL: pending escalations (upsert, deadline order, delete)
+//! and moving a merged duplicate's calls to the surviving incident.
+
+mod pg;
+
+use pingan_store::*;
+
+fn suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// A station and two incidents in it, each with one call.
+async fn two_incidents(s: &Store) -> (IncidentRow, IncidentRow) {
+    let city = s
+        .create_org(
+            &NewOrg {
+                parent_id: None,
+                kind: "city".into(),
+                code: "C".into(),
+                name: "市局".into(),
+                area: None,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let st = s
+        .create_org(
+            &NewOrg {
+                parent_id: Some(city.id),
+                kind: "station".into(),
+                code: "S1".into(),
+                name: "东门派出所".into(),
+                area: None,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    let new = |at: i64, phone: &str| NewIncident {
+        day: "20261124".into(),
+        status: "created".into(),
+        type_code: None,
+        priority: None,
+        org_id: st.id,
+        call: NewCall {
+            channel: "110".into(),
+            caller_phone: phone.into(),
+            caller_name: None,
+            description: "饭店门口有人打架".into(),
+            lat: 31.2,
+            lng: 121.4,
+            address: None,
+            received_at: at,
+        },
+        timeline: vec![NewTimelineEntry {
+            at,
+            kind: "created".into(),
+            actor: "u1".into(),
+            detail: String::new(),
+            unit_id: None,
+            data: "{}".into(),
+        }],
+    };
+    let a = s
+        .create_incident(&new(1000, "13800000001"), 1000)
+        .await
+        .unwrap();
+    let b = s
+        .create_incident(&new(2000, "13800000002"), 2000)
+        .await
+        .unwrap();
+    (a, b)
+}
+
+async fn case_escalations(s: &Store) {
+    let (a, b) = two_incidents(s).await;
+    assert!(s.pending_escalations().await.unwrap().is_empty());
+    let row = |id: i64, deadline: Option<i64>, state: &str| EscalationRow {
+        incident_id: id,
+        state: state.into(),
+        deadline,
+        updated_at: 5,
+    };
+    s.put_escalation(&row(a.id, Some(9_000), "{\"v\":1}"))
+        .await
+        .unwrap();
+    s.put_escalation(&row(b.id, Some(4_000), "{\"v\":2}"))
+        .await
+        .unwrap();
+    let got = s.pending_escalations().await.unwrap();
+    assert_eq!(
+        got.iter().map(|e| e.incident_id).collect::<Vec<_>>(),
+        [b.id, a.id]
+    );
+    // Upsert replaces state and deadline; no deadline sorts last.
+    s.put_escalation(&row(b.id, None, "{\"v\":3}"))
+        .await
+        .unwrap();
+    let got = s.pending_escalations().await.unwrap();
+    assert_eq!(
+        got,
+        vec![
+            row(a.id, Some(9_000), "{\"v\":1}"),
+            row(b.id, None, "{\"v\":3}")
+        ]
+    );
+    assert!(s.delete_escalation(a.id).await.unwrap());
+    assert!(!s.delete_escalation(a.id).await.unwrap());
+    assert_eq!(s.pending_escalations().await.unwrap().len(), 1);
+    // An escalation must belong to an incident.
+    assert!(
+        s.put_escalation(&row(999_999, Some(1), "{}"))
+            .await
+            .is_err()
+    );
+}
+
+async fn case_merge_calls(s: &Store) {
+    let (a, b) = two_incidents(s).await;
+    assert_eq!(s.move_incident_calls(b.id, a.id).await.unwrap(), 1);
+    let calls = s.incident_calls(a.id).await.unwrap();
+    assert_eq!(
+        calls
+            .iter()
+            .map(|c| c.call.caller_phone.as_str())
+            .collect::<Vec<_>>(),
+        ["13800000001", "13800000002"]
+    );
+    assert!(s.incident_calls(b.id).await.unwrap().is_empty());
+    assert_eq!(s.move_incident_calls(b.id, a.id).await.unwrap(), 0);
+    assert!(matches!(
+        s.move_incident_calls(a.id, 999_999).await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
+macro_rules! suite {
+    ($open:expr) => {{
+        case_escalations(&$open("escalations").await).await;
+        case_merge_calls(&$open("merge").await).await;
+    }};
+}
+
+#[tokio::test]
+async fn dispatch_admin_suite_sqlite() {
+    let root = std::env::temp_dir().join(format!(
+        "pingan-dispatch-admin-suite-{}-{}",
+        std::process::id(),
+        suffix()
+    ));
+    std::fs::create_dir_all(&root).unwrap();
+    suite!(|name: &str| {
+        let path = root.join(format!("{name}.db"));
+        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
+    });
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test]
+async fn dispatch_admin_suite_postgres() {
+    let pg = pg::TempPostgres::start();
+    let admin = Store::open(&pg.url("postgres")).await.unwrap();
+    suite!(|name: &str| {
+        let admin = admin.clone();
+        let url = pg.url(&format!("da_{name}"));
+        let name = name.to_string();
+        async move {
+            admin
+                .execute_raw(&format!("CREATE DATABASE da_{name}"))
+                .await
+                .unwrap();
+            Store::open(&url).await.unwrap()
+        }
+    });
+    admin.close().await;
+    drop(pg);
+}
