@@ -101,6 +101,12 @@ struct DemoArgs {
     /// departmental sources through the data hub's ingest pipeline (first run only).
     #[arg(long, default_value_t = 2000)]
     people: u64,
+    /// Simulated calls per day (the demo's city life: calls, dispatch, units moving).
+    #[arg(long, default_value_t = 1500.0)]
+    calls_per_day: f64,
+    /// Serve the demo city without simulated city life.
+    #[arg(long)]
+    no_simulate: bool,
 }
 
 #[derive(Subcommand)]
@@ -229,6 +235,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 cfg.database = Some(db.clone());
             }
             cfg.listen = format!("127.0.0.1:{}", a.port);
+            cfg.demo.simulate = !a.no_simulate;
+            cfg.demo.seed = a.seed;
+            cfg.demo.calls_per_day = a.calls_per_day;
             cfg.validate()?;
             init_logs(&cfg);
             demo(cfg, a).await

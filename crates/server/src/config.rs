@@ -27,6 +27,30 @@ pub struct Config {
     pub position_stale_secs: u64,
     /// Directory of the built web console (defaults to `web/dist` if it exists).
     pub web_dir: Option<PathBuf>,
+    /// The demo's simulated city life (`[demo]` table).
+    pub demo: DemoSettings,
+}
+
+/// Settings of the demo simulator (`crate::sim`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Run the simulator (calls, dispatch, movement); on for `pingan demo`.
+    pub simulate: bool,
+    /// Mean simulated calls per day over the whole city.
+    pub calls_per_day: f64,
+    /// Seed of the simulated calls and decisions.
+    pub seed: u64,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        DemoSettings {
+            simulate: false,
+            calls_per_day: 1_500.0,
+            seed: 2026,
+        }
+    }
 }
 
 impl Default for Config {
@@ -40,6 +64,7 @@ impl Default for Config {
             log_format: "text".into(),
             position_stale_secs: 300,
             web_dir: None,
+            demo: DemoSettings::default(),
         }
     }
 }
@@ -55,6 +80,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("position_stale_secs", &self.position_stale_secs)
             .field("web_dir", &self.web_dir)
+            .field("demo", &self.demo)
             .finish()
     }
 }
@@ -126,6 +152,12 @@ impl Config {
                     cfg.position_stale_secs = v.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "WEB_DIR" => cfg.web_dir = Some(PathBuf::from(v)),
+                "DEMO_SIMULATE" => {
+                    cfg.demo.simulate = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "DEMO_CALLS_PER_DAY" => {
+                    cfg.demo.calls_per_day = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables read elsewhere (test harnesses, the demo's password) are not config.
                 _ => {}
             }
@@ -167,6 +199,14 @@ impl Config {
             return Err(ConfigError::Invalid {
                 field: "database",
                 reason: format!("{} is not a postgres:// or sqlite:// URL", redact_url(db)),
+            });
+        }
+        if !self.demo.calls_per_day.is_finite()
+            || !(0.0..=1_000_000.0).contains(&self.demo.calls_per_day)
+        {
+            return Err(ConfigError::Invalid {
+                field: "demo.calls_per_day",
+                reason: "must be between 0 and 1000000".into(),
             });
         }
         if self.position_stale_secs == 0 {

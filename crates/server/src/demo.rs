@@ -348,7 +348,11 @@ fn static_role(r: &str) -> &'static str {
 
 /// A point on a road inside `rect` (min_lat, min_lng, max_lat, max_lng); falls back
 /// to the rectangle's centre snapped to the network if no road is near.
-fn random_road_point(rng: &mut DemoRng, city: &CityMap, rect: (f64, f64, f64, f64)) -> LatLng {
+pub(crate) fn random_road_point(
+    rng: &mut DemoRng,
+    city: &CityMap,
+    rect: (f64, f64, f64, f64),
+) -> LatLng {
     let (a, o, c, e) = rect;
     for _ in 0..20 {
         let lat = a + (c - a) * rng.unit();

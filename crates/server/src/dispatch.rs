@@ -311,7 +311,7 @@ pub fn parse_disposition(s: &str) -> Option<Disposition> {
     })
 }
 
-fn disposition_string(d: &Disposition) -> String {
+pub(crate) fn disposition_string(d: &Disposition) -> String {
     match d {
         Disposition::CaseOpened { case_no } => format!("case_opened:{case_no}"),
         Disposition::Duplicate { of } => format!("duplicate:{of}"),

@@ -35,6 +35,7 @@ pub mod ledger;
 pub mod live;
 pub mod metrics;
 pub mod orgs;
+pub mod sim;
 
 pub use config::Config;
 pub use error::{ApiError, ApiResult};
@@ -132,6 +133,9 @@ pub async fn build(
         ledger,
     };
     dispatch::start_workers(&state);
+    if state.config.demo.simulate {
+        sim::spawn(&state);
+    }
     let body_limit = state.config.body_limit_bytes;
     let request_id = HeaderName::from_static("x-request-id");
     let openapi_json: Arc<str> = openapi_json.into();
