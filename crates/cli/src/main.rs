@@ -11,6 +11,10 @@ use pingan_server::Config;
 use pingan_server::demo::{CityMap, DemoOptions};
 use pingan_store::Store;
 
+mod bench_fusion;
+mod import;
+mod source;
+
 #[derive(Parser)]
 #[command(name = "pingan", version, about = "平安 pingan — public-safety command and data-fusion platform", long_about = None)]
 struct Cli {
@@ -41,6 +45,20 @@ enum Command {
     Ledger(LedgerCmd),
     /// Replay an NDJSON sensor-event file through a fresh alert engine and print the alerts as NDJSON.
     Replay(ReplayArgs),
+    /// Data hub sources (数据源): register a mapping TOML, list, show.
+    #[command(subcommand)]
+    Source(source::SourceCmd),
+    /// Import files for a registered source through the data hub's ingest pipeline (resumable).
+    Import(import::ImportArgs),
+    /// Benchmarks that print their numbers.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Data hub end to end: import+normalise+resolve+index rate, peak RSS, search p50/p99, precision/recall/F1.
+    Fusion(bench_fusion::BenchFusionArgs),
 }
 
 #[derive(Args)]
@@ -227,6 +245,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve(store, cfg, city, None, None).await
         }
         Command::Replay(a) => replay(&a),
+        Command::Source(c) => source::run(file, c).await,
+        Command::Import(a) => import::run(file, a).await,
+        Command::Bench(BenchCmd::Fusion(a)) => {
+            tokio::task::spawn_blocking(move || bench_fusion::run_bench(&a)).await?
+        }
         Command::Ledger(c) => ledger(file, c).await,
         Command::Demo(a) => {
             let mut cfg = load_config(file, None)?;

@@ -7,6 +7,8 @@
 //! directory: no clock (time comes in as [`pingan_core::Timestamp`]), no SQL, no
 //! HTTP. The server persists what the in-memory structures here produce.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod hub;
 pub mod ingest;
 pub mod mapping;

@@ -55,6 +55,10 @@ pub struct SearchDoc {
     pub id_number: Option<String>,
     pub phone: Option<String>,
     pub plate: Option<String>,
+    /// Org nodes (station, district, city ids) whose jurisdiction the record is
+    /// located in; empty when it could not be located. The caller fills it (the
+    /// domain knows no map); [`SearchQuery::org`] filters on it.
+    pub orgs: Vec<i64>,
 }
 
 impl SearchDoc {
@@ -108,6 +112,7 @@ impl SearchDoc {
             id_number: r.get(targets::person_id_number()).map(str::to_owned),
             phone,
             plate: r.get(targets::vehicle_plate()).map(str::to_owned),
+            orgs: Vec::new(),
         }
     }
 }
@@ -151,6 +156,8 @@ pub struct SearchQuery {
     pub from: Option<Timestamp>,
     /// Exclusive upper bound on `observed_at`.
     pub to: Option<Timestamp>,
+    /// Only records located in this org node's jurisdiction (see [`SearchDoc::orgs`]).
+    pub org: Option<i64>,
     pub limit: usize,
     pub offset: usize,
 }
@@ -195,6 +202,7 @@ struct Fields {
     id_number: Field,
     phone: Field,
     plate: Field,
+    org: Field,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -221,6 +229,7 @@ fn schema() -> (Schema, Fields) {
         id_number: b.add_text_field("id_number", STRING | STORED),
         phone: b.add_text_field("phone", STRING | STORED),
         plate: b.add_text_field("plate", STRING | STORED),
+        org: b.add_i64_field("org", INDEXED),
     };
     (b.build(), f)
 }
@@ -255,7 +264,28 @@ impl SearchIndex {
             path: dir.display().to_string(),
             message: e.to_string(),
         })?;
-        let index = Index::open_or_create(mmap, schema)?;
+        let index = match Index::open_or_create(mmap, schema.clone()) {
+            Ok(i) => i,
+            // An index written by an older version with another schema: it is
+            // derived data (the owner re-indexes from its records when the index
+            // is behind), so start it afresh rather than refuse to open.
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                let open_err = |e: std::io::Error| SearchError::Open {
+                    path: dir.display().to_string(),
+                    message: e.to_string(),
+                };
+                std::fs::remove_dir_all(dir).map_err(open_err)?;
+                std::fs::create_dir_all(dir).map_err(open_err)?;
+                let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| {
+                    SearchError::Open {
+                        path: dir.display().to_string(),
+                        message: e.to_string(),
+                    }
+                })?;
+                Index::create(mmap, schema, tantivy::IndexSettings::default())?
+            }
+            Err(e) => return Err(e.into()),
+        };
         Self::finish(index, f)
     }
 
@@ -310,6 +340,9 @@ impl SearchIndex {
         }
         if !d.text.is_empty() {
             doc.add_text(f.text, &d.text);
+        }
+        for o in &d.orgs {
+            doc.add_i64(f.org, *o);
         }
         self.writer.add_document(doc)?;
         Ok(())
@@ -383,6 +416,15 @@ impl SearchIndex {
             if let Some(v) = v {
                 clauses.push((Occur::Must, term(field, v)));
             }
+        }
+        if let Some(o) = q.org {
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_i64(f.org, o),
+                    IndexRecordOption::Basic,
+                )),
+            ));
         }
         if q.from.is_some() || q.to.is_some() {
             let lo = q.from.map_or(Bound::Unbounded, |t| {

@@ -865,3 +865,72 @@ fn search_filters_exact_lookups_masking_and_profile() {
     assert_eq!(p.timeline.last().unwrap().kind, "sensor_hit");
     assert!(p.timeline.windows(2).all(|w| w[0].at <= w[1].at));
 }
+
+/// Documents tagged with the org nodes they are located in are found with the
+/// `org` filter only from those nodes; untagged documents from none.
+#[test]
+fn search_filters_by_jurisdiction_org() {
+    use pingan_fusion::ingest::RecordKey;
+    use pingan_fusion::search::SearchDoc;
+    let mut s = SearchIndex::in_memory().unwrap();
+    let doc = |n: u32, name: &str, orgs: Vec<i64>| SearchDoc {
+        record: RecordId(n),
+        key: RecordKey([n as u8; 16]),
+        source: "户籍人口".into(),
+        category: "population".into(),
+        district: None,
+        observed_at: NOW,
+        name: Some(name.into()),
+        address: None,
+        text: String::new(),
+        id_number: None,
+        phone: None,
+        plate: None,
+        orgs,
+    };
+    s.upsert(&doc(0, "王小明", vec![11, 2, 1])).unwrap();
+    s.upsert(&doc(1, "王小红", vec![12, 2, 1])).unwrap();
+    s.upsert(&doc(2, "王小刚", vec![21, 3, 1])).unwrap();
+    s.upsert(&doc(3, "王小强", Vec::new())).unwrap();
+    s.commit().unwrap();
+    let found = |org: Option<i64>| {
+        let r = s
+            .search(&SearchQuery {
+                text: "王小".into(),
+                org,
+                ..SearchQuery::default()
+            })
+            .unwrap();
+        let mut v: Vec<u32> = r.hits.iter().map(|h| h.record.0).collect();
+        v.sort();
+        (r.total, v)
+    };
+    assert_eq!(found(None), (4, vec![0, 1, 2, 3]));
+    assert_eq!(found(Some(11)), (1, vec![0]));
+    assert_eq!(found(Some(2)), (2, vec![0, 1]));
+    assert_eq!(found(Some(1)), (3, vec![0, 1, 2]));
+    assert_eq!(found(Some(99)), (0, vec![]));
+}
+
+/// An index directory written with another schema (an older version) is
+/// started afresh instead of refusing to open.
+#[test]
+fn index_with_an_old_schema_is_recreated() {
+    let dir = std::env::temp_dir().join(format!("pingan-fusion-oldschema-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    {
+        let mut b = tantivy::schema::Schema::builder();
+        b.add_text_field("legacy", tantivy::schema::STRING);
+        let idx = tantivy::Index::create_in_dir(&dir, b.build()).unwrap();
+        let mut w: tantivy::IndexWriter = idx.writer(15 << 20).unwrap();
+        w.commit().unwrap();
+    }
+    let mut s = SearchIndex::open_or_create(&dir).unwrap();
+    assert_eq!(s.len(), 0);
+    s.commit().unwrap();
+    drop(s);
+    // Reopening the recreated index keeps it.
+    assert!(SearchIndex::open_or_create(&dir).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}

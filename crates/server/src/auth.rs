@@ -116,6 +116,8 @@ impl Role {
                 KPIS_READ,
                 LEDGER_READ,
             ],
+            // Search and profiles are limited to the station's jurisdiction
+            // (fusion::Visibility).
             Role::StationOfficer => &[
                 ORGS_READ,
                 UNITS_READ,
@@ -125,6 +127,8 @@ impl Role {
                 ALERTS_WRITE,
                 SENSORS_READ,
                 KPIS_READ,
+                SEARCH,
+                ENTITIES_READ,
             ],
             Role::Analyst => &[
                 ORGS_READ,

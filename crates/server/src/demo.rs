@@ -438,6 +438,20 @@ pub async fn populate_people(
     let synth = pingan_synth::SynthCity::new(pingan_synth::SynthConfig::new(
         seed, people, "510104", "川A", streets,
     ))?;
+    // Standard addresses, houses, residents and vehicles first, so the records
+    // imported next are geocoded (and placed in a jurisdiction) when indexed.
+    state.fusion.set_streets(
+        city.router
+            .streets()
+            .streets()
+            .iter()
+            .map(|s| (s.name.clone(), s.point)),
+    );
+    state
+        .fusion
+        .load_registries(&crate::fusion::synth_registries(&synth))
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the demo registries: {e}"))?;
     for kind in pingan_synth::SourceKind::ALL {
         let mapping = source_mapping(kind);
         let source = state

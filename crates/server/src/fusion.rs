@@ -8,9 +8,14 @@
 //! The hub state lives behind a `std::sync::Mutex` and is only touched from
 //! blocking threads (`spawn_blocking`), so CPU-heavy resolution and indexing never
 //! stall the async runtime.
+//!
+//! Jurisdiction: every indexed record is located (its address geocoded, the point
+//! resolved to station/district/city) and its search document tagged with those
+//! org ids; [`Visibility`] turns a caller into an org filter for searches and
+//! profiles (station officers see their station's records, analysts city-wide).
 
 use std::collections::HashMap;
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -18,8 +23,8 @@ use pingan_core::normalize::address::parse_address;
 use pingan_core::{Clock, LatLng, Timestamp};
 use pingan_fusion::hub::Hub;
 use pingan_fusion::ingest::{
-    Batch, Checkpoint, CommitOutcome, ImportCounts, ImportError, ImportOptions, ImportSink, Record,
-    RecordKey, content_hash, import,
+    Batch, Checkpoint, CommitOutcome, ImportCounts, ImportError, ImportOptions, ImportSink,
+    Progress, Record, RecordKey, content_hash, import,
 };
 use pingan_fusion::mapping::Mapping;
 use pingan_fusion::model::Target;
@@ -27,9 +32,11 @@ use pingan_fusion::profile::Profile;
 use pingan_fusion::read::{FileFormat, ReadOptions, TextEncoding};
 use pingan_fusion::resolve::{EntityId, OperationId, RecordId, ResolveError, Resolver};
 use pingan_fusion::search::{SearchDoc, SearchIndex, SearchQuery, SearchResults};
+use pingan_jurisdiction::Jurisdiction;
 use pingan_store::{
     FusionBatch, FusionCheckpointRow, FusionRecordRow, FusionRejectionRow, FusionSourceRow,
-    NewFusionSource, StdAddressRow, Store, StoreError,
+    HouseRow, NewFusionSource, RegistryBulk, ResidentRow, StdAddressRow, Store, StoreError,
+    VehicleRegRow,
 };
 
 /// Records read back from the store per query while replaying.
@@ -71,11 +78,94 @@ pub struct ImportReport {
     pub finished: bool,
     /// True when an earlier interrupted import of the same content was continued.
     pub resumed_from_line: Option<u64>,
+    /// True when this content had already been imported completely: nothing was
+    /// read again and `counts` are the stored ones (file imports only).
+    pub already_imported: bool,
     pub rejections: Vec<FusionRejectionRow>,
 }
 
+/// Which records a caller may see in searches and profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every record (analysts and admins; anyone placed at the city level).
+    CityWide,
+    /// Only records located in this org node's jurisdiction (a station's or a
+    /// district's area).
+    Org(i64),
+}
+
+impl Visibility {
+    /// Analysts and admins work city-wide whatever their org; everyone else sees
+    /// their org node's jurisdiction, which for the root (city) node is everything.
+    pub fn of(p: &crate::auth::Principal, j: &Jurisdiction) -> Visibility {
+        use crate::auth::Role;
+        if matches!(p.role, Role::Analyst | Role::Admin) {
+            return Visibility::CityWide;
+        }
+        match j.node(p.org_id) {
+            Some(n) if n.parent_id.is_none() => Visibility::CityWide,
+            _ => Visibility::Org(p.org_id),
+        }
+    }
+
+    /// The search filter (`None`: no filter).
+    pub fn org(self) -> Option<i64> {
+        match self {
+            Visibility::CityWide => None,
+            Visibility::Org(o) => Some(o),
+        }
+    }
+}
+
+/// Places records on the map: address → geocoder → point → jurisdiction.
+#[derive(Clone)]
+struct Locator {
+    geocoder: Arc<RwLock<Geocoder>>,
+    jurisdiction: Arc<RwLock<Arc<Jurisdiction>>>,
+}
+
+impl Locator {
+    /// Station, district and city ids of an address (empty when it cannot be placed).
+    fn orgs_of_address(&self, address: &str) -> Vec<i64> {
+        let Some(m) = self
+            .geocoder
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .geocode(address)
+        else {
+            return Vec::new();
+        };
+        let j = self
+            .jurisdiction
+            .read()
+            .map(|j| j.clone())
+            .unwrap_or_else(|p| p.into_inner().clone());
+        let l = j.locate(m.point);
+        [l.station, l.district, l.city]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// The search document of a record, tagged with the org nodes it is located in.
+    fn doc(&self, id: RecordId, r: &Record) -> SearchDoc {
+        let mut d = SearchDoc::from_record(id, r);
+        if let Some(a) = &d.address {
+            d.orgs = self.orgs_of_address(a);
+        }
+        d
+    }
+
+    fn visible(&self, vis: Visibility, r: &Record) -> bool {
+        match vis {
+            Visibility::CityWide => true,
+            Visibility::Org(o) => self.doc(RecordId(0), r).orgs.contains(&o),
+        }
+    }
+}
+
 /// How to read an uploaded file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImportRequest {
     pub format: FileFormat,
     pub encoding: TextEncoding,
@@ -211,6 +301,7 @@ pub struct FusionService {
     clock: Arc<dyn Clock>,
     hub: Arc<Mutex<HubState>>,
     geocoder: Arc<RwLock<Geocoder>>,
+    locator: Locator,
     /// One import at a time: checkpoints and replay order assume serial batches.
     import_lock: tokio::sync::Mutex<()>,
 }
@@ -312,6 +403,7 @@ fn row_checkpoint(c: &FusionCheckpointRow) -> Checkpoint {
 /// Adds records to the hub and the index (no store write): used by commit and replay.
 fn apply_records(
     st: &mut HubState,
+    locator: &Locator,
     records: Vec<Record>,
     checkpoint: Checkpoint,
     reindex: bool,
@@ -330,7 +422,7 @@ fn apply_records(
             if let Some(id) = st.hub.record_by_key(k)
                 && let Some(r) = st.hub.record(id)
             {
-                st.index.upsert(&SearchDoc::from_record(id, r))?;
+                st.index.upsert(&locator.doc(id, r))?;
                 st.uncommitted += 1;
             }
         }
@@ -347,6 +439,7 @@ fn apply_records(
 /// of the store until the next start, which rebuilds it from the store.
 struct StoreSink<'a> {
     hub: &'a Mutex<HubState>,
+    locator: &'a Locator,
     store: &'a Store,
     rt: tokio::runtime::Handle,
     now: i64,
@@ -381,7 +474,7 @@ impl ImportSink for StoreSink<'_> {
         let mut cp = batch.checkpoint.clone();
         let out = {
             let mut st = lock(self.hub);
-            let out = apply_records(&mut st, batch.records, batch.checkpoint, true)?;
+            let out = apply_records(&mut st, self.locator, batch.records, batch.checkpoint, true)?;
             if cp.finished && st.uncommitted > 0 {
                 st.index.commit()?;
                 st.uncommitted = 0;
@@ -407,15 +500,20 @@ impl FusionService {
     /// Opens the hub: replays stored records into the resolver, re-indexes when
     /// the index is behind the store, re-applies the analyst journal, and loads
     /// the standard address registry.
+    ///
+    /// `jurisdiction` is the server's shared jurisdiction index: records are
+    /// located in it when indexed (see [`Visibility`]).
     pub async fn open(
         store: Store,
         data_dir: &Path,
         clock: Arc<dyn Clock>,
+        jurisdiction: Arc<RwLock<Arc<Jurisdiction>>>,
     ) -> Result<Arc<FusionService>, FusionError> {
         let dir = data_dir.join("search");
         let index = tokio::task::spawn_blocking(move || SearchIndex::open_or_create(&dir))
             .await
             .map_err(|e| FusionError::Worker(e.to_string()))??;
+        let geocoder = Arc::new(RwLock::new(Geocoder::default()));
         let svc = Arc::new(FusionService {
             store,
             clock,
@@ -424,11 +522,16 @@ impl FusionService {
                 index,
                 uncommitted: 0,
             })),
-            geocoder: Arc::new(RwLock::new(Geocoder::default())),
+            locator: Locator {
+                geocoder: geocoder.clone(),
+                jurisdiction,
+            },
+            geocoder,
             import_lock: tokio::sync::Mutex::new(()),
         });
-        svc.replay().await?;
+        // Addresses first: re-indexing during replay locates records with them.
         svc.reload_addresses().await?;
+        svc.replay().await?;
         Ok(svc)
     }
 
@@ -443,6 +546,7 @@ impl FusionService {
             let Some(last) = rows.last() else { break };
             after = last.seq;
             let hub = self.hub.clone();
+            let locator = self.locator.clone();
             tokio::task::spawn_blocking(move || -> Result<(), FusionError> {
                 let records = rows
                     .iter()
@@ -451,6 +555,7 @@ impl FusionService {
                 let mut st = lock(&hub);
                 apply_records(
                     &mut st,
+                    &locator,
                     records,
                     Checkpoint {
                         source: String::new(),
@@ -551,22 +656,7 @@ impl FusionService {
 
     /// Registers a source from its mapping TOML (validated by `Mapping::from_toml`).
     pub async fn add_source(&self, mapping_toml: &str) -> Result<FusionSourceRow, FusionError> {
-        let m =
-            Mapping::from_toml(mapping_toml).map_err(|e| FusionError::Mapping(e.to_string()))?;
-        Ok(self
-            .store
-            .create_fusion_source(
-                &NewFusionSource {
-                    name: m.source.name.clone(),
-                    department: m.source.department.clone(),
-                    category: m.source.category.clone(),
-                    legal_basis: m.source.legal_basis.clone(),
-                    update_mode: m.source.update_mode.as_str().to_owned(),
-                    mapping_toml: mapping_toml.to_owned(),
-                },
-                self.clock.now().millis(),
-            )
-            .await?)
+        add_source(&self.store, mapping_toml, self.clock.now().millis()).await
     }
 
     // ------------------------------------------------------------ import
@@ -580,6 +670,48 @@ impl FusionService {
         bytes: Vec<u8>,
         req: ImportRequest,
     ) -> Result<ImportReport, FusionError> {
+        self.import_reader(
+            source,
+            file_name,
+            Cursor::new(bytes),
+            req,
+            false,
+            Box::new(|_| {}),
+        )
+        .await
+    }
+
+    /// Streams a file from disk for `source` (the CLI's `pingan import`): memory
+    /// stays bounded by the batch size whatever the file size. An interrupted
+    /// import of the same content resumes from its checkpoint; content that was
+    /// already imported completely is not read again (`already_imported`).
+    /// `progress` is called after every committed batch.
+    pub async fn import_file(
+        &self,
+        source: &str,
+        path: &Path,
+        req: ImportRequest,
+        progress: Box<dyn FnMut(Progress) + Send>,
+    ) -> Result<ImportReport, FusionError> {
+        let file_name = path.display().to_string();
+        let f = std::fs::File::open(path).map_err(|e| FusionError::Import {
+            file: file_name.clone(),
+            message: e.to_string(),
+        })?;
+        let input = std::io::BufReader::with_capacity(256 << 10, f);
+        self.import_reader(source, &file_name, input, req, true, progress)
+            .await
+    }
+
+    async fn import_reader<R: Read + Seek + Send + 'static>(
+        &self,
+        source: &str,
+        file_name: &str,
+        input: R,
+        req: ImportRequest,
+        skip_finished: bool,
+        mut progress: Box<dyn FnMut(Progress) + Send>,
+    ) -> Result<ImportReport, FusionError> {
         let _serial = self.import_lock.lock().await;
         let row = self
             .store
@@ -588,19 +720,35 @@ impl FusionService {
             .ok_or_else(|| FusionError::UnknownSource(source.to_owned()))?;
         let mapping = Mapping::from_toml(&row.mapping_toml)
             .map_err(|e| FusionError::Mapping(e.to_string()))?;
-        let mut cur = Cursor::new(bytes);
-        let hash = content_hash(&mut cur).map_err(|e| FusionError::Import {
+        // Hashing reads the whole file: off the async threads.
+        let (input, hash) = tokio::task::spawn_blocking(move || {
+            let mut input = input;
+            let h = content_hash(&mut input);
+            (input, h)
+        })
+        .await
+        .map_err(|e| FusionError::Worker(e.to_string()))?;
+        let hash = hash.map_err(|e| FusionError::Import {
             file: file_name.to_owned(),
             message: e.to_string(),
         })?;
-        let resume = self
-            .store
-            .fusion_checkpoint(source, &hash)
-            .await?
-            .filter(|c| !c.finished)
-            .map(|c| row_checkpoint(&c));
+        let stored = self.store.fusion_checkpoint(source, &hash).await?;
+        if skip_finished && let Some(c) = stored.as_ref().filter(|c| c.finished) {
+            return Ok(ImportReport {
+                source: source.to_owned(),
+                file: file_name.to_owned(),
+                file_hash: hash,
+                counts: row_checkpoint(c).counts,
+                finished: true,
+                resumed_from_line: None,
+                already_imported: true,
+                rejections: Vec::new(),
+            });
+        }
+        let resume = stored.filter(|c| !c.finished).map(|c| row_checkpoint(&c));
         let now = self.clock.now();
         let hub = self.hub.clone();
+        let locator = self.locator.clone();
         let store = self.store.clone();
         let rt = tokio::runtime::Handle::current();
         let file = file_name.to_owned();
@@ -614,6 +762,7 @@ impl FusionService {
             opts.batch_size = req.batch_size.max(1);
             let mut sink = StoreSink {
                 hub: &hub,
+                locator: &locator,
                 store: &store,
                 rt,
                 now: now.millis(),
@@ -625,11 +774,11 @@ impl FusionService {
             let res = import(
                 &mapping,
                 &file,
-                cur,
+                input,
                 &opts,
                 resume.as_ref(),
                 &mut sink,
-                &mut |_| {},
+                &mut *progress,
             );
             match res {
                 Ok(cp) => Ok(ImportReport {
@@ -639,6 +788,7 @@ impl FusionService {
                     counts: cp.counts,
                     finished: cp.finished,
                     resumed_from_line,
+                    already_imported: false,
                     rejections: sink.rejections,
                 }),
                 Err(ImportError::Sink { source: e, .. }) => Err(e),
@@ -671,10 +821,34 @@ impl FusionService {
             .or_else(|| st.hub.resolver().entities_of(r).first().copied())
     }
 
-    /// The profile of an entity (following merges), with per-record explanations.
-    pub fn profile(&self, e: EntityId) -> Option<(Profile, Vec<(RecordId, String)>)> {
+    /// The profile of an entity (following merges), with per-record explanations,
+    /// built from the records `vis` may see; `None` when it may see none of them
+    /// (an entity outside the caller's jurisdiction does not exist for it).
+    pub fn profile(
+        &self,
+        e: EntityId,
+        vis: Visibility,
+    ) -> Option<(Profile, Vec<(RecordId, String)>)> {
         let st = lock(&self.hub);
-        let p = st.hub.profile(e, &[])?;
+        let fetch = |r: RecordId| {
+            st.hub
+                .record(r)
+                .filter(|rec| self.locator.visible(vis, rec))
+                .cloned()
+        };
+        let mut p = pingan_fusion::profile::build_profile(
+            st.hub.resolver(),
+            &fetch,
+            st.hub.relations(),
+            e,
+            &[],
+        )?;
+        if vis != Visibility::CityWide {
+            p.records.retain(|r| fetch(*r).is_some());
+            if p.records.is_empty() {
+                return None;
+            }
+        }
         let expl = p
             .records
             .iter()
@@ -775,6 +949,43 @@ impl FusionService {
     pub fn entity_count(&self) -> usize {
         lock(&self.hub).hub.resolver().entity_count()
     }
+
+    /// Writes standard address / house / resident / vehicle registries and
+    /// reloads the geocoder; returns the number of standard addresses it now knows.
+    pub async fn load_registries(&self, bulk: &RegistryBulk) -> Result<usize, FusionError> {
+        self.store.write_registries(bulk).await?;
+        self.reload_addresses().await
+    }
+
+    /// Station, district and city ids a free-text address is located in (empty
+    /// when it cannot be geocoded).
+    pub fn orgs_of_address(&self, address: &str) -> Vec<i64> {
+        self.locator.orgs_of_address(address)
+    }
+}
+
+/// Registers a source from its mapping TOML (validated by `Mapping::from_toml`;
+/// the error names the line and field). Used by the API and by `pingan source add`,
+/// which works on the store without starting the hub.
+pub async fn add_source(
+    store: &Store,
+    mapping_toml: &str,
+    now: i64,
+) -> Result<FusionSourceRow, FusionError> {
+    let m = Mapping::from_toml(mapping_toml).map_err(|e| FusionError::Mapping(e.to_string()))?;
+    Ok(store
+        .create_fusion_source(
+            &NewFusionSource {
+                name: m.source.name.clone(),
+                department: m.source.department.clone(),
+                category: m.source.category.clone(),
+                legal_basis: m.source.legal_basis.clone(),
+                update_mode: m.source.update_mode.as_str().to_owned(),
+                mapping_toml: mapping_toml.to_owned(),
+            },
+            now,
+        )
+        .await?)
 }
 
 impl From<FusionError> for crate::error::ApiError {
@@ -808,4 +1019,88 @@ impl From<FusionError> for crate::error::ApiError {
             }
         }
     }
+}
+
+/// The standard address (标准地址), actual housing (实有房屋), actual population
+/// (实有人口: residents and tenants with their dates) and vehicle registries of a
+/// synthetic city, one standard address per house down to the room, at the
+/// house's coordinates. Codes are derived from the synthetic ids, so loading the
+/// same city twice adds nothing.
+pub fn synth_registries(synth: &pingan_synth::SynthCity) -> RegistryBulk {
+    use pingan_synth::ResidenceRole;
+    let people: Vec<pingan_synth::Person> = synth.people().collect();
+    let houses: Vec<pingan_synth::House> = synth.houses().collect();
+    let mut bulk = RegistryBulk::default();
+    for h in &houses {
+        let a = &h.address;
+        let region = parse_address(&a.region_name);
+        let code = format!("{}-{:08}", a.district_code, h.id);
+        bulk.addresses.push(StdAddressRow {
+            id: 0,
+            code: code.clone(),
+            province: region.province.unwrap_or_default(),
+            city: region.city.unwrap_or_default(),
+            district: region.district.unwrap_or_default(),
+            street: a.street_office.clone(),
+            community: a.community.clone(),
+            road: a.road.clone(),
+            number: format!("{}号", a.number),
+            building: Some(format!("{}栋", a.building)),
+            unit: Some(format!("{}单元", a.unit)),
+            room: Some(format!("{}室", a.room)),
+            full_text: a.text(),
+            lat: h.point.lat(),
+            lng: h.point.lng(),
+        });
+        bulk.houses.push((
+            HouseRow {
+                id: 0,
+                code: format!("H{:08}", h.id),
+                address_id: 0,
+                kind: h.use_.as_chinese().to_owned(),
+                area_m2: Some(h.area_m2),
+                owner_id_number: people
+                    .get(h.owner as usize)
+                    .map(|p| p.id_number.as_str().to_owned()),
+            },
+            code,
+        ));
+    }
+    for r in synth.residences() {
+        let Some(p) = people.get(r.person as usize) else {
+            continue;
+        };
+        let owner = houses.get(r.house as usize).map(|h| h.owner) == Some(r.person);
+        let relation = match r.role {
+            _ if owner => "owner",
+            ResidenceRole::Resident => "resident",
+            ResidenceRole::Tenant => "tenant",
+        };
+        bulk.residents.push((
+            ResidentRow {
+                id: 0,
+                house_id: 0,
+                id_number: p.id_number.as_str().to_owned(),
+                name: p.name.clone(),
+                relation: relation.to_owned(),
+                since: Some(r.since.to_string()),
+                until: r.until.map(|d| d.to_string()),
+            },
+            format!("H{:08}", r.house),
+        ));
+    }
+    for v in synth.vehicles() {
+        let Some(owner) = people.get(v.owner as usize) else {
+            continue;
+        };
+        bulk.vehicles.push(VehicleRegRow {
+            id: 0,
+            plate: v.plate.as_str().to_owned(),
+            owner_id_number: owner.id_number.as_str().to_owned(),
+            brand: v.brand.to_owned(),
+            color: v.colour.to_owned(),
+            registered_on: Some(v.registered.to_string()),
+        });
+    }
+    bulk
 }

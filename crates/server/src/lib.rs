@@ -116,8 +116,13 @@ pub async fn build(
         alerts::AlertConfig::default(),
     )
     .await?;
-    let fusion =
-        fusion::FusionService::open(store.clone(), &config.data_dir, clock.clone()).await?;
+    let fusion = fusion::FusionService::open(
+        store.clone(),
+        &config.data_dir,
+        clock.clone(),
+        jurisdiction.clone(),
+    )
+    .await?;
     let state = AppState {
         fusion,
         jurisdiction,

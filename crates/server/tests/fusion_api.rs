@@ -432,3 +432,158 @@ async fn geocode_finds_the_house() {
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| format!("%{b:02X}")).collect()
 }
+
+/// A point of the demo city whose location satisfies `want`, scanning a grid
+/// over the city's extent.
+fn point_where(app: &TestApp, want: impl Fn(&pingan_jurisdiction::Located) -> bool) -> (f64, f64) {
+    let city = app.state.city().unwrap();
+    let b = city.bbox;
+    let j = app.state.jurisdiction();
+    for i in 1..60 {
+        for k in 1..60 {
+            let lat = b.min_lat + (b.max_lat - b.min_lat) * f64::from(i) / 60.0;
+            let lng = b.min_lng + (b.max_lng - b.min_lng) * f64::from(k) / 60.0;
+            let p = pingan_core::LatLng::new(lat, lng).unwrap();
+            if want(&j.locate(p)) {
+                return (lat, lng);
+            }
+        }
+    }
+    panic!("no point of the city satisfies the condition");
+}
+
+/// Station officers find and open only records located (by geocoded address) in
+/// their station's area; analysts search city-wide.
+#[tokio::test]
+async fn search_and_profiles_follow_the_jurisdiction() {
+    let app = TestApp::demo().await;
+    let officer = app.login("officer01").await;
+    let (st, me) = app.get("/api/v1/auth/me", &officer).await;
+    assert_eq!(st, StatusCode::OK, "{me}");
+    let station = me["org_id"].as_i64().unwrap();
+    let j = app.state.jurisdiction();
+    let district = j.node(station).unwrap().parent_id.unwrap();
+    let here = point_where(&app, |l| l.station == Some(station));
+    let there = point_where(&app, |l| {
+        l.station.is_some() && l.district != Some(district)
+    });
+    let addr = |code: &str, road: &str, (lat, lng): (f64, f64)| pingan_store::StdAddressRow {
+        id: 0,
+        code: code.into(),
+        province: "四川省".into(),
+        city: "成都市".into(),
+        district: "锦江区".into(),
+        street: "测试街道".into(),
+        community: "测试社区".into(),
+        road: road.into(),
+        number: "8号".into(),
+        building: None,
+        unit: None,
+        room: None,
+        full_text: format!("四川省成都市锦江区{road}8号"),
+        lat,
+        lng,
+    };
+    let known = app
+        .state
+        .fusion
+        .load_registries(&pingan_store::RegistryBulk {
+            addresses: vec![addr("J1", "青龙路", here), addr("J2", "白虎街", there)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(known, 2);
+    let (st, _) = app
+        .call(
+            "POST",
+            "/api/v1/sources",
+            Some(&app.login("analyst").await),
+            Some(json!({"mapping_toml": MAPPING})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let a = id("51010419850306001");
+    let b = id("51010419850306003");
+    let csv = format!(
+        "{HEADER}\nJ1,钱多多,男,汉,,{a},,四川省成都市锦江区青龙路8号\n\
+         J2,钱多宝,男,汉,,{b},,四川省成都市锦江区白虎街8号"
+    );
+    app.state
+        .fusion
+        .import_bytes(
+            "户籍人口",
+            "j.csv",
+            csv.into_bytes(),
+            ImportRequest::new(FileFormat::Csv),
+        )
+        .await
+        .unwrap();
+    let purpose = [("X-Purpose", "辖区核查")];
+    let search = |token: String, q: String| {
+        let app = &app;
+        async move {
+            let (st, b) = app
+                .get_with(
+                    &format!("/api/v1/search?q={}", urlencode(&q)),
+                    &token,
+                    &purpose,
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            b
+        }
+    };
+    let analyst = app.login("analyst").await;
+    let all = search(analyst.clone(), "钱多".into()).await;
+    assert_eq!(all["total"], 2, "{all}");
+    let mine = search(officer.clone(), "钱多".into()).await;
+    assert_eq!(mine["total"], 1, "{mine}");
+    assert_eq!(mine["items"][0]["name"], "钱*多", "{mine}");
+    // Exact identifier lookups are filtered the same way.
+    assert_eq!(search(officer.clone(), b.clone()).await["total"], 0);
+    assert_eq!(search(analyst.clone(), b.clone()).await["total"], 1);
+
+    let entity_of = |body: &Value| body["items"][0]["entity"].as_u64().unwrap();
+    let own = entity_of(&mine);
+    let other = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["entity"].as_u64().unwrap())
+        .find(|e| *e != own)
+        .unwrap();
+    let (st, p) = app
+        .get_with(&format!("/api/v1/entities/{own}"), &officer, &purpose)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{p}");
+    assert_eq!(p["masked"], true, "{p}");
+    let (st, e) = app
+        .get_with(&format!("/api/v1/entities/{other}"), &officer, &purpose)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{e}");
+    assert_eq!(error_code(&e), "not_found");
+    let (st, _) = app
+        .get_with(&format!("/api/v1/entities/{other}"), &analyst, &purpose)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    // Standard addresses outside the station are not shown either.
+    let ids: Vec<i64> = app
+        .state
+        .store
+        .all_std_addresses()
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let (st, _) = app
+        .get_with(&format!("/api/v1/addresses/{}", ids[0]), &officer, &purpose)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (st, _) = app
+        .get_with(&format!("/api/v1/addresses/{}", ids[1]), &officer, &purpose)
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! Standard addresses (标准地址): free-text geocoding to the best standard
 //! address with a score, and one address with its houses and residents
-//! (residents are personal data: `X-Purpose` and audit).
+//! (residents are personal data: `X-Purpose` and audit; an address outside the
+//! caller's jurisdiction is answered 404).
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use crate::AppState;
 use crate::audit::{Audit, Purpose};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiPath, ApiQuery, ApiResult};
+use crate::fusion::Visibility;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -119,6 +121,15 @@ async fn get_address(
     ApiPath(AddressPath { id }): ApiPath<AddressPath>,
 ) -> ApiResult<axum::Json<AddressDto>> {
     let a = s.store.get_std_address(id).await?;
+    if let Visibility::Org(org) = Visibility::of(&p, &s.jurisdiction()) {
+        let located = pingan_core::LatLng::new(a.lat, a.lng)
+            .map(|pt| s.jurisdiction().locate(pt))
+            .ok();
+        let inside = located.is_some_and(|l| [l.station, l.district, l.city].contains(&Some(org)));
+        if !inside {
+            return Err(ApiError::not_found("address", id));
+        }
+    }
     let mut houses = Vec::new();
     for h in s.store.houses_at(a.id).await? {
         let residents = s

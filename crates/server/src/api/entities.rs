@@ -1,7 +1,9 @@
 //! Entities (一人一档): the profile of one resolved entity with its linked
 //! records, per-field provenance, link explanations, relations and timeline;
 //! analyst merge / split and undo of either, each with a reason, audited and
-//! journaled so they survive restarts.
+//! journaled so they survive restarts. A profile shows only the records located
+//! in the caller's jurisdiction (city-wide for analysts); an entity with none
+//! there is answered 404.
 
 use axum::extract::State;
 use pingan_core::normalize::mask::{mask_id_number, mask_name, mask_phone, mask_plate};
@@ -17,6 +19,7 @@ use crate::AppState;
 use crate::audit::{Audit, Purpose};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ApiJson, ApiPath, ApiResult};
+use crate::fusion::Visibility;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -118,7 +121,7 @@ async fn get_entity(
 ) -> ApiResult<axum::Json<ProfileDto>> {
     let (profile, expl) = s
         .fusion
-        .profile(EntityId(id))
+        .profile(EntityId(id), Visibility::of(&p, &s.jurisdiction()))
         .ok_or_else(|| ApiError::not_found("entity", id))?;
     let masked = !pingan_fusion::mask::may_unmask(
         matches!(p.role, Role::Analyst | Role::Commander | Role::Admin),

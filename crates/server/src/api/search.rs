@@ -1,7 +1,8 @@
 //! `GET /api/v1/search`: Chinese full-text and identifier search over every
 //! ingested record, with structured filters. Requires `X-Purpose`; lists are
 //! always masked (unmasking is for single profiles); every search is audited
-//! with its query.
+//! with its query. Callers below the city level (station officers, district
+//! staff) only find records located in their jurisdiction.
 
 use axum::extract::State;
 use pingan_fusion::mask::mask_hit;
@@ -16,6 +17,7 @@ use crate::AppState;
 use crate::audit::{Audit, Purpose};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::fusion::Visibility;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search))
@@ -98,6 +100,7 @@ async fn search(
         district: q.district.clone(),
         from: from.map(pingan_core::Timestamp::from_millis),
         to: to.map(pingan_core::Timestamp::from_millis),
+        org: Visibility::of(&p, &s.jurisdiction()).org(),
         limit,
         offset,
     };
