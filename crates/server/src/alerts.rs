@@ -15,6 +15,7 @@
 //! [`AlertDraftDto`] (an alert draft as persisted, served and replayed).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -37,28 +38,59 @@ use crate::api::LatLngDto;
 use crate::error::{ApiError, ApiResult};
 use crate::live::LiveEvent;
 
-/// Tuning of the service.
+/// Tuning of the service (from `[alerts]` in the config, see
+/// [`AlertConfig::from_settings`]).
 #[derive(Debug, Clone)]
 pub struct AlertConfig {
     /// Command channel capacity in batches; beyond it ingestion answers 503.
     pub queue_batches: usize,
+    /// Events accepted but not yet written as raw events; beyond it ingestion
+    /// answers 429 (the write-behind store is the bottleneck, slow down).
+    pub queue_events: usize,
+    /// The raw-event writer commits once this many events are buffered …
+    pub raw_flush_events: usize,
+    /// … or once the oldest buffered event has waited this long.
+    pub raw_flush_every: Duration,
+    /// Raw events per write transaction: the SQLite writer lock is released
+    /// between transactions, so alert writes wait at most one of them.
+    pub raw_tx_events: usize,
     /// How often the engine clock ticks (expiry, silence, suppression ends).
     pub tick: Duration,
     /// Raw events that hit no rule are purged after this.
     pub retention: Duration,
     /// How often the retention purge runs.
     pub purge_every: Duration,
+    /// A sensor that sends nothing for this long is flagged silent.
+    pub sensor_silent_after: Duration,
     pub parse: ParseOptions,
 }
 
 impl Default for AlertConfig {
     fn default() -> Self {
+        AlertConfig::from_settings(&crate::config::AlertSettings::default())
+    }
+}
+
+impl AlertConfig {
+    pub fn from_settings(s: &crate::config::AlertSettings) -> Self {
         AlertConfig {
-            queue_batches: 256,
+            queue_batches: s.queue_batches,
+            queue_events: s.queue_events,
+            raw_flush_events: s.raw_flush_events,
+            raw_flush_every: Duration::from_millis(s.raw_flush_ms),
+            raw_tx_events: 2_000,
             tick: Duration::from_secs(1),
-            retention: Duration::from_secs(7 * 86_400),
-            purge_every: Duration::from_secs(60),
+            retention: Duration::from_secs(s.event_retention_hours * 3_600),
+            purge_every: Duration::from_secs(s.purge_every_secs),
+            sensor_silent_after: Duration::from_secs(s.sensor_silent_after_secs),
             parse: ParseOptions::default(),
+        }
+    }
+
+    fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            sensor_silent_after: Some(self.sensor_silent_after),
+            ..EngineConfig::default()
         }
     }
 }
@@ -670,6 +702,8 @@ impl AlertDraftDto {
 pub enum IngestError {
     #[error("the event queue is full")]
     Busy,
+    #[error("too many accepted events are waiting to be stored")]
+    Backlog,
     #[error("the alert engine has stopped")]
     Stopped,
 }
@@ -691,18 +725,61 @@ enum Cmd {
     Flush(oneshot::Sender<()>),
 }
 
+/// Engine thread → alert persister: effects only, so an alert never waits
+/// behind raw events.
 enum Out {
+    Effects(Vec<Effect>),
+    /// Passed on to the raw writer once every earlier effect is persisted.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Engine thread → raw-event writer (write-behind).
+enum Raw {
     Batch {
         events: Vec<NewEvent>,
-        effects: Vec<Effect>,
+        /// Sensor id → latest event time seen in the batch (capped at now).
         seen: Vec<(String, i64)>,
     },
     Flush(oneshot::Sender<()>),
 }
 
+/// Admission control: events and batches accepted at the edge and not yet
+/// written as raw events. Bounds the memory of every queue behind the edge.
+#[derive(Debug)]
+struct Gate {
+    events: AtomicUsize,
+    batches: AtomicUsize,
+    max_events: usize,
+    max_batches: usize,
+}
+
+impl Gate {
+    /// Reserves room for a batch of `n` events. A batch larger than the whole
+    /// budget is still admitted into an empty queue, so it cannot be refused forever.
+    fn admit(&self, n: usize) -> Result<(), IngestError> {
+        let before = self.events.fetch_add(n, Ordering::AcqRel);
+        if before > 0 && before + n > self.max_events {
+            self.events.fetch_sub(n, Ordering::AcqRel);
+            return Err(IngestError::Backlog);
+        }
+        if self.batches.fetch_add(1, Ordering::AcqRel) >= self.max_batches {
+            self.batches.fetch_sub(1, Ordering::AcqRel);
+            self.events.fetch_sub(n, Ordering::AcqRel);
+            return Err(IngestError::Busy);
+        }
+        Ok(())
+    }
+
+    fn release(&self, events: usize, batches: usize) {
+        self.events.fetch_sub(events, Ordering::AcqRel);
+        self.batches.fetch_sub(batches, Ordering::AcqRel);
+    }
+}
+
 /// Handle to the early-warning worker. Cheap to share (`Arc`).
 pub struct AlertService {
     tx: SyncSender<Cmd>,
+    gate: Arc<Gate>,
     /// Sensor id → owning org path, for authorising sensor keys at the edge.
     sensors: RwLock<HashMap<String, String>>,
     /// Watch id → owning org path, the routing fallback for unlocated alerts.
@@ -732,7 +809,7 @@ fn org_path_of(j: &Jurisdiction, id: i64) -> Option<String> {
     Some(s)
 }
 
-fn root_path(j: &Jurisdiction) -> String {
+pub(crate) fn root_path(j: &Jurisdiction) -> String {
     j.nodes()
         .iter()
         .find(|n| n.parent_id.is_none())
@@ -776,7 +853,7 @@ impl AlertService {
         config: AlertConfig,
     ) -> anyhow::Result<Arc<AlertService>> {
         let now = clock.now();
-        let mut engine = Engine::new(EngineConfig::default())?;
+        let mut engine = Engine::new(config.engine())?;
         let jl = jurisdiction.clone();
         engine.set_jurisdiction(Box::new(move |p: &LatLng| {
             let j = jl
@@ -820,14 +897,25 @@ impl AlertService {
                 }
             }
         }
-        let (tx, rx) = std::sync::mpsc::sync_channel(config.queue_batches);
-        let (out_tx, out_rx) = mpsc::channel(64);
+        // Event batches are bounded by the gate; the slack is for control commands.
+        let (tx, rx) = std::sync::mpsc::sync_channel(config.queue_batches + 64);
+        let (out_tx, out_rx) = mpsc::channel(256);
+        // Every batch in the raw channel holds a gate slot, so with this
+        // capacity the engine thread never blocks on it.
+        let (raw_tx, raw_rx) = mpsc::channel(config.queue_batches + 1);
+        let gate = Arc::new(Gate {
+            events: AtomicUsize::new(0),
+            batches: AtomicUsize::new(0),
+            max_events: config.queue_events,
+            max_batches: config.queue_batches,
+        });
         let watch_orgs = Arc::new(RwLock::new(watch_orgs));
         let tick = config.tick;
         let worker_clock = clock.clone();
+        let engine_raw = raw_tx.clone();
         std::thread::Builder::new()
             .name("alert-engine".into())
-            .spawn(move || engine_loop(engine, rx, out_tx, worker_clock, tick))?;
+            .spawn(move || engine_loop(engine, rx, out_tx, engine_raw, worker_clock, tick))?;
         let fallback_root = {
             let j = jurisdiction
                 .read()
@@ -835,6 +923,7 @@ impl AlertService {
                 .unwrap_or_else(|e| e.into_inner().clone());
             root_path(&j)
         };
+        let (persister_store, writer_clock) = (store.clone(), clock.clone());
         let persister = Persister {
             store,
             clock,
@@ -842,14 +931,24 @@ impl AlertService {
             watch_orgs: watch_orgs.clone(),
             seq_to_id: HashMap::new(),
             seq_order: std::collections::VecDeque::new(),
-            forget_after_ms: EngineConfig::default().suppression_window.as_millis() as i64 + 60_000,
+            forget_after_ms: config.engine().suppression_window.as_millis() as i64 + 60_000,
             root: fallback_root,
+            raw: raw_tx,
+        };
+        tokio::spawn(persister.run(out_rx));
+        let writer = RawWriter {
+            store: persister_store,
+            clock: writer_clock,
+            gate: gate.clone(),
+            flush_events: config.raw_flush_events.max(1),
+            flush_every: config.raw_flush_every,
+            tx_events: config.raw_tx_events.max(1),
             retention: config.retention,
         };
-        let purge_every = config.purge_every;
-        tokio::spawn(persister.run(out_rx, purge_every));
+        tokio::spawn(writer.run(raw_rx, config.purge_every));
         Ok(Arc::new(AlertService {
             tx,
+            gate,
             sensors: RwLock::new(sensors),
             watch_orgs,
             config,
@@ -864,13 +963,26 @@ impl AlertService {
             .unwrap_or(false)
     }
 
-    /// Queues accepted events without waiting; `Busy` when the queue is full.
+    /// Queues accepted events without waiting: `Busy` when the engine queue
+    /// is full, `Backlog` when too many accepted events still wait to be stored.
     pub fn try_ingest(&self, events: Vec<SensorEvent>) -> Result<(), IngestError> {
-        match self.tx.try_send(Cmd::Events(events)) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(IngestError::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(IngestError::Stopped),
-        }
+        let n = events.len();
+        self.gate.admit(n)?;
+        let refused = match self.tx.try_send(Cmd::Events(events)) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Full(_)) => IngestError::Busy,
+            Err(TrySendError::Disconnected(_)) => IngestError::Stopped,
+        };
+        self.gate.release(n, 1);
+        Err(refused)
+    }
+
+    /// `(events, batches)` accepted and not yet written as raw events.
+    pub fn backlog(&self) -> (usize, usize) {
+        (
+            self.gate.events.load(Ordering::Acquire),
+            self.gate.batches.load(Ordering::Acquire),
+        )
     }
 
     /// Sends a control command, waiting (briefly) for queue space: control
@@ -952,6 +1064,7 @@ fn engine_loop(
     mut engine: Engine,
     rx: Receiver<Cmd>,
     out: mpsc::Sender<Out>,
+    raw: mpsc::Sender<Raw>,
     clock: Arc<dyn Clock>,
     tick: Duration,
 ) {
@@ -984,12 +1097,26 @@ fn engine_loop(
                     let t = seen.entry(ev.sensor_id.as_str()).or_insert(i64::MIN);
                     *t = (*t).max(ev.time.millis().min(now.millis()));
                 }
+                // Alerts first: they go to the persister now, the raw events
+                // behind them to the write-behind writer.
+                if !effects.is_empty() && out.blocking_send(Out::Effects(effects)).is_err() {
+                    return;
+                }
                 let seen = seen.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-                msg = Some(Out::Batch {
+                let batch = Raw::Batch {
                     events: stored,
-                    effects,
                     seen,
-                });
+                };
+                let sent = match raw.try_send(batch) {
+                    Ok(()) => Ok(()),
+                    // Cannot happen while the gate holds (see `start`); waiting
+                    // is still correct, only slower.
+                    Err(mpsc::error::TrySendError::Full(b)) => raw.blocking_send(b).map_err(|_| ()),
+                    Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+                };
+                if sent.is_err() {
+                    return;
+                }
             }
             Some(Cmd::Sensor(info, reply)) => {
                 let _ = reply.send(
@@ -1018,22 +1145,20 @@ fn engine_loop(
         if last_tick.elapsed() >= tick {
             last_tick = Instant::now();
             let effects = engine.tick(clock.now());
-            if !effects.is_empty()
-                && out
-                    .blocking_send(Out::Batch {
-                        events: Vec::new(),
-                        effects,
-                        seen: Vec::new(),
-                    })
-                    .is_err()
-            {
+            if !effects.is_empty() && out.blocking_send(Out::Effects(effects)).is_err() {
                 return;
             }
         }
     }
 }
 
-async fn audit_system(store: &Store, at: i64, action: &str, watch_id: i64, case_ref: &str) {
+pub(crate) async fn audit_system(
+    store: &Store,
+    at: i64,
+    action: &str,
+    watch_id: i64,
+    case_ref: &str,
+) {
     let entry = AuditEntry {
         at,
         user_id: None,
@@ -1064,7 +1189,8 @@ struct Persister {
     /// Suppression window plus a margin for clock-tick lag.
     forget_after_ms: i64,
     root: String,
-    retention: Duration,
+    /// Flushes are passed on to the raw writer.
+    raw: mpsc::Sender<Raw>,
 }
 
 /// Retries a store step with backoff; the outcome is logged either way.
@@ -1091,22 +1217,17 @@ macro_rules! with_retry {
 }
 
 impl Persister {
-    async fn run(mut self, mut rx: mpsc::Receiver<Out>, purge_every: Duration) {
-        let mut purge = tokio::time::interval(purge_every);
-        purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                m = rx.recv() => match m {
-                    Some(Out::Batch { events, effects, seen }) => self.batch(events, effects, seen).await,
-                    Some(Out::Flush(reply)) => { let _ = reply.send(()); }
-                    None => return,
-                },
-                _ = purge.tick() => {
-                    let cut = self.clock.now().millis() - self.retention.as_millis() as i64;
-                    if let Some(n) = with_retry!("purge", self.store.purge_events(cut))
-                        && n > 0
+    async fn run(mut self, mut rx: mpsc::Receiver<Out>) {
+        while let Some(m) = rx.recv().await {
+            match m {
+                Out::Effects(effects) => self.effects(effects).await,
+                Out::Flush(reply) => {
+                    // Every raw batch sent before this flush is already in the
+                    // raw channel; the writer answers once they are stored.
+                    if let Err(mpsc::error::SendError(Raw::Flush(reply))) =
+                        self.raw.send(Raw::Flush(reply)).await
                     {
-                        tracing::info!(purged = n, "raw events past retention purged");
+                        let _ = reply.send(());
                     }
                 }
             }
@@ -1122,14 +1243,9 @@ impl Persister {
             .unwrap_or_else(|| self.root.clone())
     }
 
-    async fn batch(
-        &mut self,
-        events: Vec<NewEvent>,
-        effects: Vec<Effect>,
-        seen: Vec<(String, i64)>,
-    ) {
+    /// Stores and broadcasts alerts first, then the other effects.
+    async fn effects(&mut self, effects: Vec<Effect>) {
         let now = self.clock.now().millis();
-        with_retry!("events", self.store.insert_events(&events));
         let mut drafts = Vec::new();
         let mut rows = Vec::new();
         for e in &effects {
@@ -1239,13 +1355,87 @@ impl Persister {
             self.seq_order.pop_front();
             self.seq_to_id.remove(&seq);
         }
-        for (sensor, at) in seen {
-            with_retry!(
-                "last seen",
-                self.store
-                    .update_sensor_liveness(&sensor, None, Some(at), now)
-            );
+    }
+}
+
+/// The write-behind writer of raw events: buffers accepted events into large
+/// batches, writes them in short transactions (so alert writes interleave),
+/// records sensor liveness once per flush, frees the admission budget, and
+/// runs the retention purge.
+struct RawWriter {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    gate: Arc<Gate>,
+    flush_events: usize,
+    flush_every: Duration,
+    tx_events: usize,
+    retention: Duration,
+}
+
+/// What the raw writer holds between flushes.
+#[derive(Default)]
+struct RawBuffer {
+    events: Vec<NewEvent>,
+    seen: HashMap<String, i64>,
+    batches: usize,
+    since: Option<tokio::time::Instant>,
+}
+
+impl RawWriter {
+    async fn run(self, mut rx: mpsc::Receiver<Raw>, purge_every: Duration) {
+        let mut purge = tokio::time::interval(purge_every);
+        purge.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut buf = RawBuffer::default();
+        loop {
+            let due = buf.since.map(|t| t + self.flush_every);
+            tokio::select! {
+                m = rx.recv() => match m {
+                    Some(Raw::Batch { events, seen }) => {
+                        buf.events.extend(events);
+                        for (id, at) in seen {
+                            let t = buf.seen.entry(id).or_insert(at);
+                            *t = (*t).max(at);
+                        }
+                        buf.batches += 1;
+                        buf.since.get_or_insert_with(tokio::time::Instant::now);
+                        if buf.events.len() >= self.flush_events {
+                            self.write(&mut buf).await;
+                        }
+                    }
+                    Some(Raw::Flush(reply)) => {
+                        self.write(&mut buf).await;
+                        let _ = reply.send(());
+                    }
+                    None => {
+                        self.write(&mut buf).await;
+                        return;
+                    }
+                },
+                _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                    self.write(&mut buf).await;
+                }
+                _ = purge.tick() => {
+                    let cut = self.clock.now().millis() - self.retention.as_millis() as i64;
+                    if let Some(n) = with_retry!("purge", self.store.purge_events(cut))
+                        && n > 0
+                    {
+                        tracing::info!(purged = n, "raw events past retention purged");
+                    }
+                }
+            }
         }
+    }
+
+    async fn write(&self, buf: &mut RawBuffer) {
+        let buf = std::mem::take(buf);
+        let now = self.clock.now().millis();
+        for chunk in buf.events.chunks(self.tx_events) {
+            with_retry!("events", self.store.insert_events(chunk));
+        }
+        let seen: Vec<(String, i64)> = buf.seen.into_iter().collect();
+        with_retry!("last seen", self.store.touch_sensors(&seen, now));
+        // Written or given up after retries (logged): either way the budget is free.
+        self.gate.release(buf.events.len(), buf.batches);
     }
 }
 

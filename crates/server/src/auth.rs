@@ -101,6 +101,7 @@ impl Role {
                 ENTITIES_READ,
                 LEDGER_READ,
                 EVALUATIONS_READ,
+                EVALUATIONS_WRITE,
             ],
             Role::Dispatcher => &[
                 ORGS_READ,
@@ -122,6 +123,8 @@ impl Role {
                 ORGS_READ,
                 UNITS_READ,
                 UNITS_STATUS,
+                EVALUATIONS_READ,
+                EVALUATIONS_WRITE,
                 INCIDENTS_READ,
                 ALERTS_READ,
                 ALERTS_WRITE,
@@ -152,6 +155,7 @@ impl Role {
                 LEDGER_READ,
                 KPIS_READ,
                 EVALUATIONS_READ,
+                NOTIFICATIONS_READ,
             ],
             Role::Partner => &[HANDOFFS_WRITE],
             Role::Sensor => &[EVENTS_WRITE, POSITIONS_WRITE],
@@ -190,6 +194,9 @@ pub mod scope {
     pub const HANDOFFS_WRITE: &str = "handoffs:write";
     pub const LEDGER_READ: &str = "ledger:read";
     pub const EVALUATIONS_READ: &str = "evaluations:read";
+    pub const EVALUATIONS_WRITE: &str = "evaluations:write";
+    /// The citizen notification delivery log.
+    pub const NOTIFICATIONS_READ: &str = "notifications:read";
     /// Any authenticated principal (e.g. `/auth/me`).
     pub const AUTHENTICATED: &str = "authenticated";
 
@@ -223,6 +230,8 @@ pub mod scope {
         HANDOFFS_WRITE,
         LEDGER_READ,
         EVALUATIONS_READ,
+        EVALUATIONS_WRITE,
+        NOTIFICATIONS_READ,
     ];
 }
 

@@ -27,6 +27,8 @@ pub struct Config {
     pub position_stale_secs: u64,
     /// Directory of the built web console (defaults to `web/dist` if it exists).
     pub web_dir: Option<PathBuf>,
+    /// Early warning: ingest queues, raw-event retention, the demo event feed (`[alerts]` table).
+    pub alerts: AlertSettings,
     /// The demo's simulated city life (`[demo]` table).
     pub demo: DemoSettings,
 }
@@ -53,6 +55,51 @@ impl Default for DemoSettings {
     }
 }
 
+/// Settings of the early-warning service (`crate::alerts`) and its demo feed
+/// (`crate::alert_feed`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Event batches queued for the engine; beyond it ingestion answers 503.
+    pub queue_batches: usize,
+    /// Accepted events not yet written as raw events; beyond it ingestion answers 429.
+    pub queue_events: usize,
+    /// Raw events are written behind alerts in batches of up to this many …
+    pub raw_flush_events: usize,
+    /// … or after this many milliseconds, whichever comes first.
+    pub raw_flush_ms: u64,
+    /// Raw events that hit no rule are purged after this many hours.
+    pub event_retention_hours: u64,
+    /// How often the retention purge runs.
+    pub purge_every_secs: u64,
+    /// A sensor that sends nothing for this long is flagged silent.
+    pub sensor_silent_after_secs: u64,
+    /// Feed synthetic sensor events into a demo city (only where `pingan demo`
+    /// seeded the demo sensors and watches).
+    pub demo_feed: bool,
+    /// Synthetic events per second of the demo feed.
+    pub demo_feed_rate: f64,
+    /// Share of demo events that carry a watched identifier.
+    pub demo_feed_hit_share: f64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            queue_batches: 256,
+            queue_events: 500_000,
+            raw_flush_events: 20_000,
+            raw_flush_ms: 500,
+            event_retention_hours: 7 * 24,
+            purge_every_secs: 60,
+            sensor_silent_after_secs: 3_600,
+            demo_feed: true,
+            demo_feed_rate: 20.0,
+            demo_feed_hit_share: 0.004,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -64,6 +111,7 @@ impl Default for Config {
             log_format: "text".into(),
             position_stale_secs: 300,
             web_dir: None,
+            alerts: AlertSettings::default(),
             demo: DemoSettings::default(),
         }
     }
@@ -80,6 +128,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("position_stale_secs", &self.position_stale_secs)
             .field("web_dir", &self.web_dir)
+            .field("alerts", &self.alerts)
             .field("demo", &self.demo)
             .finish()
     }
@@ -158,6 +207,18 @@ impl Config {
                 "DEMO_CALLS_PER_DAY" => {
                     cfg.demo.calls_per_day = v.parse().map_err(|e| bad(format!("{e}")))?
                 }
+                "ALERTS_EVENT_RETENTION_HOURS" => {
+                    cfg.alerts.event_retention_hours = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "ALERTS_QUEUE_EVENTS" => {
+                    cfg.alerts.queue_events = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "ALERTS_DEMO_FEED" => {
+                    cfg.alerts.demo_feed = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "ALERTS_DEMO_FEED_RATE" => {
+                    cfg.alerts.demo_feed_rate = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
                 // Variables read elsewhere (test harnesses, the demo's password) are not config.
                 _ => {}
             }
@@ -209,6 +270,7 @@ impl Config {
                 reason: "must be between 0 and 1000000".into(),
             });
         }
+        self.alerts.validate()?;
         if self.position_stale_secs == 0 {
             return Err(ConfigError::Invalid {
                 field: "position_stale_secs",
@@ -223,6 +285,50 @@ impl Config {
         self.database
             .clone()
             .unwrap_or_else(|| self.data_dir.join("pingan.db").display().to_string())
+    }
+}
+
+impl AlertSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("alerts.queue_batches", self.queue_batches as u64),
+            ("alerts.queue_events", self.queue_events as u64),
+            ("alerts.raw_flush_events", self.raw_flush_events as u64),
+            ("alerts.raw_flush_ms", self.raw_flush_ms),
+            ("alerts.event_retention_hours", self.event_retention_hours),
+            ("alerts.purge_every_secs", self.purge_every_secs),
+            (
+                "alerts.sensor_silent_after_secs",
+                self.sensor_silent_after_secs,
+            ),
+        ];
+        if let Some((field, _)) = positive.into_iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Invalid {
+                field,
+                reason: "must be positive".into(),
+            });
+        }
+        // Retention is an oversight promise: at most ten years, so the
+        // millisecond arithmetic cannot overflow either.
+        if self.event_retention_hours > 24 * 366 * 10 {
+            return Err(ConfigError::Invalid {
+                field: "alerts.event_retention_hours",
+                reason: "must be at most 87840 (ten years)".into(),
+            });
+        }
+        if !self.demo_feed_rate.is_finite() || !(0.01..=100_000.0).contains(&self.demo_feed_rate) {
+            return Err(ConfigError::Invalid {
+                field: "alerts.demo_feed_rate",
+                reason: "must be between 0.01 and 100000 events per second".into(),
+            });
+        }
+        if !(0.0..=1.0).contains(&self.demo_feed_hit_share) {
+            return Err(ConfigError::Invalid {
+                field: "alerts.demo_feed_hit_share",
+                reason: "must be between 0 and 1".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -293,5 +399,38 @@ mod tests {
         };
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2") && shown.contains("pingan:***@db"));
+    }
+
+    #[test]
+    fn alert_settings_from_file_and_env() {
+        let c: Config = toml::from_str("[alerts]\nevent_retention_hours = 48\n").unwrap();
+        assert_eq!(c.alerts.event_retention_hours, 48);
+        assert_eq!(c.alerts.queue_events, AlertSettings::default().queue_events);
+        let c = Config::load(
+            None,
+            env(&[
+                ("PINGAN_ALERTS_EVENT_RETENTION_HOURS", "24"),
+                ("PINGAN_ALERTS_DEMO_FEED", "false"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.alerts.event_retention_hours, c.alerts.demo_feed),
+            (24, false)
+        );
+        assert!(matches!(
+            Config::load(None, env(&[("PINGAN_ALERTS_QUEUE_EVENTS", "0")])),
+            Err(ConfigError::Invalid {
+                field: "alerts.queue_events",
+                ..
+            })
+        ));
+        assert!(matches!(
+            Config::load(None, env(&[("PINGAN_ALERTS_DEMO_FEED_RATE", "NaN")])),
+            Err(ConfigError::Invalid {
+                field: "alerts.demo_feed_rate",
+                ..
+            })
+        ));
     }
 }

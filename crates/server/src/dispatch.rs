@@ -521,9 +521,11 @@ async fn sync_assignments(s: &AppState, id: i64, inc: &Incident) -> ApiResult<()
 
 /// Every incident state change passes through here: it publishes
 /// `incident.updated` for the console and is the single place where the
-/// ledger records case states (`LeafRecord::CaseState`) once the ledger
-/// service is part of [`AppState`].
+/// ledger records case states (`LeafRecord::CaseState`, queued without
+/// waiting; see [`crate::citizen`]).
 pub async fn case_state_changed(s: &AppState, row: &IncidentRow, lines: &[NewTimelineEntry]) {
+    let at = lines.iter().map(|l| l.at).max().unwrap_or(row.updated_at);
+    s.citizen.feed.case_changed(row, at);
     let dto = match crate::api::incidents::incident_dto(s, row, false).await {
         Ok(d) => d,
         Err(e) => {

@@ -22,6 +22,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+pub mod alert_feed;
 pub mod alerts;
 pub mod api;
 pub mod audit;
@@ -113,7 +114,7 @@ pub async fn build(
         clock.clone(),
         live.clone(),
         jurisdiction.clone(),
-        alerts::AlertConfig::default(),
+        alerts::AlertConfig::from_settings(&config.alerts),
     )
     .await?;
     let fusion = fusion::FusionService::open(
@@ -138,6 +139,7 @@ pub async fn build(
         ledger,
     };
     dispatch::start_workers(&state);
+    alert_feed::spawn(&state);
     if state.config.demo.simulate {
         sim::spawn(&state);
     }

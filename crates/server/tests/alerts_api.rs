@@ -605,3 +605,58 @@ async fn replay_gives_the_alerts_of_live_ingestion() {
     assert_eq!(replayed, live);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn backlog_of_unstored_events_answers_429_until_written() {
+    // Room for 3 events between the edge and the raw-event store, and a writer
+    // that only writes on flush: the second batch must be refused, not queued.
+    let mut cfg = pingan_server::Config::default();
+    cfg.alerts.queue_events = 3;
+    cfg.alerts.raw_flush_events = 1_000_000;
+    cfg.alerts.raw_flush_ms = 3_600_000;
+    let app = TestApp::with_config(cfg).await;
+    let admin = app.login("admin").await;
+    let a = station_of(&app, "officer01").await;
+    sensor(&app, &admin, "CP-Q1", &a).await;
+    let key = sensor_key(&app, &admin, &a).await;
+    let t = app.state.now_ms();
+    let two = [
+        plate_event("CP-Q1", "川A10001", t),
+        plate_event("CP-Q1", "川A10002", t),
+    ]
+    .join("\n");
+    let (status, body) = events(&app, &key, &two).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.state.alerts.backlog(), (2, 1));
+
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/events", app.base))
+        .bearer_auth(&key)
+        .header("content-type", "application/x-ndjson")
+        .body(two.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "backlog");
+    // Nothing of the refused batch was kept.
+    assert_eq!(app.state.alerts.backlog(), (2, 1));
+
+    // Once the first batch is written the budget is free again.
+    app.state.alerts.flush().await.unwrap();
+    assert_eq!(app.state.alerts.backlog(), (0, 0));
+    assert_eq!(app.state.store.count_events().await.unwrap(), (2, 0));
+    let (status, body) = events(&app, &key, &two).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.state.alerts.flush().await.unwrap();
+    assert_eq!(app.state.store.count_events().await.unwrap(), (4, 0));
+    app.stop().await;
+}

@@ -43,20 +43,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 fn busy(e: IngestError) -> Response {
-    match e {
-        IngestError::Busy => {
-            let mut r = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "the alert engine is saturated; retry shortly",
-            )
-            .into_response();
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            r
+    let (status, code, message) = match e {
+        IngestError::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the alert engine is saturated; retry shortly",
+        ),
+        IngestError::Backlog => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "backlog",
+            "too many accepted events are waiting to be stored; slow down and retry",
+        ),
+        IngestError::Stopped => {
+            return ApiError::internal("the alert engine has stopped").into_response();
         }
-        IngestError::Stopped => ApiError::internal("the alert engine has stopped").into_response(),
-    }
+    };
+    let mut r = ApiError::new(status, code, message).into_response();
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 // ---------------------------------------------------------------- events
@@ -79,12 +84,14 @@ pub struct EventsResult {
 /// Sensor events: NDJSON (`application/x-ndjson`), one JSON object, or a JSON
 /// array. Bad lines are rejected with their line number and field; the rest
 /// are accepted. 422 only if nothing was accepted; 503 with `Retry-After`
-/// when the engine queue is full.
+/// when the engine queue is full, 429 with `Retry-After` when too many
+/// accepted events still wait to be stored (`alerts.queue_events`).
 #[utoipa::path(post, path = "/api/v1/events", tag = "alerts",
     request_body(content = String, description = "NDJSON, a JSON event, or a JSON array of events"),
     security(("bearer" = ["events:write"])),
     responses((status = 200, body = EventsResult), (status = 422, body = EventsResult),
-        (status = 400, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)))]
+        (status = 400, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody)))]
 async fn post_events(State(s): State<AppState>, p: Principal, req: Request) -> Response {
     match events_inner(s, p, req).await {
         Ok(r) => r,
@@ -93,11 +100,8 @@ async fn post_events(State(s): State<AppState>, p: Principal, req: Request) -> R
 }
 
 async fn events_inner(s: AppState, p: Principal, req: Request) -> ApiResult<Response> {
-    let ndjson = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.contains("ndjson") || c.contains("jsonlines"));
+    let ndjson =
+        crate::error::body_format(req.headers(), true)? == crate::error::BodyFormat::Ndjson;
     let body = crate::error::read_body(req, &s).await?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad_request("malformed_body", "body is not UTF-8"))?;
@@ -178,8 +182,14 @@ pub struct SensorDto {
     pub org_id: i64,
     pub org_path: String,
     pub location: Option<LatLngDto>,
-    /// `active` or `silent`.
+    /// `active`, `silent` or `disabled`.
     pub status: String,
+    /// Nothing received for `alerts.sensor_silent_after_secs`: the device or
+    /// its link may be down (or, at a resident's door, nobody came or went).
+    pub silent: bool,
+    /// Time of the latest event received from the sensor.
+    pub last_seen_at: Option<String>,
+    /// Same as `last_seen_at` (kept for older clients).
     pub last_seen: Option<String>,
     pub created_at: String,
 }
@@ -196,8 +206,10 @@ impl From<pingan_store::SensorRow> for SensorDto {
             name: r.name,
             org_id: r.org_id,
             org_path: r.org_path,
-            status: r.status,
+            silent: r.status == "silent",
+            last_seen_at: r.last_seen.map(rfc3339),
             last_seen: r.last_seen.map(rfc3339),
+            status: r.status,
             created_at: rfc3339(r.created_at),
         }
     }
@@ -506,6 +518,9 @@ async fn create_watch(
     )
     .await
     .map_err(IntoResponse::into_response)?;
+    s.citizen
+        .feed
+        .watch_changed(&row, pingan_ledger::WatchAction::Created, row.created_at);
     let dto = watch_dto(row).map_err(IntoResponse::into_response)?;
     Ok((StatusCode::CREATED, axum::Json(dto)))
 }
@@ -606,6 +621,9 @@ async fn update_watch(
     )
     .await
     .map_err(IntoResponse::into_response)?;
+    s.citizen
+        .feed
+        .watch_changed(&row, pingan_ledger::WatchAction::Changed, row.updated_at);
     Ok(axum::Json(
         watch_dto(row).map_err(IntoResponse::into_response)?,
     ))
@@ -655,6 +673,10 @@ async fn cancel_watch(
         .get_watch(id)
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
+    // A cancellation is a change of the watch's status.
+    s.citizen
+        .feed
+        .watch_changed(&row, pingan_ledger::WatchAction::Changed, s.now_ms());
     Ok(axum::Json(
         watch_dto(row).map_err(IntoResponse::into_response)?,
     ))
@@ -952,12 +974,8 @@ async fn step(
     action: &'static str,
     req: Request,
 ) -> ApiResult<axum::Json<AlertDto>> {
-    let body = crate::error::read_body(req, &s).await?;
-    let tr_req: TransitionRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        TransitionRequest::default()
-    } else {
-        crate::error::parse_json(&body)?
-    };
+    // The body is optional (empty = no note), but one that is sent must be JSON.
+    let tr_req: TransitionRequest = crate::error::json_or_default(req, &s).await?;
     let row = visible_alert(&s, &p, id).await?;
     let mut alert = rebuild(&row)?;
     let from = alert.status();
@@ -1014,6 +1032,13 @@ async fn step(
         .store
         .update_alert_lifecycle(id, &change, now.millis())
         .await?;
+    let disposition = match &row.outcome {
+        Some(o) if row.status == "closed" => format!("closed:{o}"),
+        _ => row.status.clone(),
+    };
+    s.citizen
+        .feed
+        .alert_disposed(id, &disposition, now.millis(), &row.org_path);
     s.audit(
         &p,
         Audit {

@@ -58,6 +58,9 @@ pub struct DuplicateDto {
 #[derive(Serialize, ToSchema)]
 pub struct CallResult {
     pub incident: IncidentDto,
+    /// The caller's receipt code for the citizen portal: read it out (it is
+    /// also sent to the caller). `null` only if it could not be issued.
+    pub receipt_code: Option<String>,
     pub suggestion: SuggestionDto,
     pub duplicates: Vec<DuplicateDto>,
 }
@@ -257,6 +260,14 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
             s.now_ms(),
         )
         .await?;
+    // Issuing the receipt code must never fail the call itself.
+    let receipt_code = match s.citizen.open_case(&row).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::error!(incident = row.id, error = %e, "receipt code not issued");
+            None
+        }
+    };
     crate::dispatch::case_state_changed(
         s,
         &row,
@@ -300,6 +311,7 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
     }
     Ok(CallResult {
         incident: incident_dto(s, &row, false).await?,
+        receipt_code,
         suggestion: SuggestionDto {
             type_code: cls.type_code.clone(),
             type_name,

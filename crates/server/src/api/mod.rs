@@ -16,12 +16,15 @@ pub mod audit_log;
 pub mod calls;
 pub mod console;
 pub mod entities;
+pub mod evaluations;
 pub mod geo;
 pub mod health;
 pub mod incidents;
 pub mod kpis;
 pub mod ledger;
+pub mod notifications;
 pub mod orgs;
+pub mod portal;
 pub mod search;
 pub mod session;
 pub mod sources;
@@ -69,6 +72,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(search::routes())
         .merge(entities::routes())
         .merge(addresses::routes())
+        .merge(portal::routes())
+        .merge(evaluations::routes())
+        .merge(notifications::routes())
 }
 
 /// A WGS84 point on the wire.
