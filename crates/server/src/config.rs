@@ -31,6 +31,128 @@ pub struct Config {
     pub alerts: AlertSettings,
     /// The demo's simulated city life (`[demo]` table).
     pub demo: DemoSettings,
+    /// Citizen portal rate limits and notification delivery (`[citizen]` table).
+    pub citizen: CitizenSettings,
+}
+
+/// Settings of the citizen portal and notifier (`crate::citizen`, `crate::notify`).
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CitizenSettings {
+    /// Webhook that delivers citizen notifications (SMS gateway bridge).
+    /// Unset: messages are kept in the outbox as `no_channel`, never dropped.
+    pub notify_webhook_url: Option<String>,
+    /// Timeout of one delivery attempt.
+    pub notify_timeout_ms: u64,
+    /// Attempts before a message is given up (`failed`).
+    pub notify_max_attempts: u32,
+    /// First retry delay; doubles per attempt …
+    pub notify_backoff_ms: u64,
+    /// … up to this.
+    pub notify_backoff_max_ms: u64,
+    /// Portal address named in messages.
+    pub portal_url: String,
+    /// Portal lookups per minute per client IP (token bucket refill) …
+    pub portal_ip_per_minute: u32,
+    /// … with this burst.
+    pub portal_ip_burst: u32,
+    /// Portal lookups per minute per receipt code …
+    pub portal_code_per_minute: u32,
+    /// … with this burst.
+    pub portal_code_burst: u32,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for CitizenSettings {
+    fn default() -> Self {
+        CitizenSettings {
+            notify_webhook_url: None,
+            notify_timeout_ms: 5_000,
+            notify_max_attempts: 10,
+            notify_backoff_ms: 2_000,
+            notify_backoff_max_ms: 600_000,
+            portal_url: "https://pingan.local/portal".into(),
+            portal_ip_per_minute: 30,
+            portal_ip_burst: 10,
+            portal_code_per_minute: 6,
+            portal_code_burst: 5,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for CitizenSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CitizenSettings")
+            // Webhook URLs often carry a token in the query: show the origin only.
+            .field(
+                "notify_webhook_url",
+                &self
+                    .notify_webhook_url
+                    .as_deref()
+                    .map(|u| u.split(['?', '#']).next().unwrap_or_default().to_string()),
+            )
+            .field("notify_timeout_ms", &self.notify_timeout_ms)
+            .field("notify_max_attempts", &self.notify_max_attempts)
+            .field("notify_backoff_ms", &self.notify_backoff_ms)
+            .field("notify_backoff_max_ms", &self.notify_backoff_max_ms)
+            .field("portal_url", &self.portal_url)
+            .field("portal_ip_per_minute", &self.portal_ip_per_minute)
+            .field("portal_ip_burst", &self.portal_ip_burst)
+            .field("portal_code_per_minute", &self.portal_code_per_minute)
+            .field("portal_code_burst", &self.portal_code_burst)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .finish()
+    }
+}
+
+impl CitizenSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(u) = &self.notify_webhook_url
+            && !u.is_empty()
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid {
+                field: "citizen.notify_webhook_url",
+                reason: "must be an http:// or https:// URL".into(),
+            });
+        }
+        let positive = [
+            ("citizen.notify_timeout_ms", self.notify_timeout_ms),
+            (
+                "citizen.notify_max_attempts",
+                u64::from(self.notify_max_attempts),
+            ),
+            ("citizen.notify_backoff_ms", self.notify_backoff_ms),
+            (
+                "citizen.portal_ip_per_minute",
+                u64::from(self.portal_ip_per_minute),
+            ),
+            ("citizen.portal_ip_burst", u64::from(self.portal_ip_burst)),
+            (
+                "citizen.portal_code_per_minute",
+                u64::from(self.portal_code_per_minute),
+            ),
+            (
+                "citizen.portal_code_burst",
+                u64::from(self.portal_code_burst),
+            ),
+        ];
+        if let Some((field, _)) = positive.into_iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Invalid {
+                field,
+                reason: "must be positive".into(),
+            });
+        }
+        if self.notify_backoff_max_ms < self.notify_backoff_ms {
+            return Err(ConfigError::Invalid {
+                field: "citizen.notify_backoff_max_ms",
+                reason: "must be at least notify_backoff_ms".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Settings of the demo simulator (`crate::sim`).
@@ -113,6 +235,7 @@ impl Default for Config {
             web_dir: None,
             alerts: AlertSettings::default(),
             demo: DemoSettings::default(),
+            citizen: CitizenSettings::default(),
         }
     }
 }
@@ -130,6 +253,7 @@ impl std::fmt::Debug for Config {
             .field("web_dir", &self.web_dir)
             .field("alerts", &self.alerts)
             .field("demo", &self.demo)
+            .field("citizen", &self.citizen)
             .finish()
     }
 }
@@ -201,12 +325,6 @@ impl Config {
                     cfg.position_stale_secs = v.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 "WEB_DIR" => cfg.web_dir = Some(PathBuf::from(v)),
-                "DEMO_SIMULATE" => {
-                    cfg.demo.simulate = v.parse().map_err(|e| bad(format!("{e}")))?
-                }
-                "DEMO_CALLS_PER_DAY" => {
-                    cfg.demo.calls_per_day = v.parse().map_err(|e| bad(format!("{e}")))?
-                }
                 "ALERTS_EVENT_RETENTION_HOURS" => {
                     cfg.alerts.event_retention_hours = v.parse().map_err(|e| bad(format!("{e}")))?
                 }
@@ -218,6 +336,15 @@ impl Config {
                 }
                 "ALERTS_DEMO_FEED_RATE" => {
                     cfg.alerts.demo_feed_rate = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "DEMO_SIMULATE" => {
+                    cfg.demo.simulate = v.parse().map_err(|e| bad(format!("{e}")))?
+                }
+                "NOTIFY_WEBHOOK_URL" => {
+                    cfg.citizen.notify_webhook_url = if v.is_empty() { None } else { Some(v) }
+                }
+                "DEMO_CALLS_PER_DAY" => {
+                    cfg.demo.calls_per_day = v.parse().map_err(|e| bad(format!("{e}")))?
                 }
                 // Variables read elsewhere (test harnesses, the demo's password) are not config.
                 _ => {}
@@ -271,6 +398,7 @@ impl Config {
             });
         }
         self.alerts.validate()?;
+        self.citizen.validate()?;
         if self.position_stale_secs == 0 {
             return Err(ConfigError::Invalid {
                 field: "position_stale_secs",

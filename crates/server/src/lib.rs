@@ -27,6 +27,7 @@ pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod citizen;
 pub mod config;
 pub mod demo;
 pub mod dispatch;
@@ -35,6 +36,7 @@ pub mod fusion;
 pub mod ledger;
 pub mod live;
 pub mod metrics;
+pub mod notify;
 pub mod orgs;
 pub mod sim;
 
@@ -56,6 +58,9 @@ pub struct AppState {
     pub dispatch: Arc<dispatch::DispatchService>,
     /// The verifiable case log: `state.ledger.append(&record)`, `.receipt(index)`.
     pub ledger: Arc<ledger::LedgerService>,
+    /// Citizen transparency: ledger feed (`state.citizen.feed.case_changed(..)`),
+    /// receipt codes, portal rate limits, notification outbox.
+    pub citizen: Arc<citizen::CitizenService>,
     /// The early-warning worker (engine thread + persister).
     pub alerts: Arc<alerts::AlertService>,
     /// The data hub: sources, ingest, resolution, search, geocoding (`state.fusion.geocode(text)`).
@@ -124,14 +129,24 @@ pub async fn build(
         jurisdiction.clone(),
     )
     .await?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let citizen = citizen::CitizenService::start(
+        store.clone(),
+        ledger.clone(),
+        clock.clone(),
+        jurisdiction.clone(),
+        config.citizen.clone(),
+        &metrics,
+    )?;
     let state = AppState {
+        citizen,
         fusion,
         jurisdiction,
         alerts,
         store,
         config: Arc::new(config),
         clock,
-        metrics: Arc::new(metrics::Metrics::new()),
+        metrics,
         route_scopes,
         live,
         city: Arc::new(RwLock::new(None)),
@@ -195,7 +210,9 @@ pub async fn serve(
     drain: Duration,
 ) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    // The peer address feeds the citizen portal's per-IP rate limits.
+    let app = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         let _ = tx.send(());
     });
