@@ -7,12 +7,11 @@
 //! its content), so a sink that refuses duplicate keys never stores a row twice even
 //! if the same file is imported again from the start.
 
-use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
-use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pingan_core::Timestamp;
 use pingan_core::normalize::id_number::IdNumber;
@@ -446,16 +445,17 @@ fn derive_from_id_number(
     }
 }
 
-/// Counts bytes pulled through it, for progress reporting.
+/// Counts bytes pulled through it, for progress reporting (read from the
+/// committing thread while the reading thread advances it).
 struct CountingReader<R> {
     inner: R,
-    count: Rc<Cell<u64>>,
+    count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.set(self.count.get() + n as u64);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -466,12 +466,36 @@ impl<R: Seek> Seek for CountingReader<R> {
     }
 }
 
+/// One batch's worth of mapped rows, handed from the reading thread to the
+/// committing one.
+struct Chunk {
+    records: Vec<Record>,
+    rejections: Vec<Rejection>,
+    read: u64,
+    rejected: u64,
+    last_line: u64,
+}
+
+/// Why the reading thread stopped early.
+enum ReadStop {
+    Read(ReadError),
+    MissingColumns(Vec<String>),
+}
+
+/// Mapped batches in flight between the two threads: enough to keep both busy,
+/// few enough to bound memory.
+const CHUNKS_IN_FLIGHT: usize = 2;
+
 /// Imports one file into `sink`.
 ///
 /// `resume`: the checkpoint of an earlier, interrupted import of the same file (as
 /// stored by the sink). Rows up to its `last_line` are skipped; counts continue
 /// from it. `progress` is called after each committed batch.
-pub fn import<R: Read + Seek, S: ImportSink>(
+///
+/// Reading, decoding, mapping and normalising run on a second thread, one batch
+/// ahead of the sink (resolution and indexing on the calling thread), so the two
+/// halves of the pipeline use two cores. Batches are committed in file order.
+pub fn import<R: Read + Seek + Send, S: ImportSink>(
     mapping: &Mapping,
     file_name: &str,
     mut input: R,
@@ -509,67 +533,117 @@ pub fn import<R: Read + Seek, S: ImportSink>(
         },
     };
     let skip_through = cp.last_line;
-    let source: Arc<str> = Arc::from(mapping.source.name.as_str());
-    let category: Arc<str> = Arc::from(mapping.source.category.as_str());
-    let file: Arc<str> = Arc::from(file_name);
-    let columns = mapping.columns();
-    let bytes = Rc::new(Cell::new(0u64));
+    let bytes = Arc::new(AtomicU64::new(0));
     let counting = CountingReader {
         inner: input,
         count: bytes.clone(),
     };
     let batch_size = opts.batch_size.max(1);
-    let mut records: Vec<Record> = Vec::with_capacity(batch_size);
-    let mut rejections: Vec<Rejection> = Vec::new();
-    let mut pending_rows = 0usize;
-    let mut pending_counts = ImportCounts::default();
-    let mut pending_last = cp.last_line;
-    let mut failure: Option<ImportError<S::Error>> = None;
+    // (batch, is the final remainder)
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Chunk, bool)>(CHUNKS_IN_FLIGHT);
 
-    let mut commit = |records: &mut Vec<Record>,
-                      rejections: &mut Vec<Rejection>,
-                      pending_counts: &mut ImportCounts,
-                      pending_last: u64,
-                      cp: &mut Checkpoint|
-     -> Result<(), ImportError<S::Error>> {
-        let mut next = cp.clone();
-        next.last_line = pending_last;
-        next.counts.read += pending_counts.read;
-        next.counts.rejected += pending_counts.rejected;
-        let batch = Batch {
-            records: std::mem::take(records),
-            rejections: std::mem::take(rejections),
-            checkpoint: next.clone(),
-        };
-        let out = sink.commit(batch).map_err(|source| ImportError::Sink {
-            file: cp.file.clone(),
-            last_committed_line: cp.last_line,
-            source,
-        })?;
-        next.apply(out);
-        *pending_counts = ImportCounts::default();
-        *cp = next;
-        progress(Progress {
-            bytes_read: bytes.get(),
-            total_bytes,
-            counts: cp.counts,
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            read_and_map(
+                mapping,
+                file_name,
+                counting,
+                opts,
+                skip_through,
+                batch_size,
+                tx,
+            )
         });
-        Ok(())
-    };
+        let mut committed: Result<(), ImportError<S::Error>> = Ok(());
+        let mut commit = |chunk: Chunk, finished: bool, cp: &mut Checkpoint| {
+            let mut next = cp.clone();
+            next.last_line = chunk.last_line;
+            next.counts.read += chunk.read;
+            next.counts.rejected += chunk.rejected;
+            next.finished = finished;
+            let batch = Batch {
+                records: chunk.records,
+                rejections: chunk.rejections,
+                checkpoint: next.clone(),
+            };
+            let out = sink.commit(batch).map_err(|source| ImportError::Sink {
+                file: cp.file.clone(),
+                last_committed_line: cp.last_line,
+                source,
+            })?;
+            next.apply(out);
+            *cp = next;
+            progress(Progress {
+                bytes_read: bytes.load(Ordering::Relaxed),
+                total_bytes,
+                counts: cp.counts,
+            });
+            Ok(())
+        };
+        // The final remainder (possibly empty) also marks the checkpoint finished.
+        for (chunk, last) in rx.iter() {
+            if let Err(e) = commit(chunk, last, &mut cp) {
+                committed = Err(e);
+                break;
+            }
+        }
+        // Stops the reader if the sink failed (its next send fails).
+        drop(rx);
+        let read = reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        committed?;
+        match read {
+            Ok(()) => {}
+            Err(ReadStop::Read(e)) => return Err(ImportError::Read(e)),
+            Err(ReadStop::MissingColumns(columns)) => {
+                return Err(ImportError::MissingColumns {
+                    file: file_name.to_owned(),
+                    columns,
+                });
+            }
+        }
+        Ok(cp)
+    })
+}
 
-    read_rows(file_name, counting, opts.format, &opts.read, &mut |ev| {
+/// The reading thread: rows → records or rejections, sent in batches of
+/// `batch_size` rows, then the remainder (always sent, possibly empty, so the
+/// committing side has a final batch to mark finished).
+fn read_and_map<R: Read + Seek>(
+    mapping: &Mapping,
+    file_name: &str,
+    input: R,
+    opts: &ImportOptions,
+    skip_through: u64,
+    batch_size: usize,
+    tx: std::sync::mpsc::SyncSender<(Chunk, bool)>,
+) -> Result<(), ReadStop> {
+    let source: Arc<str> = Arc::from(mapping.source.name.as_str());
+    let category: Arc<str> = Arc::from(mapping.source.category.as_str());
+    let file: Arc<str> = Arc::from(file_name);
+    let columns = mapping.columns();
+    let empty = |last_line| Chunk {
+        records: Vec::with_capacity(batch_size),
+        rejections: Vec::new(),
+        read: 0,
+        rejected: 0,
+        last_line,
+    };
+    let mut chunk = empty(skip_through);
+    let mut pending_rows = 0usize;
+    let mut missing: Option<Vec<String>> = None;
+    let mut receiver_gone = false;
+    read_rows(file_name, input, opts.format, &opts.read, &mut |ev| {
         match ev {
             ReadEvent::Header(h) => {
-                let missing: Vec<String> = columns
+                let absent: Vec<String> = columns
                     .iter()
                     .filter(|c| !h.iter().any(|x| &**x == c.as_str()))
                     .cloned()
                     .collect();
-                if !missing.is_empty() {
-                    failure = Some(ImportError::MissingColumns {
-                        file: file_name.to_owned(),
-                        columns: missing,
-                    });
+                if !absent.is_empty() {
+                    missing = Some(absent);
                     return ControlFlow::Break(());
                 }
                 return ControlFlow::Continue(());
@@ -578,13 +652,13 @@ pub fn import<R: Read + Seek, S: ImportSink>(
                 if row.line <= skip_through {
                     return ControlFlow::Continue(());
                 }
-                pending_counts.read += 1;
-                pending_last = row.line;
+                chunk.read += 1;
+                chunk.last_line = row.line;
                 match map_row(mapping, &source, &category, &file, &row, opts.imported_at) {
-                    Ok(r) => records.push(r),
+                    Ok(r) => chunk.records.push(r),
                     Err(errs) => {
-                        pending_counts.rejected += 1;
-                        rejections.extend(errs);
+                        chunk.rejected += 1;
+                        chunk.rejections.extend(errs);
                     }
                 }
             }
@@ -592,10 +666,10 @@ pub fn import<R: Read + Seek, S: ImportSink>(
                 if line <= skip_through {
                     return ControlFlow::Continue(());
                 }
-                pending_counts.read += 1;
-                pending_counts.rejected += 1;
-                pending_last = line;
-                rejections.push(Rejection {
+                chunk.read += 1;
+                chunk.rejected += 1;
+                chunk.last_line = line;
+                chunk.rejections.push(Rejection {
                     file: file_name.to_owned(),
                     line,
                     field: None,
@@ -606,30 +680,25 @@ pub fn import<R: Read + Seek, S: ImportSink>(
         pending_rows += 1;
         if pending_rows >= batch_size {
             pending_rows = 0;
-            if let Err(e) = commit(
-                &mut records,
-                &mut rejections,
-                &mut pending_counts,
-                pending_last,
-                &mut cp,
-            ) {
-                failure = Some(e);
+            let last = chunk.last_line;
+            if tx
+                .send((std::mem::replace(&mut chunk, empty(last)), false))
+                .is_err()
+            {
+                receiver_gone = true;
                 return ControlFlow::Break(());
             }
         }
         ControlFlow::Continue(())
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
+    })
+    .map_err(ReadStop::Read)?;
+    if let Some(columns) = missing {
+        return Err(ReadStop::MissingColumns(columns));
     }
-    // The final batch also marks the checkpoint finished.
-    cp.finished = true;
-    commit(
-        &mut records,
-        &mut rejections,
-        &mut pending_counts,
-        pending_last,
-        &mut cp,
-    )?;
-    Ok(cp)
+    if !receiver_gone {
+        // The committing side stopped on its own error if this fails; that
+        // error is the one reported.
+        let _ = tx.send((chunk, true));
+    }
+    Ok(())
 }

@@ -587,3 +587,97 @@ async fn search_and_profiles_follow_the_jurisdiction() {
     assert_eq!(st, StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+/// The demo population comes with its registries: every house has a standard
+/// address at the house's coordinates that the geocoder finds from its text,
+/// residents and tenants are linked with dates, vehicles with their owners, and
+/// the imported records are placed in the stations' jurisdictions.
+#[tokio::test]
+async fn demo_population_has_registries_and_geocodes() {
+    let app = TestApp::demo().await;
+    let r = pingan_server::demo::populate_people(&app.state, 2026, 300)
+        .await
+        .unwrap();
+    assert_eq!(r.people, 300);
+    assert!(r.accepted > 300, "{r:?}");
+    let addresses = app.state.store.all_std_addresses().await.unwrap();
+    assert!(addresses.len() > 100, "{}", addresses.len());
+    let analyst = app.login("analyst").await;
+    let purpose = [("X-Purpose", "实有人口核查")];
+    let mut residents = 0;
+    let mut tenants = 0;
+    for a in addresses.iter().step_by(addresses.len() / 12) {
+        let (st, g) = app
+            .get(
+                &format!("/api/v1/addresses/geocode?q={}", urlencode(&a.full_text)),
+                &analyst,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{g}");
+        assert_eq!(
+            g["address_id"].as_i64(),
+            Some(a.id),
+            "{} → {g}",
+            a.full_text
+        );
+        assert!(g["score"].as_f64().unwrap() >= 0.99, "{g}");
+        assert!((g["location"]["lat"].as_f64().unwrap() - a.lat).abs() < 1e-9);
+        let (st, d) = app
+            .get_with(&format!("/api/v1/addresses/{}", a.id), &analyst, &purpose)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{d}");
+        let houses = d["houses"].as_array().unwrap();
+        assert_eq!(houses.len(), 1, "{d}");
+        for p in houses[0]["residents"].as_array().unwrap() {
+            assert!(p["since"].is_string(), "{p}");
+            match p["relation"].as_str().unwrap() {
+                "tenant" => tenants += 1,
+                "owner" | "resident" => residents += 1,
+                other => panic!("unexpected relation {other}"),
+            }
+        }
+    }
+    assert!(
+        residents + tenants > 0,
+        "no one lives on the sampled addresses"
+    );
+    // Vehicles are registered to people of the population (owners or residents).
+    let mut people = std::collections::BTreeSet::new();
+    for a in &addresses {
+        for h in app.state.store.houses_at(a.id).await.unwrap() {
+            people.extend(h.owner_id_number.clone());
+            for r in app.state.store.residents_of(h.id).await.unwrap() {
+                people.insert(r.id_number);
+            }
+        }
+    }
+    let mut vehicles = 0;
+    for p in &people {
+        for v in app.state.store.vehicles_of(p).await.unwrap() {
+            assert!(v.plate.starts_with("川A"), "{}", v.plate);
+            vehicles += 1;
+        }
+    }
+    assert!(vehicles > 0);
+    // Records were located: a station officer finds some, but not all, of them.
+    let officer = app.login("officer01").await;
+    let count = |token: &str| {
+        let token = token.to_owned();
+        let app = &app;
+        async move {
+            let (st, b) = app
+                .get_with(
+                    &format!("/api/v1/search?q={}&limit=1", urlencode("王")),
+                    &token,
+                    &[("X-Purpose", "辖区核查")],
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            b["total"].as_u64().unwrap()
+        }
+    };
+    let all = count(&analyst).await;
+    let mine = count(&officer).await;
+    assert!(all > 0 && mine < all, "analyst {all}, officer {mine}");
+    app.stop().await;
+}
