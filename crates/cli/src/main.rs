@@ -11,6 +11,7 @@ use pingan_server::Config;
 use pingan_server::demo::{CityMap, DemoOptions};
 use pingan_store::Store;
 
+mod bench_dispatch;
 mod bench_fusion;
 mod import;
 mod source;
@@ -59,6 +60,8 @@ enum Command {
 enum BenchCmd {
     /// Data hub end to end: import+normalise+resolve+index rate, peak RSS, search p50/p99, precision/recall/F1.
     Fusion(bench_fusion::BenchFusionArgs),
+    /// Dispatch: routing p50/p99, graph preprocessing time and memory, recommendation among 2,000 units, loopback HTTP round trips under 200 clients.
+    Dispatch(bench_dispatch::BenchDispatchArgs),
 }
 
 #[derive(Args)]
@@ -247,6 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(a) => replay(&a),
         Command::Source(c) => source::run(file, c).await,
         Command::Import(a) => import::run(file, a).await,
+        Command::Bench(BenchCmd::Dispatch(a)) => bench_dispatch::run(a).await,
         Command::Bench(BenchCmd::Fusion(a)) => {
             tokio::task::spawn_blocking(move || bench_fusion::run_bench(&a)).await?
         }

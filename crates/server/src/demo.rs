@@ -28,14 +28,19 @@ impl CityMap {
     pub fn load(osm: &Path, cache_dir: &Path) -> anyhow::Result<CityMap> {
         let (router, report) = pingan_roads::load_or_build(osm, cache_dir)?;
         tracing::info!(source = %osm.display(), cached = report.cache_hit, prepare_ms = report.prepare_ms, nodes = router.graph().node_count(), "road network ready");
+        Ok(CityMap::from_router(router, osm))
+    }
+
+    /// Wraps a prepared router (e.g. one built and timed by a benchmark).
+    pub fn from_router(router: Router, source: &Path) -> CityMap {
         let geo = pingan_roads::to_geojson(router.graph(), &GeoJsonOptions::default());
         let bbox = graph_bbox(&router);
-        Ok(CityMap {
+        CityMap {
             router,
             bbox,
             roads_geojson: geo.to_string().into(),
-            source: osm.to_path_buf(),
-        })
+            source: source.to_path_buf(),
+        }
     }
 }
 
