@@ -145,25 +145,91 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("");
-            let essence = ct
-                .split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase();
-            if !(essence == "application/json" || essence.ends_with("+json")) {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    format!("expected Content-Type application/json, got {ct:?}"),
-                ));
-            }
-        }
+        body_format(req.headers(), false)?;
         let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// How a request body is encoded, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/json` or `application/*+json` (also assumed when no type is sent).
+    Json,
+    /// `application/x-ndjson`, `application/jsonlines` and kin: one JSON document a line.
+    Ndjson,
+}
+
+/// The body format the `Content-Type` header declares; any other type is 415
+/// `unsupported_media_type` naming the header. NDJSON is accepted only where the
+/// route takes batches (`allow_ndjson`).
+pub fn body_format(
+    headers: &axum::http::HeaderMap,
+    allow_ndjson: bool,
+) -> Result<BodyFormat, ApiError> {
+    let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return Ok(BodyFormat::Json);
+    };
+    let ct = String::from_utf8_lossy(ct.as_bytes());
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let ndjson = matches!(
+        essence.as_str(),
+        "application/x-ndjson"
+            | "application/ndjson"
+            | "application/jsonlines"
+            | "application/x-jsonlines"
+            | "application/jsonl"
+    );
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(BodyFormat::Json)
+    } else if ndjson && allow_ndjson {
+        Ok(BodyFormat::Ndjson)
+    } else {
+        let expected = if allow_ndjson {
+            "application/json or application/x-ndjson"
+        } else {
+            "application/json"
+        };
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("expected Content-Type {expected}, got {ct:?}"),
+        )
+        .with_field("Content-Type"))
+    }
+}
+
+/// A JSON body that may be omitted: an empty body is `T::default()`; a present
+/// one must be JSON (415 otherwise) and parses like [`ApiJson`].
+pub struct ApiJsonOrDefault<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for ApiJsonOrDefault<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        json_or_default(req, state).await.map(ApiJsonOrDefault)
+    }
+}
+
+/// [`ApiJsonOrDefault`] for handlers that take the raw [`Request`].
+pub async fn json_or_default<T: DeserializeOwned + Default, S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<T, ApiError> {
+    let format = body_format(req.headers(), false);
+    let bytes = read_body(req, state).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    format?;
+    parse_json(&bytes)
 }
 
 /// Reads the whole body within the configured limit.
@@ -198,7 +264,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+        // serde_json reports a value of the wrong kind for an enum (e.g.
+        // `"role": 12345`) as a syntax error; only a document that is not JSON
+        // at all is malformed.
+        // serde reports the first problem it meets, so `{"a": [1,` can come
+        // back as "unknown field a" and `{not json` for a list as "expected a
+        // sequence": whatever the error, a body that is not JSON is malformed.
+        let syntax = inner.is_syntax() || inner.is_eof();
+        if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() {
             ApiError::bad_request("malformed_json", format!("body is not valid JSON: {inner}"))
         } else {
             let field = if path == "." {
@@ -206,12 +279,35 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             } else {
                 Some(path)
             };
-            let mut err = ApiError::invalid("", inner.to_string());
+            let message = if syntax {
+                "value of the wrong type: expected one of the allowed names, as a string"
+                    .to_string()
+            } else {
+                inner.to_string()
+            };
+            let mut err = ApiError::invalid("", message);
             err.field = field;
             err
         }
     })?;
     Ok(value)
+}
+
+/// Converts an already parsed JSON value (e.g. one item of a batch) with the
+/// same error mapping as [`parse_json`]: a type error names the field path.
+pub fn from_json_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." {
+            missing_field(&inner.to_string())
+        } else {
+            Some(path)
+        };
+        let mut err = ApiError::invalid("", inner.to_string());
+        err.field = field;
+        err
+    })
 }
 
 fn missing_field(msg: &str) -> Option<String> {
@@ -237,7 +333,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
                     ) => match inner.kind() {
                         ErrorKind::ParseErrorAtKey { key, .. }
                         | ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
-                        ErrorKind::ParseError { .. } => Some("id".to_string()),
+                        // A lone parameter: its name is the template's only `{…}`.
+                        ErrorKind::ParseError { .. } => {
+                            Some(lone_path_param(parts).unwrap_or_else(|| "id".to_string()))
+                        }
                         _ => None,
                     },
                     _ => None,
@@ -248,6 +347,22 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             }
         }
     }
+}
+
+/// The name of the only `{param}` in the matched route template, if there is exactly one.
+fn lone_path_param(parts: &Parts) -> Option<String> {
+    let template = parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()?
+        .as_str();
+    let mut names = template
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'));
+    let first = names.next()?;
+    names
+        .next()
+        .is_none()
+        .then(|| first.trim_start_matches('*').to_string())
 }
 
 /// Query string; a bad parameter is a 400 naming it.
@@ -274,12 +389,15 @@ fn serde_urlencoded_de<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
     .map(|axum::extract::Query(v)| v)
     .map_err(|e| {
         let text = e.body_text();
-        let field = text
-            .split(':')
-            .nth(1)
-            .map(str::trim)
-            .and_then(|s| s.split_whitespace().next())
-            .map(|s| s.trim_matches('`').to_string());
+        let field = if text.contains("missing field `") {
+            missing_field(&text)
+        } else {
+            text.split(':')
+                .nth(1)
+                .map(str::trim)
+                .and_then(|s| s.split_whitespace().next())
+                .map(|s| s.trim_matches('`').to_string())
+        };
         let mut err = ApiError::bad_request("invalid_query", text);
         err.field = field
             .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
@@ -320,5 +438,79 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("n"));
         let e = parse_json::<Login>(b"  ").unwrap_err();
         assert_eq!(e.code, "malformed_json");
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct WithEnum {
+        role: Option<crate::auth::Role>,
+    }
+
+    #[test]
+    fn a_wrong_typed_enum_is_an_invalid_field_not_malformed_json() {
+        for body in [
+            &br#"{"role": 12345}"#[..],
+            br#"{"role": [1]}"#,
+            br#"{"role": true}"#,
+        ] {
+            let e = parse_json::<WithEnum>(body).unwrap_err();
+            assert_eq!(
+                (e.status, e.code, e.field.as_deref()),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    Some("role")
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let e = parse_json::<WithEnum>(br#"{"role": "pilot"}"#).unwrap_err();
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("invalid_field", Some("role"))
+        );
+        let e = parse_json::<WithEnum>(br#"{"role": 12345"#).unwrap_err();
+        assert_eq!(e.code, "malformed_json");
+    }
+
+    #[test]
+    fn content_types() {
+        use axum::http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
+        let with = |ct: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(ct));
+            h
+        };
+        assert_eq!(body_format(&HeaderMap::new(), false), Ok(BodyFormat::Json));
+        assert_eq!(
+            body_format(&with("application/json; charset=utf-8"), false),
+            Ok(BodyFormat::Json)
+        );
+        assert_eq!(
+            body_format(&with("application/geo+json"), false),
+            Ok(BodyFormat::Json)
+        );
+        assert_eq!(
+            body_format(&with("application/x-ndjson"), true),
+            Ok(BodyFormat::Ndjson)
+        );
+        for (ct, ndjson) in [
+            ("application/x-ndjson", false),
+            ("text/plain", true),
+            ("text/json", false),
+            ("application/x-www-form-urlencoded", false),
+        ] {
+            let e = body_format(&with(ct), ndjson).unwrap_err();
+            assert_eq!(
+                (e.status, e.code, e.field.as_deref()),
+                (
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    Some("Content-Type")
+                ),
+                "{ct}"
+            );
+        }
     }
 }

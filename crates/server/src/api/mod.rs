@@ -75,6 +75,71 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(portal::routes())
         .merge(evaluations::routes())
         .merge(notifications::routes())
+        .pipe_openapi(query_params_in_query)
+}
+
+/// Post-processing of the assembled document, chained on the router.
+trait PipeOpenApi {
+    fn pipe_openapi(self, f: fn(&mut utoipa::openapi::OpenApi)) -> Self;
+}
+
+impl PipeOpenApi for OpenApiRouter<AppState> {
+    fn pipe_openapi(mut self, f: fn(&mut utoipa::openapi::OpenApi)) -> Self {
+        f(self.get_openapi_mut());
+        self
+    }
+}
+
+/// `#[derive(IntoParams)]` structs default to path parameters unless the
+/// handler extracts them with axum's own `Query`; ours use [`ApiQuery`]
+/// (for the error shape), so their fields came out as required *path*
+/// parameters. A path parameter must appear as `{name}` in the template, so
+/// any other "path" parameter is a query parameter, required only when its
+/// schema does not admit null (`Option<T>` fields do).
+///
+/// [`ApiQuery`]: crate::error::ApiQuery
+fn query_params_in_query(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{Required, schema};
+    for (template, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for op in ops.into_iter().flatten() {
+            for p in op.parameters.iter_mut().flatten() {
+                let utoipa::openapi::RefOr::T(p) = p else {
+                    continue;
+                };
+                if p.parameter_in != ParameterIn::Path
+                    || template.contains(&format!("{{{}}}", p.name))
+                {
+                    continue;
+                }
+                let nullable = match &p.schema {
+                    Some(utoipa::openapi::RefOr::T(schema::Schema::Object(o))) => {
+                        matches!(&o.schema_type, schema::SchemaType::Array(ts) if ts.contains(&schema::Type::Null))
+                    }
+                    Some(utoipa::openapi::RefOr::T(schema::Schema::OneOf(o))) => o.items.iter().any(|i| {
+                        matches!(i, utoipa::openapi::RefOr::T(schema::Schema::Object(o)) if o.schema_type == schema::SchemaType::Type(schema::Type::Null))
+                    }),
+                    _ => false,
+                };
+                p.parameter_in = ParameterIn::Query;
+                p.required = if nullable {
+                    Required::False
+                } else {
+                    Required::True
+                };
+            }
+        }
+    }
 }
 
 /// A WGS84 point on the wire.
@@ -90,10 +155,15 @@ impl LatLngDto {
     /// Validates into a domain point, naming `field` on error.
     pub fn parse(self, field: &str) -> ApiResult<pingan_core::LatLng> {
         pingan_core::LatLng::new(self.lat, self.lng).map_err(|e| {
+            // The domain error names `lat` for any non-finite part; name the bad one.
+            let part = match e {
+                pingan_core::GeoError::NotFinite if self.lat.is_finite() => "lng",
+                _ => e.field(),
+            };
             let name = if field.is_empty() {
-                e.field().to_string()
+                part.to_string()
             } else {
-                format!("{field}.{}", e.field())
+                format!("{field}.{part}")
             };
             ApiError::invalid(name, e.to_string())
         })

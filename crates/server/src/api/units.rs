@@ -337,7 +337,16 @@ pub struct PositionReport {
     pub lng: f64,
     /// RFC 3339 or epoch ms; default now.
     #[schema(value_type = Option<String>)]
-    pub at: Option<serde_json::Value>,
+    pub at: Option<ReportTime>,
+}
+
+/// A report's time as sent: epoch milliseconds or RFC 3339 text. Typed here so a
+/// value of any other kind is a type error naming `at`.
+#[derive(Deserialize, Clone)]
+#[serde(untagged, expecting = "an RFC 3339 string or epoch milliseconds")]
+pub enum ReportTime {
+    Millis(i64),
+    Text(String),
 }
 
 #[derive(Serialize, ToSchema)]
@@ -354,6 +363,10 @@ pub struct PositionsResult {
     /// Accepted but older than the stored position, so not applied.
     pub superseded: usize,
     pub rejected: Vec<BatchRejection>,
+    /// When nothing was accepted (422): the first rejection in the one error
+    /// shape, its field prefixed with the item (`[3].lat`, 0-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::ErrorDetail>,
 }
 
 /// Position reports from vehicle terminals and phones: a JSON array, or NDJSON
@@ -366,11 +379,8 @@ async fn post_positions(
     p: Principal,
     req: Request,
 ) -> ApiResult<(StatusCode, axum::Json<PositionsResult>)> {
-    let ndjson = req
-        .headers()
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|c| c.contains("ndjson") || c.contains("jsonlines"));
+    let ndjson =
+        crate::error::body_format(req.headers(), true)? == crate::error::BodyFormat::Ndjson;
     let body = crate::error::read_body(req, &s).await?;
     let mut parsed: Vec<(usize, Result<PositionReport, BatchRejection>)> = Vec::new();
     if ndjson {
@@ -392,11 +402,12 @@ async fn post_positions(
     } else {
         let items: Vec<serde_json::Value> = crate::error::parse_json(&body)?;
         for (i, v) in items.into_iter().enumerate() {
-            let r = serde_json::from_value::<PositionReport>(v).map_err(|e| BatchRejection {
-                line: i + 1,
-                field: None,
-                message: e.to_string(),
-            });
+            let r =
+                crate::error::from_json_value::<PositionReport>(v).map_err(|e| BatchRejection {
+                    line: i + 1,
+                    field: e.field,
+                    message: e.message,
+                });
             parsed.push((i + 1, r));
         }
     }
@@ -432,9 +443,9 @@ async fn post_positions(
             continue;
         }
         let at = match &rep.at {
-            None | Some(serde_json::Value::Null) => now,
-            Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(now),
-            Some(serde_json::Value::String(t)) => match super::parse_time("at", t) {
+            None => now,
+            Some(ReportTime::Millis(ms)) => *ms,
+            Some(ReportTime::Text(t)) => match super::parse_time("at", t) {
                 Ok(ms) => ms,
                 Err(e) => {
                     rejected.push(BatchRejection {
@@ -445,14 +456,6 @@ async fn post_positions(
                     continue;
                 }
             },
-            Some(_) => {
-                rejected.push(BatchRejection {
-                    line,
-                    field: Some("at".into()),
-                    message: "must be an RFC 3339 string or epoch ms".into(),
-                });
-                continue;
-            }
         };
         if at > now + 5 * 60_000 {
             rejected.push(BatchRejection {
@@ -518,10 +521,24 @@ async fn post_positions(
             data: serde_json::json!({ "items": items }),
         });
     }
-    let status = if applied_updates.is_empty() && !rejected.is_empty() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
+    let (status, error) = match rejected.first() {
+        Some(first) if applied_updates.is_empty() => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(crate::error::ErrorDetail {
+                code: "invalid_field".into(),
+                message: format!(
+                    "all {} positions were rejected; the first (item {}): {}",
+                    rejected.len(),
+                    first.line,
+                    first.message
+                ),
+                field: Some(match &first.field {
+                    Some(f) => format!("[{}].{f}", first.line - 1),
+                    None => format!("[{}]", first.line - 1),
+                }),
+            }),
+        ),
+        _ => (StatusCode::OK, None),
     };
     Ok((
         status,
@@ -529,6 +546,7 @@ async fn post_positions(
             accepted: applied_updates.len(),
             superseded: applied_updates.len() - applied,
             rejected,
+            error,
         }),
     ))
 }

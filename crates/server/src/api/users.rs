@@ -111,6 +111,26 @@ async fn visible_org(
     Ok(org)
 }
 
+/// A user's unit must exist and belong to the user's org subtree (a station
+/// officer rides in their own station's car); anything else is a 422 on
+/// `unit_id`, so a typo cannot bind someone to another station's unit.
+async fn check_unit(s: &AppState, unit_id: i64, org: &pingan_store::OrgRow) -> ApiResult<()> {
+    let unit =
+        s.store.find_unit(unit_id).await?.ok_or_else(|| {
+            ApiError::invalid("unit_id", format!("unit {unit_id} does not exist"))
+        })?;
+    if !unit.org_path.starts_with(&org.path) {
+        return Err(ApiError::invalid(
+            "unit_id",
+            format!(
+                "unit {unit_id} ({}) belongs to another org than {} ({})",
+                unit.callsign, org.name, org.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
 async fn visible_user(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan_store::UserRow> {
     let u = s.store.get_user(id).await?;
     p.require_found("user", id, &u.org_path)?;
@@ -166,7 +186,10 @@ async fn create_user(
             "machine roles (partner, sensor) use API keys: POST /api/v1/apikeys",
         ));
     }
-    visible_org(&s, &p, r.org_id, "org_id").await?;
+    let org = visible_org(&s, &p, r.org_id, "org_id").await?;
+    if let Some(unit_id) = r.unit_id {
+        check_unit(&s, unit_id, &org).await?;
+    }
     let pw = r.password.clone();
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&pw))
         .await
@@ -233,9 +256,18 @@ async fn update_user(
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<UserUpdate>,
 ) -> ApiResult<axum::Json<UserDto>> {
-    visible_user(&s, &p, id).await?;
-    if let Some(org) = r.org_id {
-        visible_org(&s, &p, org, "org_id").await?;
+    let current = visible_user(&s, &p, id).await?;
+    let new_org = match r.org_id {
+        Some(org) => Some(visible_org(&s, &p, org, "org_id").await?),
+        None => None,
+    };
+    match (r.unit_id.or(current.unit_id), &new_org) {
+        (Some(unit_id), Some(org)) => check_unit(&s, unit_id, org).await?,
+        (Some(unit_id), None) if r.unit_id.is_some() => {
+            let org = s.store.get_org(current.org_id).await?;
+            check_unit(&s, unit_id, &org).await?;
+        }
+        _ => {}
     }
     if r.role.is_some_and(Role::is_machine) {
         return Err(ApiError::invalid("role", "machine roles use API keys"));
