@@ -385,6 +385,11 @@ async fn serve(
             r.rejected,
             t.elapsed().as_secs_f64()
         );
+        let a = pingan_server::alert_feed::seed_demo(&state, seed).await?;
+        println!(
+            "demo early warning: {} sensors, {} watches; a synthetic event feed raises alerts live",
+            a.sensors, a.watches
+        );
     }
     let listener = tokio::net::TcpListener::bind(&listen)
         .await

@@ -650,3 +650,168 @@ async fn run(state: AppState, rate: f64, hit_share: f64) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sensor(id: &str, kind: &str, lat: f64) -> SensorRow {
+        SensorRow {
+            id: id.into(),
+            kind: kind.into(),
+            name: id.into(),
+            org_id: 1,
+            org_path: "/1/".into(),
+            lat: Some(lat),
+            lng: Some(104.06),
+            status: "active".into(),
+            last_seen: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn watch(id: i64, created_by: &str, dto: WatchSpecDto) -> WatchRow {
+        WatchRow {
+            id,
+            label: String::new(),
+            spec: serde_json::to_string(&dto).unwrap(),
+            legal_basis: CRIMINAL_BASIS.into(),
+            case_ref: "C".into(),
+            owner: "analyst".into(),
+            org_path: "/1/".into(),
+            expires_at: 86_400_000,
+            created_by: created_by.into(),
+            status: "active".into(),
+            ended_at: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    const WATCHED: &str = "川A9F3K2";
+    const OPERATOR: &str = "川A77777";
+    const RESIDENT: &str = "510104194503070021";
+
+    fn feed(seed: u64) -> Feed {
+        let sensors = vec![
+            sensor("KK-01", "checkpoint", 30.60),
+            sensor("MJ-01", "access_control", 30.61),
+            sensor("DJ-01", "check_in", 30.62),
+            sensor("MC-01", "smart_lock", 30.63),
+            sensor("MC-02", "smart_lock", 30.64),
+        ];
+        let plate = |p: &str| vec![ident("plate", p)];
+        let watches = vec![
+            watch(
+                1,
+                SEEDED_BY,
+                demo_watch(
+                    "w".into(),
+                    plate(WATCHED),
+                    ConditionDto::Sighting,
+                    "C1",
+                    "high",
+                    86_400_000,
+                ),
+            ),
+            // An operator's watch: the feed must never aim at it.
+            watch(
+                2,
+                "analyst",
+                demo_watch(
+                    "o".into(),
+                    plate(OPERATOR),
+                    ConditionDto::Sighting,
+                    "C2",
+                    "high",
+                    86_400_000,
+                ),
+            ),
+            watch(
+                3,
+                SEEDED_BY,
+                WatchSpecDto {
+                    scope: ScopeDto::Sensors {
+                        sensors: vec!["MC-01".into()],
+                    },
+                    ..demo_watch(
+                        "r".into(),
+                        vec![ident("id_number", RESIDENT)],
+                        ConditionDto::Silence { after_secs: 3_600 },
+                        "C3",
+                        "normal",
+                        86_400_000,
+                    )
+                },
+            ),
+        ];
+        let marker = FeedMarker {
+            seed,
+            quiet_sensors: vec!["MC-02".into()],
+        };
+        Feed::new(&marker, &sensors, &watches, 0.01).unwrap()
+    }
+
+    #[test]
+    fn feed_aims_only_at_seeded_watches_and_keeps_the_quiet_door_shut() {
+        let mut f = feed(2026);
+        assert_eq!(f.hits.len(), 1);
+        assert_eq!(f.hits[0].ident.value(), WATCHED);
+        assert_eq!(f.residents.len(), 1);
+        let mut watched = 0;
+        let mut resident = 0;
+        let mut by_sensor: std::collections::BTreeMap<String, usize> = Default::default();
+        for i in 0..20_000 {
+            let e = f.next(Timestamp(i));
+            assert_eq!(e.time, Timestamp(i));
+            *by_sensor.entry(e.sensor_id.clone()).or_default() += 1;
+            let kinds: Vec<IdentKind> = e.identifiers.iter().map(Identifier::kind).collect();
+            match e.sensor_id.as_str() {
+                "KK-01" => {
+                    assert_eq!(
+                        (e.kind.clone(), kinds),
+                        (EventKind::PlateRead, vec![IdentKind::Plate])
+                    )
+                }
+                "DJ-01" => {
+                    assert_eq!(e.kind, EventKind::CheckIn);
+                    assert_eq!(kinds[0], IdentKind::IdNumber);
+                }
+                "MJ-01" | "MC-01" => {
+                    assert_eq!(
+                        (e.kind.clone(), kinds),
+                        (EventKind::DoorOpen, vec![IdentKind::IdNumber])
+                    )
+                }
+                other => panic!("event from {other}"),
+            }
+            let v = e.identifiers[0].value();
+            assert_ne!(v, OPERATOR);
+            if v == WATCHED {
+                assert_eq!(e.sensor_id, "KK-01");
+                watched += 1;
+            }
+            if v == RESIDENT {
+                assert_eq!(e.sensor_id, "MC-01");
+                resident += 1;
+            }
+        }
+        // About 1 % of the events sight the watched plate, 1 in 500 is the resident.
+        assert!((100..=300).contains(&watched), "{watched}");
+        assert!((15..=70).contains(&resident), "{resident}");
+        assert_eq!(by_sensor.len(), 4, "{by_sensor:?}");
+        // Plate readers carry most of the traffic.
+        assert!(by_sensor["KK-01"] > 10_000, "{by_sensor:?}");
+    }
+
+    #[test]
+    fn feed_is_deterministic_per_seed() {
+        let (mut a, mut b, mut c) = (feed(1), feed(1), feed(2));
+        let run =
+            |f: &mut Feed| -> Vec<SensorEvent> { (0..500).map(|i| f.next(Timestamp(i))).collect() };
+        let (x, y, z) = (run(&mut a), run(&mut b), run(&mut c));
+        assert_eq!(x, y);
+        assert_ne!(x, z);
+    }
+}
