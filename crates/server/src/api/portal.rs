@@ -17,7 +17,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pingan_store::{AuditEntry, CitizenCaseRow, IncidentRow};
+use pingan_store::{AuditEntry, IncidentRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -220,42 +220,44 @@ async fn audit_citizen(
     Ok(())
 }
 
-/// Rate-limits, then resolves code + digits to the case; `Ok(None)` is "no
-/// match" (audited by the caller).
+/// Rate-limits, then resolves code + digits to the case. A miss is audited
+/// under `action` and answered with the one 404 body.
 async fn resolve(
     s: &AppState,
     ip: &str,
     code: &str,
     phone4: &str,
-) -> Result<Option<(CitizenCaseRow, IncidentRow)>, Response> {
+    action: &str,
+) -> Result<IncidentRow, Response> {
     let normalized = normalize_code(code);
-    // Malformed codes share one bucket per IP-independent key, so they
-    // cannot be used to dodge the per-code limit.
+    // All malformed input shares one per-code bucket, so garbage cannot be
+    // used to obtain fresh buckets.
     let key = match &normalized {
         Some(n) => hex::encode(code_hash(n)),
         None => "malformed".to_string(),
     };
     s.citizen.check_rate(ip, &key).map_err(too_many)?;
-    let Some(n) = normalized else {
-        return Ok(None);
-    };
-    let found = s
-        .store
-        .citizen_case_by_code(&code_hash(&n))
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
-    let Some(case) = found else {
-        return Ok(None);
-    };
-    let row = s
-        .store
-        .get_incident(case.incident_id)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
-    if !phone_matches(&row.caller_phone, phone4) {
-        return Ok(None);
+    let found: ApiResult<Option<IncidentRow>> = async {
+        let Some(n) = normalized else {
+            return Ok(None);
+        };
+        let Some(case) = s.store.citizen_case_by_code(&code_hash(&n)).await? else {
+            return Ok(None);
+        };
+        let row = s.store.get_incident(case.incident_id).await?;
+        Ok(phone_matches(&row.caller_phone, phone4).then_some(row))
     }
-    Ok(Some((case, row)))
+    .await;
+    match found {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => Err(
+            match audit_citizen(s, action, None, "not_found", ip).await {
+                Ok(()) => no_match().into_response(),
+                Err(e) => e.into_response(),
+            },
+        ),
+        Err(e) => Err(e.into_response()),
+    }
 }
 
 async fn ledger_proof(s: &AppState, incident_id: i64) -> ApiResult<Option<PublicLedgerDto>> {
@@ -340,15 +342,11 @@ async fn get_case(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let found = match resolve(&s, &ip, &code, &phone4).await {
-        Ok(f) => f,
+    let row = match resolve(&s, &ip, &code, &phone4, "portal.lookup").await {
+        Ok(r) => r,
         Err(r) => return r,
     };
     let result: ApiResult<Response> = async {
-        let Some((_, row)) = found else {
-            audit_citizen(&s, "portal.lookup", None, "not_found", &ip).await?;
-            return Err(no_match());
-        };
         let dto = case_dto(&s, &row).await?;
         audit_citizen(&s, "portal.lookup", Some(row.id), "ok", &ip).await?;
         Ok(axum::Json(dto).into_response())
@@ -392,15 +390,11 @@ async fn post_evaluation(
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let found = match resolve(&s, &ip, &code, &phone4).await {
-        Ok(f) => f,
+    let row = match resolve(&s, &ip, &code, &phone4, "portal.evaluate").await {
+        Ok(r) => r,
         Err(r) => return r,
     };
     let result: ApiResult<Response> = async {
-        let Some((_, row)) = found else {
-            audit_citizen(&s, "portal.evaluate", None, "not_found", &ip).await?;
-            return Err(no_match());
-        };
         if row.status != "closed" {
             audit_citizen(&s, "portal.evaluate", Some(row.id), "conflict", &ip).await?;
             return Err(
