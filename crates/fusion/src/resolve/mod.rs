@@ -485,6 +485,9 @@ fn other_keys(r: &Record) -> Vec<(EntityKind, KeyKind, u64)> {
 #[derive(Debug, Clone)]
 pub struct Resolver {
     cfg: MatchConfig,
+    /// `cfg`'s weights by field and level, looked up millions of times per
+    /// load (the map lookup and log2 were a measurable share of scoring).
+    weights: Weights,
     entities: Vec<Entity>,
     rec_person: Vec<Option<EntityId>>,
     rec_facts: Vec<Facts>,
@@ -504,9 +507,47 @@ impl Default for Resolver {
     }
 }
 
+const LEVELS: [Level; 7] = [
+    Level::Exact,
+    Level::OneEdit,
+    Level::Homophone,
+    Level::Partial,
+    Level::SameRoad,
+    Level::SameDistrict,
+    Level::Disagree,
+];
+
+/// Match weights (bits) by `MatchField as usize` and `Level as usize`, plus the
+/// largest weight of each field (the bound for pruning candidates).
+#[derive(Debug, Clone)]
+struct Weights {
+    w: [[f64; LEVELS.len()]; 4],
+    max: [f64; 4],
+}
+
+impl Weights {
+    fn new(cfg: &MatchConfig) -> Weights {
+        let mut w = [[0.0; LEVELS.len()]; 4];
+        let mut max = [0.0f64; 4];
+        for f in MatchField::ALL {
+            for l in LEVELS {
+                let x = cfg.weight(f, l);
+                w[f as usize][l as usize] = x;
+                max[f as usize] = max[f as usize].max(x);
+            }
+        }
+        Weights { w, max }
+    }
+
+    fn get(&self, f: MatchField, l: Level) -> f64 {
+        self.w[f as usize][l as usize]
+    }
+}
+
 impl Resolver {
     pub fn new(cfg: MatchConfig) -> Self {
         Resolver {
+            weights: Weights::new(&cfg),
             cfg,
             entities: Vec::new(),
             rec_person: Vec::new(),
@@ -618,13 +659,30 @@ impl Resolver {
     }
 
     fn score(&self, f: &Facts, e: EntityId) -> (f64, Vec<FieldComparison>) {
+        let (score, comps) = self
+            .score_above(f, e, f64::NEG_INFINITY)
+            .expect("no bound excludes a candidate");
+        (score, comps.to_vec())
+    }
+
+    /// The score of `e` for `f` with its field comparisons, or `None` when it
+    /// cannot exceed `floor` (the best score so far): the cheap fields are
+    /// compared first and the name comparisons skipped when even an exact name
+    /// would not lift the total above `floor`. Exact: the best candidate found
+    /// with pruning is the one found without.
+    fn score_above(
+        &self,
+        f: &Facts,
+        e: EntityId,
+        floor: f64,
+    ) -> Option<(f64, [FieldComparison; 4])> {
         let s = &self.entities[e.0 as usize].summary;
-        let cfg = &self.cfg;
+        let weights = &self.weights;
         let best =
             |field: MatchField, levels: &mut dyn Iterator<Item = Level>| -> FieldComparison {
                 let mut out: Option<(Level, f64)> = None;
                 for l in levels {
-                    let w = cfg.weight(field, l);
+                    let w = weights.get(field, l);
                     if out.is_none_or(|(_, bw)| w > bw) {
                         out = Some((l, w));
                     }
@@ -635,23 +693,15 @@ impl Resolver {
                     weight: out.map_or(0.0, |o| o.1),
                 }
             };
-        let mut comps = Vec::with_capacity(4);
-        comps.push(match &f.name {
-            Some(n) => best(
-                MatchField::Name,
-                &mut s.names.iter().map(|x| compare_names(n, x)),
-            ),
-            None => best(MatchField::Name, &mut std::iter::empty()),
-        });
-        comps.push(if f.birth != 0 {
+        let birth = if f.birth != 0 {
             best(
                 MatchField::BirthDate,
                 &mut s.births.iter().map(|b| compare_births(f.birth, *b)),
             )
         } else {
             best(MatchField::BirthDate, &mut std::iter::empty())
-        });
-        comps.push(if f.phone != 0 && !s.phones.is_empty() {
+        };
+        let phone = if f.phone != 0 && !s.phones.is_empty() {
             let l = if s.phones.contains(&f.phone) {
                 Level::Exact
             } else {
@@ -660,8 +710,8 @@ impl Resolver {
             best(MatchField::Phone, &mut std::iter::once(l))
         } else {
             best(MatchField::Phone, &mut std::iter::empty())
-        });
-        comps.push(if f.addr != 0 {
+        };
+        let addr = if f.addr != 0 {
             best(
                 MatchField::Address,
                 &mut s.addrs.iter().map(|(a, r, d)| {
@@ -681,8 +731,26 @@ impl Resolver {
             )
         } else {
             best(MatchField::Address, &mut std::iter::empty())
-        });
-        (comps.iter().map(|c| c.weight).sum(), comps)
+        };
+        // Summed in the same order as the comparisons are listed, so that the
+        // total is bit-for-bit the one of an unpruned run.
+        let name_bound = if f.name.is_some() && !s.names.is_empty() {
+            weights.max[MatchField::Name as usize]
+        } else {
+            0.0
+        };
+        if name_bound + birth.weight + phone.weight + addr.weight <= floor {
+            return None;
+        }
+        let name = match &f.name {
+            Some(n) => best(
+                MatchField::Name,
+                &mut s.names.iter().map(|x| compare_names(n, x)),
+            ),
+            None => best(MatchField::Name, &mut std::iter::empty()),
+        };
+        let comps = [name, birth, phone, addr];
+        Some((comps.iter().map(|c| c.weight).sum(), comps))
     }
 
     fn explanation(
@@ -762,7 +830,7 @@ impl Resolver {
         }
         cands.sort_unstable();
         cands.dedup();
-        let mut best: Option<(f64, EntityId, Vec<FieldComparison>)> = None;
+        let mut best: Option<(f64, EntityId, [FieldComparison; 4])> = None;
         let mut scored = 0u32;
         for e in cands {
             let s = &self.entities[e.0 as usize].summary;
@@ -771,11 +839,14 @@ impl Resolver {
                 continue;
             }
             scored += 1;
-            let (score, comps) = self.score(f, e);
-            if best.as_ref().is_none_or(|(b, _, _)| score > *b) {
+            let floor = best.as_ref().map_or(f64::NEG_INFINITY, |(b, _, _)| *b);
+            if let Some((score, comps)) = self.score_above(f, e, floor)
+                && score > floor
+            {
                 best = Some((score, e, comps));
             }
         }
+        let best = best.map(|(score, e, comps)| (score, e, comps.to_vec()));
         match best {
             Some((score, e, comps)) if score >= self.cfg.link_threshold => (
                 e,
