@@ -4,7 +4,8 @@
 //! personal data, rate limits with Retry-After), notifications through a real
 //! local webhook that fails and then recovers (each delivered exactly once,
 //! attempts in the delivery log), the "no channel" outbox, one evaluation per
-//! closed case with supervisor follow-up and statistics, and watches in the log.
+//! closed case with supervisor follow-up and statistics, and watches (created,
+//! cancelled, expired by the engine) and alert dispositions in the log.
 
 mod common;
 
@@ -709,5 +710,177 @@ async fn rate_limits_no_channel_outbox_and_watches_in_the_ledger() {
     }
     // The two versions of the definition differ (status changed).
     assert_ne!(found[0].0.rule_digest, found[1].0.rule_digest);
+    app.stop().await;
+}
+
+/// Every leaf of the log whose record `pick` selects, in log order, with its
+/// receipt verified against the log's key.
+async fn leaves_where<T>(app: &TestApp, pick: impl Fn(LeafRecord) -> Option<T>) -> Vec<T> {
+    let ledger = &app.state.ledger;
+    let mut out = Vec::new();
+    for i in 0..ledger.head().size {
+        let r = ledger.receipt(i).await.unwrap();
+        r.verify(ledger.verifier()).unwrap();
+        let entry = r.entry.clone().unwrap();
+        if let Some(t) = pick(LeafRecord::from_canonical_json(entry.as_bytes()).unwrap()) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn alert_dispositions_and_expired_watches_enter_the_ledger() {
+    use geo::Centroid;
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let analyst = app.login("analyst").await;
+    let officer = app.login("officer01").await;
+    let user = app
+        .state
+        .store
+        .get_user_by_username("officer01")
+        .await
+        .unwrap()
+        .unwrap();
+    let j = app.state.jurisdiction();
+    let c = j
+        .node(user.org_id)
+        .unwrap()
+        .area
+        .clone()
+        .unwrap()
+        .centroid()
+        .unwrap();
+    let (st, body) = app
+        .call(
+            "POST",
+            "/api/v1/sensors",
+            Some(&admin),
+            Some(json!({"id": "CP-P1", "kind": "checkpoint", "name": "卡口 P1", "org_id": user.org_id,
+                "location": {"lat": c.y(), "lng": c.x()}})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let (st, key) = app
+        .call(
+            "POST",
+            "/api/v1/apikeys",
+            Some(&admin),
+            Some(json!({"name": "checkpoint feed", "role": "sensor", "org_id": user.org_id})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{key}");
+    let key = key["secret"].as_str().unwrap().to_string();
+    let plate = "川A54321";
+    let purpose = ("X-Purpose", "案件侦查 CASE-2026-010");
+    // A watch that expires in three seconds.
+    let (st, w) = app
+        .raw(
+            "POST",
+            "/api/v1/watches",
+            Some(&analyst),
+            "application/json",
+            json!({
+                "label": "盗抢车辆",
+                "target": {"type": "identifiers", "identifiers": [{"kind": "plate", "value": plate}]},
+                "legal_basis": "公安机关办理刑事案件程序规定 第二百六十四条",
+                "case_ref": "CASE-2026-010",
+                "expires_at": app.state.now_ms() + 3_000,
+                "priority": "high"
+            })
+            .to_string()
+            .into_bytes(),
+            &[purpose],
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{w}");
+    let wid = w["id"].as_i64().unwrap();
+    let event = json!({"sensor_id": "CP-P1", "time": app.state.now_ms(), "kind": "plate_read",
+        "identifiers": [{"kind": "plate", "value": plate}]});
+    let (st, body) = app
+        .raw(
+            "POST",
+            "/api/v1/events",
+            Some(&key),
+            "application/x-ndjson",
+            event.to_string().into_bytes(),
+            &[],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    app.state.alerts.flush().await.unwrap();
+    let (_, list) = app
+        .get_with(
+            &format!("/api/v1/alerts?watch_id={wid}"),
+            &admin,
+            &[purpose],
+        )
+        .await;
+    let alert = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["watch_id"] == wid)
+        .unwrap_or_else(|| panic!("no alert of watch {wid}: {list}"))["id"]
+        .as_i64()
+        .unwrap();
+    for (step, body) in [
+        ("ack", json!({})),
+        ("verify", json!({"note": "核实车牌一致"})),
+        (
+            "close",
+            json!({"outcome": "true_positive", "note": "已处置"}),
+        ),
+    ] {
+        let (st, b) = app
+            .call(
+                "POST",
+                &format!("/api/v1/alerts/{alert}/{step}"),
+                Some(&officer),
+                Some(body),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{step}: {b}");
+    }
+
+    // Dispositions in order; the watch created, then expired by the engine.
+    let name = format!("alert-{alert}");
+    let dispositions = eventually("three alert dispositions in the ledger", || {
+        let (app, name) = (&app, name.clone());
+        async move {
+            let d = leaves_where(app, |r| match r {
+                LeafRecord::AlertDisposition(a) if a.alert == name => Some(a.disposition),
+                _ => None,
+            })
+            .await;
+            (d.len() == 3).then_some(d)
+        }
+    })
+    .await;
+    assert_eq!(
+        dispositions,
+        ["acknowledged", "verified", "closed:true_positive"]
+    );
+    let name = format!("watch-{wid}");
+    let actions = eventually("the watch's expiry in the ledger", || {
+        let (app, name) = (&app, name.clone());
+        async move {
+            let a = leaves_where(app, |r| match r {
+                LeafRecord::Watch(w) if w.watch == name => Some(w.action),
+                _ => None,
+            })
+            .await;
+            (a.len() == 2).then_some(a)
+        }
+    })
+    .await;
+    assert_eq!(
+        actions,
+        [
+            pingan_ledger::WatchAction::Created,
+            pingan_ledger::WatchAction::Expired
+        ]
+    );
     app.stop().await;
 }
