@@ -203,7 +203,7 @@ describe('other screens', () => {
     const page = await newPage(ctx);
     await login(page, server.url, ACCOUNTS.admin);
     const screens = await page.locator('header.topbar nav a').evaluateAll((as) => as.map((a) => (a as HTMLElement).dataset.nav!));
-    expect(screens).toEqual(['command', 'intake', 'board', 'station', 'officer', 'alerts', 'watches', 'search', 'audit', 'ledger']);
+    expect(screens).toEqual(['command', 'intake', 'board', 'station', 'officer', 'alerts', 'watches', 'search', 'audit', 'ledger', 'evaluations', 'notifications']);
     for (const [n, s] of screens.entries()) {
       await page.click(`a[data-nav=${s}]`);
       await page.waitForSelector(`main[data-screen=${s}]`);
@@ -233,15 +233,30 @@ describe('other screens', () => {
     await ctx.close();
   });
 
-  it('serves the public citizen portal without login', async () => {
-    const ctx = await browser.newContext({ viewport: { width: 420, height: 860 }, locale: 'zh-CN' });
+  it('serves the public citizen portal without login and verifies the case in the browser', async () => {
+    // A call taken by a dispatcher yields the caller's receipt code.
+    const token = await apiLogin(server.url, ACCOUNTS.dispatcher);
+    const call = await api<{ incident: { number: string }; receipt_code: string | null }>(server.url, token, '/calls', {
+      channel: '110', caller_phone: '13912345678', description: '家门口的电动车被人偷走了',
+      location: (await api<{ center: { lat: number; lng: number } }>(server.url, token, '/geo/bbox')).center,
+    });
+    expect(call.receipt_code).toBeTruthy();
+    const ctx = await browser.newContext({ viewport: { width: 420, height: 860 }, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     const page = await newPage(ctx);
     await page.goto(`${server.url}/#/portal`);
-    await page.fill('#portal-code', 'JQ00000000000000');
-    await page.fill('#portal-phone4', '1234');
+    // Wrong digits reveal nothing: a readable error, no case.
+    await page.fill('#portal-code', call.receipt_code!);
+    await page.fill('#portal-phone4', '0000');
     await page.click('form.portal-card button[type=submit]');
-    // An unknown code must come back as a readable error, not a crash.
-    await page.waitForSelector('#portal-result .error, #portal-result dl', { timeout: 20_000 });
+    await page.waitForSelector('#portal-result .error', { timeout: 20_000 });
+    expect(await page.locator('#portal-case').count()).toBe(0);
+    await page.fill('#portal-phone4', '5678');
+    await page.click('form.portal-card button[type=submit]');
+    await page.waitForSelector('#portal-case', { timeout: 20_000 });
+    expect(await page.textContent('#portal-case h3')).toContain(call.incident.number);
+    // The inclusion proof is checked here, against the signed checkpoint.
+    await page.waitForSelector('#portal-proof[data-verified]', { timeout: 20_000 });
+    expect(await page.getAttribute('#portal-proof', 'data-verified')).toBe('true');
     await screenshot(page, '20-portal');
     expect(page.errors).toEqual([]);
     await ctx.close();

@@ -6,22 +6,22 @@ import { setToken } from './api';
 
 export type Screen =
   | 'command' | 'intake' | 'board' | 'incident' | 'station' | 'officer'
-  | 'alerts' | 'watches' | 'search' | 'audit' | 'ledger';
+  | 'alerts' | 'watches' | 'search' | 'audit' | 'ledger' | 'evaluations' | 'notifications';
 
 /** Which screens each role may open. The server enforces the same rules; this only shapes the UI. */
 const ROLE_SCREENS: Record<Role, readonly Screen[]> = {
-  admin: ['command', 'intake', 'board', 'incident', 'station', 'officer', 'alerts', 'watches', 'search', 'audit', 'ledger'],
-  commander: ['command', 'board', 'incident', 'station', 'alerts', 'watches', 'ledger'],
+  admin: ['command', 'intake', 'board', 'incident', 'station', 'officer', 'alerts', 'watches', 'search', 'audit', 'ledger', 'evaluations', 'notifications'],
+  commander: ['command', 'board', 'incident', 'station', 'alerts', 'watches', 'ledger', 'evaluations'],
   dispatcher: ['command', 'intake', 'board', 'incident'],
-  station_officer: ['station', 'officer', 'incident', 'alerts'],
+  station_officer: ['station', 'officer', 'incident', 'alerts', 'evaluations'],
   analyst: ['search'],
-  auditor: ['audit', 'ledger'],
+  auditor: ['audit', 'ledger', 'evaluations', 'notifications'],
   partner: [],
   sensor: [],
 };
 
 /** Screens listed in the navigation bar, in order (incident pages are reached from lists). */
-export const NAV_ORDER: readonly Screen[] = ['command', 'intake', 'board', 'station', 'officer', 'alerts', 'watches', 'search', 'audit', 'ledger'];
+export const NAV_ORDER: readonly Screen[] = ['command', 'intake', 'board', 'station', 'officer', 'alerts', 'watches', 'search', 'audit', 'ledger', 'evaluations', 'notifications'];
 
 export function canOpen(role: Role | undefined, screen: Screen): boolean {
   if (!role) return false;

@@ -24,6 +24,8 @@ import { searchView } from './views/search';
 import { auditView } from './views/audit';
 import { ledgerView } from './views/ledger';
 import { portalView } from './views/portal';
+import { evaluationsView } from './views/evaluations';
+import { notificationsView } from './views/notifications';
 
 /** A view renders into `el` and returns its cleanup (unsubscribe, destroy map…). */
 export type View = (el: HTMLElement, route: Route, user: User) => (() => void) | void;
@@ -32,6 +34,7 @@ const VIEWS: Record<Screen, View> = {
   command: commandView, intake: intakeView, board: boardView, incident: incidentView,
   station: stationView, officer: officerView, alerts: alertsView, watches: watchesView,
   search: searchView, audit: auditView, ledger: ledgerView,
+  evaluations: evaluationsView, notifications: notificationsView,
 };
 
 const app = document.getElementById('app')!;

@@ -58,7 +58,7 @@ export interface Suggestion {
 
 export interface Duplicate { incident_id: Id; number: string; distance_m: number; minutes_ago: number }
 
-export interface CallResponse { incident: Incident; suggestion: Suggestion | null; duplicates: Duplicate[] }
+export interface CallResponse { incident: Incident; suggestion: Suggestion | null; duplicates: Duplicate[]; receipt_code?: string | null }
 
 export interface Recommendation {
   unit_id: Id; callsign: string; kind: UnitKind; eta_s: number; distance_m: number;

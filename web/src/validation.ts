@@ -77,6 +77,13 @@ export function validatePortal(code: string, phone4: string): Errors<'code' | 'p
   return e;
 }
 
+export function validateEvaluation(stars: number, comment: string): Errors<'stars' | 'comment'> {
+  const e: Errors<'stars' | 'comment'> = {};
+  if (!Number.isInteger(stars) || stars < 1 || stars > 5) e.stars = { key: 'v.stars' };
+  if ([...comment.trim()].length > 500) e.comment = { key: 'v.tooLong', params: { n: 500 } };
+  return e;
+}
+
 export function validatePurpose(purpose: string): FieldError | null {
   if (!purpose.trim()) return { key: 'v.required' };
   if (purpose.trim().length < 4) return { key: 'v.tooShort', params: { n: 4 } };

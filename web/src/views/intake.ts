@@ -137,6 +137,7 @@ export function intakeView(el: HTMLElement): () => void {
     clear(result,
       h('div.card', { 'data-incident-id': key(inc.id) },
         h('h3', {}, t('intake.created', { number: inc.number }), ' ', incidentStatusBadge(inc.status)),
+        res.receipt_code ? h('div.row.receipt', {}, t('intake.receipt'), h('strong', { id: 'receipt-code-issued' }, res.receipt_code)) : null,
         h('div.row', {}, h('strong', {}, t('intake.suggestion')), ' ', priorityBadge(s?.priority ?? inc.priority), ' ', typeLabel,
           s ? h('span.muted', {}, ` · ${t('intake.confidence')} ${formatPercent(s.confidence)}`) : null),
         s?.evidence?.length ? h('div.muted.evidence', {}, s.evidence.join(' · ')) : null,
