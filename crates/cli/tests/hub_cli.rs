@@ -20,15 +20,19 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-fn pingan(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pingan"))
-        .args(args)
+/// `pingan ARGS --data-dir DIR/data`, configured by nothing but its arguments.
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pingan"));
+    c.args(args)
         .arg("--data-dir")
         .arg(dir.join("data"))
         .env_remove("PINGAN_CONFIG")
-        .env("PINGAN_LOG", "warn")
-        .output()
-        .unwrap()
+        .env("PINGAN_LOG", "warn");
+    c
+}
+
+fn pingan(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -257,17 +261,15 @@ async fn killed_import_resumes_without_duplicates() {
     let file = dir.join("big.csv");
     std::fs::write(&file, csv_rows(rows)).unwrap();
     let s = store(&dir).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pingan"))
-        .args(["import", "--source", SOURCE, "--batch-size", "200"])
-        .arg(&file)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .env_remove("PINGAN_CONFIG")
-        .env("PINGAN_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let f = file.to_str().unwrap();
+    let mut child = command(
+        &dir,
+        &["import", "--source", SOURCE, "--batch-size", "200", f],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     // Kill it (SIGKILL: no cleanup) once some batches are committed.
     let t = Instant::now();
     let mut stored_at_kill = 0;
@@ -286,14 +288,7 @@ async fn killed_import_resumes_without_duplicates() {
     eprintln!("records stored when the import was killed: {stored_at_kill} of {rows}");
     let out = ok(
         &dir,
-        &[
-            "import",
-            "--source",
-            SOURCE,
-            "--batch-size",
-            "200",
-            file.to_str().unwrap(),
-        ],
+        &["import", "--source", SOURCE, "--batch-size", "200", f],
     );
     assert!(
         out.contains(&format!("{rows} rows read, {rows} accepted")),

@@ -20,7 +20,7 @@ use thiserror::Error;
 
 use crate::hub::Hub;
 use crate::ingest::{ImportOptions, import};
-use crate::mapping::Mapping;
+use crate::mapping::{Mapping, example_mapping};
 use crate::read::FileFormat;
 use crate::resolve::{RecordId, Resolver};
 use crate::search::{SearchIndex, SearchQuery};
@@ -127,19 +127,6 @@ impl BenchReport {
     pub fn rows_per_sec(&self) -> f64 {
         let read: u64 = self.sources.iter().map(|s| s.read).sum();
         read as f64 / self.import_secs.max(f64::MIN_POSITIVE)
-    }
-}
-
-/// The mapping file of each synthetic source (the examples shipped with the crate).
-pub fn mapping_for(kind: SourceKind) -> &'static str {
-    match kind {
-        SourceKind::HouseholdRegistry => {
-            include_str!("../examples/mappings/household_registry.toml")
-        }
-        SourceKind::HotelStay => include_str!("../examples/mappings/hotel_stay.toml"),
-        SourceKind::NetCafe => include_str!("../examples/mappings/net_cafe.toml"),
-        SourceKind::VehicleRegistry => include_str!("../examples/mappings/vehicle_registry.toml"),
-        SourceKind::CommunityVisit => include_str!("../examples/mappings/community_visit.toml"),
     }
 }
 
@@ -254,10 +241,13 @@ pub fn run(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport
     let t_all = Instant::now();
     let mut sources = Vec::new();
     for (kind, name, path) in &files {
-        let m = Mapping::from_toml(mapping_for(*kind)).map_err(|e| BenchError::Mapping {
+        let mapping_error = |message: String| BenchError::Mapping {
             source_kind: kind.name(),
-            message: e.to_string(),
-        })?;
+            message,
+        };
+        let text = example_mapping(kind.name())
+            .ok_or_else(|| mapping_error("no example mapping".into()))?;
+        let m = Mapping::from_toml(text).map_err(|e| mapping_error(e.to_string()))?;
         let opts = ImportOptions {
             batch_size: cfg.batch_size.max(1),
             ..ImportOptions::new(

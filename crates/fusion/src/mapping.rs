@@ -126,6 +126,21 @@ impl Mapping {
     }
 }
 
+/// The example mapping shipped with this crate (`examples/mappings/*.toml`) for
+/// each departmental source kind of pingan-synth's exports, by the kind's name
+/// (`household_registry`, `hotel_stay`, `net_cafe`, `vehicle_registry`,
+/// `community_visit`): the demo and the benchmark register these.
+pub fn example_mapping(source_kind: &str) -> Option<&'static str> {
+    Some(match source_kind {
+        "household_registry" => include_str!("../examples/mappings/household_registry.toml"),
+        "hotel_stay" => include_str!("../examples/mappings/hotel_stay.toml"),
+        "net_cafe" => include_str!("../examples/mappings/net_cafe.toml"),
+        "vehicle_registry" => include_str!("../examples/mappings/vehicle_registry.toml"),
+        "community_visit" => include_str!("../examples/mappings/community_visit.toml"),
+        _ => return None,
+    })
+}
+
 /// Why a mapping file was refused. `line` is 1-based.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum MappingError {

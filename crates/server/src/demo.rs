@@ -391,17 +391,9 @@ pub fn default_osm(data_dir: &Path, seed: u64) -> anyhow::Result<PathBuf> {
 
 /// The mapping of each synthetic departmental source (the same TOML files an
 /// administrator would register for those exports).
-fn source_mapping(kind: pingan_synth::SourceKind) -> &'static str {
-    use pingan_synth::SourceKind as K;
-    match kind {
-        K::HouseholdRegistry => {
-            include_str!("../../fusion/examples/mappings/household_registry.toml")
-        }
-        K::HotelStay => include_str!("../../fusion/examples/mappings/hotel_stay.toml"),
-        K::NetCafe => include_str!("../../fusion/examples/mappings/net_cafe.toml"),
-        K::VehicleRegistry => include_str!("../../fusion/examples/mappings/vehicle_registry.toml"),
-        K::CommunityVisit => include_str!("../../fusion/examples/mappings/community_visit.toml"),
-    }
+fn source_mapping(kind: pingan_synth::SourceKind) -> anyhow::Result<&'static str> {
+    pingan_fusion::mapping::example_mapping(kind.name())
+        .ok_or_else(|| anyhow::anyhow!("no example mapping for {}", kind.name()))
 }
 
 /// What [`populate_people`] loaded.
@@ -458,7 +450,7 @@ pub async fn populate_people(
         .await
         .map_err(|e| anyhow::anyhow!("loading the demo registries: {e}"))?;
     for kind in pingan_synth::SourceKind::ALL {
-        let mapping = source_mapping(kind);
+        let mapping = source_mapping(kind)?;
         let source = state
             .fusion
             .add_source(mapping)
