@@ -206,6 +206,8 @@ impl std::fmt::Debug for Outbox {
 
 /// Most messages one worker pass takes from the outbox.
 const BATCH: i64 = 64;
+/// How much longer than one attempt's timeout a claim is held.
+const LEASE_MARGIN_MS: i64 = 5_000;
 /// Longest the worker sleeps without checking the outbox (other processes
 /// may have enqueued messages).
 const IDLE_POLL: Duration = Duration::from_secs(5);
@@ -322,7 +324,13 @@ impl Outbox {
                 return Ok(());
             }
             for n in due {
-                self.attempt(n).await?;
+                // The lease outlasts one attempt; another process sharing
+                // the database skips the message meanwhile.
+                let now = self.clock.now().millis();
+                let lease = now + self.settings.notify_timeout_ms as i64 + LEASE_MARGIN_MS;
+                if self.store.claim_notification(n.id, now, lease).await? {
+                    self.attempt(n).await?;
+                }
             }
         }
     }

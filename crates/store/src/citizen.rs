@@ -415,6 +415,23 @@ impl Store {
         Ok(rows)
     }
 
+    /// Claims a due pending notification for one delivery attempt by moving
+    /// its due time to `lease_until`: only one worker (of any process sharing
+    /// the database) wins a claim, and a worker that dies mid-attempt leaves
+    /// the message due again when the lease runs out.
+    pub async fn claim_notification(&self, id: i64, now: i64, lease_until: i64) -> Result<bool> {
+        Ok(db!(self, p => sqlx::query(
+            "UPDATE notifications SET next_attempt_at = $3 WHERE id = $1 AND status = 'pending' AND next_attempt_at <= $2",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(lease_until)
+        .execute(p)
+        .await?
+        .rows_affected())
+            == 1)
+    }
+
     /// When the next pending notification falls due, if any.
     pub async fn next_notification_due(&self) -> Result<Option<i64>> {
         Ok(db!(self, p => sqlx::query(

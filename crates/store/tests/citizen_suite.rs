@@ -159,6 +159,11 @@ async fn case_outbox(s: &Store) {
             .collect::<Vec<_>>(),
         [n1]
     );
+    // One claim per due time: a second worker (or process) does not get it.
+    assert!(s.claim_notification(n1, 1_050, 1_099).await.unwrap());
+    assert!(!s.claim_notification(n1, 1_050, 1_099).await.unwrap());
+    assert!(!s.claim_notification(n2, 1_050, 1_099).await.unwrap());
+    assert_eq!(s.due_notifications(1_050, 10).await.unwrap(), vec![]);
     let attempt =
         |id: i64, k: i64, at: i64, code: Option<i64>, err: Option<&str>| NotificationAttemptRow {
             notification_id: id,
