@@ -9,7 +9,7 @@
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::orgs::escape_like;
-use crate::{Dialect, Page, Result, Store, StoreError, db};
+use crate::{Page, Result, Store, StoreError, db};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SensorRow {
@@ -210,18 +210,6 @@ macro_rules! alert_row {
 }
 
 impl Store {
-    /// On SQLite, the audit chain appends in a deferred transaction that reads
-    /// the chain head before writing; a write committed in between makes its
-    /// upgrade fail at once with SQLITE_BUSY ("database is locked"), which the
-    /// busy timeout does not retry. The writers here (several run in the
-    /// background) therefore take the same in-process lock as the audit append.
-    async fn write_guard(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.dialect() {
-            Dialect::Sqlite => Some(self.inner.audit_lock.lock().await),
-            Dialect::Postgres => None,
-        }
-    }
-
     // ---- sensors ----
 
     pub async fn create_sensor(&self, new: &NewSensor, now: i64) -> Result<SensorRow> {
@@ -230,7 +218,6 @@ impl Store {
             Some((a, b)) => (Some(a), Some(b)),
             None => (None, None),
         };
-        let _guard = self.write_guard().await;
         db!(self, p => sqlx::query(
             "INSERT INTO alert_sensors (id, kind, name, org_id, org_path, lat, lng, status, last_seen, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', NULL, $8, $8)",
@@ -313,7 +300,6 @@ impl Store {
         last_seen: Option<i64>,
         now: i64,
     ) -> Result<()> {
-        let _guard = self.write_guard().await;
         db!(self, p => sqlx::query(
             "UPDATE alert_sensors SET status = COALESCE($2, status), \
              last_seen = CASE WHEN $3 IS NOT NULL AND (last_seen IS NULL OR last_seen < $3) THEN $3 ELSE last_seen END, \
@@ -335,7 +321,6 @@ impl Store {
         if seen.is_empty() {
             return Ok(());
         }
-        let _guard = self.write_guard().await;
         db!(self, p => {
             let mut tx = p.begin().await?;
             for (id, at) in seen {
@@ -358,7 +343,6 @@ impl Store {
     // ---- watches ----
 
     pub async fn create_watch(&self, new: &NewWatch, now: i64) -> Result<WatchRow> {
-        let _guard = self.write_guard().await;
         let id: i64 = db!(self, p => sqlx::query(
             "INSERT INTO alert_watches (label, spec, legal_basis, case_ref, owner, org_path, expires_at, created_by, status, ended_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', NULL, $9, $9) RETURNING id",
@@ -438,7 +422,6 @@ impl Store {
 
     /// Replaces the specification of an active watch (`created_by` is kept).
     pub async fn update_watch(&self, id: i64, new: &NewWatch, now: i64) -> Result<WatchRow> {
-        let _guard = self.write_guard().await;
         let n = db!(self, p => sqlx::query(
             "UPDATE alert_watches SET label = $2, spec = $3, legal_basis = $4, case_ref = $5, owner = $6, org_path = $7, expires_at = $8, updated_at = $9 \
              WHERE id = $1 AND status = 'active'",
@@ -469,7 +452,6 @@ impl Store {
     /// Ends an active watch with `status` (`expired` or `cancelled`). Returns
     /// false if it was not active any more.
     pub async fn end_watch(&self, id: i64, status: &str, at: i64) -> Result<bool> {
-        let _guard = self.write_guard().await;
         let n = db!(self, p => sqlx::query(
             "UPDATE alert_watches SET status = $2, ended_at = $3, updated_at = $3 WHERE id = $1 AND status = 'active'",
         )
@@ -489,7 +471,6 @@ impl Store {
         if alerts.is_empty() {
             return Ok(Vec::new());
         }
-        let _guard = self.write_guard().await;
         Ok(db!(self, p => {
             let mut tx = p.begin().await?;
             let mut ids = Vec::with_capacity(alerts.len());
@@ -569,7 +550,6 @@ impl Store {
         change: &AlertLifecycle,
         now: i64,
     ) -> Result<AlertRow> {
-        let _guard = self.write_guard().await;
         let n = db!(self, p => sqlx::query(
             "UPDATE alerts SET status = $3, history = $4, outcome = $5, incident_id = $6, updated_at = $7 WHERE id = $1 AND status = $2",
         )
@@ -596,7 +576,6 @@ impl Store {
 
     /// Counts repeat hits swallowed by a suppression window.
     pub async fn add_alert_hits(&self, id: i64, n: i64, now: i64) -> Result<()> {
-        let _guard = self.write_guard().await;
         db!(self, p => sqlx::query("UPDATE alerts SET hits = hits + $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(n)
@@ -615,7 +594,6 @@ impl Store {
             return Ok(0);
         }
         let mut total = 0;
-        let _guard = self.write_guard().await;
         db!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in events.chunks(EVENT_CHUNK) {
@@ -639,12 +617,11 @@ impl Store {
     }
 
     /// Deletes events older than `before` that hit no rule; returns how many.
-    /// Deletes in chunks of 5 000 rows, taking the SQLite writer lock
-    /// per chunk, so a large purge never holds up alert writes for long.
+    /// Deletes in chunks of 5 000 rows, one statement (and so one SQLite
+    /// write lock) per chunk, so a large purge never holds up alert writes for long.
     pub async fn purge_events(&self, before: i64) -> Result<u64> {
         let mut total = 0;
         loop {
-            let _guard = self.write_guard().await;
             let n = db!(self, p => sqlx::query(
                 "DELETE FROM alert_events WHERE id IN \
                  (SELECT id FROM alert_events WHERE at < $1 AND hit = 0 LIMIT $2)",
