@@ -369,6 +369,14 @@ async fn serve(
     let (router, state) =
         pingan_server::build(store.clone(), cfg, pingan_server::system_clock()).await?;
     if let Some(c) = city {
+        // The geocoder falls back to the network's street names (call intake).
+        state.fusion.set_streets(
+            c.router
+                .streets()
+                .streets()
+                .iter()
+                .map(|s| (s.name.clone(), s.point)),
+        );
         *state
             .city
             .write()
