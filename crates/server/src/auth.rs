@@ -197,6 +197,8 @@ pub mod scope {
     pub const EVALUATIONS_WRITE: &str = "evaluations:write";
     /// The citizen notification delivery log.
     pub const NOTIFICATIONS_READ: &str = "notifications:read";
+    /// Editing the incident taxonomy (admins).
+    pub const TAXONOMY_WRITE: &str = "taxonomy:write";
     /// Any authenticated principal (e.g. `/auth/me`).
     pub const AUTHENTICATED: &str = "authenticated";
 
@@ -232,6 +234,7 @@ pub mod scope {
         EVALUATIONS_READ,
         EVALUATIONS_WRITE,
         NOTIFICATIONS_READ,
+        TAXONOMY_WRITE,
     ];
 }
 

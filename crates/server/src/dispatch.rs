@@ -52,7 +52,7 @@ pub struct UnitEntry {
 /// The dispatch service held in [`AppState::dispatch`].
 pub struct DispatchService {
     taxonomy: RwLock<Arc<Taxonomy>>,
-    classifier: Classifier,
+    classifier: RwLock<Arc<Classifier>>,
     units: RwLock<HashMap<i64, UnitEntry>>,
     units_loaded_at: Mutex<Option<i64>>,
     locks: Vec<tokio::sync::Mutex<()>>,
@@ -77,7 +77,7 @@ impl DispatchService {
     pub fn new() -> DispatchService {
         DispatchService {
             taxonomy: RwLock::new(Arc::new(Taxonomy::builtin())),
-            classifier: Classifier::builtin(),
+            classifier: RwLock::new(Arc::new(Classifier::builtin())),
             units: RwLock::new(HashMap::new()),
             units_loaded_at: Mutex::new(None),
             locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -98,12 +98,28 @@ impl DispatchService {
         read(&self.taxonomy).clone()
     }
 
+    /// Replaces the taxonomy (admin edits) and retrains the classifier on it,
+    /// so suggestions use the edited default priorities and leaf types.
     pub fn set_taxonomy(&self, t: Taxonomy) {
+        let corpus: Vec<_> = pingan_dispatch::classify::parse_corpus(
+            pingan_dispatch::classify::BUILTIN_CORPUS,
+            &Taxonomy::builtin(),
+        )
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| t.get(&c.type_code).is_some() && t.children(&c.type_code).next().is_none())
+        .collect();
+        match Classifier::train(&t, &corpus, Default::default()) {
+            Ok(c) => *write(&self.classifier) = Arc::new(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "classifier kept: cannot retrain on the edited taxonomy")
+            }
+        }
         *write(&self.taxonomy) = Arc::new(t);
     }
 
-    pub fn classifier(&self) -> &Classifier {
-        &self.classifier
+    pub fn classifier(&self) -> Arc<Classifier> {
+        read(&self.classifier).clone()
     }
 
     /// Escalation timing (acknowledgement timeout etc.).

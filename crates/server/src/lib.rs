@@ -153,6 +153,9 @@ pub async fn build(
         dispatch: Arc::new(dispatch::DispatchService::new()),
         ledger,
     };
+    api::taxonomy::restore(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("restoring the taxonomy: {}", e.message))?;
     dispatch::start_workers(&state);
     alert_feed::spawn(&state);
     if state.config.demo.simulate {

@@ -36,7 +36,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(divert))
         .routes(routes!(unit_status))
         .routes(routes!(handoff_status))
-        .routes(routes!(taxonomy))
 }
 
 #[derive(Serialize, ToSchema, Clone)]
@@ -978,48 +977,4 @@ pub async fn apply_unit_status(
             ),
         )),
     }
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TaxonomyTypeDto {
-    pub code: String,
-    pub parent: Option<String>,
-    pub name_zh: String,
-    pub name_en: String,
-    pub priority: String,
-    pub required_capabilities: Vec<String>,
-    pub first_responder_eligible: bool,
-    pub partners: Vec<String>,
-    pub police_response: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TaxonomyDto {
-    pub types: Vec<TaxonomyTypeDto>,
-}
-
-/// The incident taxonomy (types, default priorities, capabilities, partners).
-#[utoipa::path(get, path = "/api/v1/taxonomy", tag = "incidents", security(("bearer" = ["incidents:read"])), responses((status = 200, body = TaxonomyDto)))]
-async fn taxonomy(State(s): State<AppState>, _p: Principal) -> ApiResult<axum::Json<TaxonomyDto>> {
-    let tax = s.dispatch.taxonomy();
-    Ok(axum::Json(TaxonomyDto {
-        types: tax
-            .iter()
-            .map(|t| TaxonomyTypeDto {
-                code: t.code().to_string(),
-                parent: t.parent().map(str::to_string),
-                name_zh: t.name_zh().to_string(),
-                name_en: t.name_en().to_string(),
-                priority: t.default_priority().to_string(),
-                required_capabilities: t
-                    .required_capabilities()
-                    .iter()
-                    .map(|c| c.code().to_string())
-                    .collect(),
-                first_responder_eligible: t.first_responder_eligible(),
-                partners: t.partners().iter().map(|x| x.code().to_string()).collect(),
-                police_response: t.police_response(),
-            })
-            .collect(),
-    }))
 }

@@ -29,6 +29,7 @@ pub mod search;
 pub mod session;
 pub mod sources;
 pub mod stats;
+pub mod taxonomy;
 pub mod units;
 pub mod users;
 
@@ -62,6 +63,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(units::routes())
         .merge(calls::routes())
         .merge(incidents::routes())
+        .merge(taxonomy::routes())
         .merge(kpis::routes())
         .merge(stats::routes())
         .merge(users::routes())
