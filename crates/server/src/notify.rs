@@ -7,7 +7,8 @@
 //! Messages are written to the outbox first and delivered afterwards, so a
 //! crash or an unreachable gateway delays a message but never loses it. With
 //! no channel configured each message is parked as `no_channel` (and logged as
-//! such) and re-queued the next time the server starts with a channel.
+//! such) and re-queued when the server next starts with a channel (if younger
+//! than a day; older ones stay held, visible in the delivery log).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -206,6 +207,9 @@ impl std::fmt::Debug for Outbox {
 
 /// Most messages one worker pass takes from the outbox.
 const BATCH: i64 = 64;
+/// Messages held for lack of a channel are sent once a channel is configured
+/// only if they are younger than this: a day-old "units dispatched" helps nobody.
+const REQUEUE_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// How much longer than one attempt's timeout a claim is held.
 const LEASE_MARGIN_MS: i64 = 5_000;
 /// Longest the worker sleeps without checking the outbox (other processes
@@ -268,7 +272,10 @@ impl Outbox {
         if self.notifier.is_some() {
             match self
                 .store
-                .requeue_unchannelled_notifications(self.clock.now().millis())
+                .requeue_unchannelled_notifications(
+                    self.clock.now().millis(),
+                    self.clock.now().millis() - REQUEUE_MAX_AGE.as_millis() as i64,
+                )
                 .await
             {
                 Ok(n) if n > 0 => {

@@ -495,13 +495,19 @@ impl Store {
         Ok(row)
     }
 
-    /// Puts notifications held for lack of a channel back in the queue (a
-    /// channel is now configured). Returns how many.
-    pub async fn requeue_unchannelled_notifications(&self, now: i64) -> Result<u64> {
+    /// Puts notifications held for lack of a channel and created at or after
+    /// `created_since` back in the queue (a channel is now configured); older
+    /// ones stay held, visible in the log. Returns how many were re-queued.
+    pub async fn requeue_unchannelled_notifications(
+        &self,
+        now: i64,
+        created_since: i64,
+    ) -> Result<u64> {
         Ok(db!(self, p => sqlx::query(
-            "UPDATE notifications SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE status = 'no_channel'",
+            "UPDATE notifications SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE status = 'no_channel' AND created_at >= $2",
         )
         .bind(now)
+        .bind(created_since)
         .execute(p)
         .await?
         .rows_affected()))

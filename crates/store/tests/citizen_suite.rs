@@ -244,8 +244,17 @@ async fn case_outbox(s: &Store) {
         .unwrap();
     assert_eq!(r.status, "no_channel");
     assert_eq!(s.next_notification_due().await.unwrap(), None);
+    // Too old to be worth sending now: stays held.
     assert_eq!(
-        s.requeue_unchannelled_notifications(5_000).await.unwrap(),
+        s.requeue_unchannelled_notifications(5_000, 2_001)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.requeue_unchannelled_notifications(5_000, 2_000)
+            .await
+            .unwrap(),
         1
     );
     assert_eq!(s.get_notification(n2).await.unwrap().status, "pending");
