@@ -78,7 +78,7 @@ impl AlertConfig {
             queue_events: s.queue_events,
             raw_flush_events: s.raw_flush_events,
             raw_flush_every: Duration::from_millis(s.raw_flush_ms),
-            raw_tx_events: 2_000,
+            raw_tx_events: 500,
             tick: Duration::from_secs(1),
             retention: Duration::from_secs(s.event_retention_hours * 3_600),
             purge_every: Duration::from_secs(s.purge_every_secs),
@@ -924,6 +924,7 @@ impl AlertService {
             root_path(&j)
         };
         let (persister_store, writer_clock) = (store.clone(), clock.clone());
+        let alert_writes = Arc::new(AtomicUsize::new(0));
         let persister = Persister {
             store,
             clock,
@@ -934,6 +935,7 @@ impl AlertService {
             forget_after_ms: config.engine().suppression_window.as_millis() as i64 + 60_000,
             root: fallback_root,
             raw: raw_tx,
+            alert_writes: alert_writes.clone(),
         };
         tokio::spawn(persister.run(out_rx));
         let writer = RawWriter {
@@ -944,6 +946,7 @@ impl AlertService {
             flush_every: config.raw_flush_every,
             tx_events: config.raw_tx_events.max(1),
             retention: config.retention,
+            alert_writes,
         };
         tokio::spawn(writer.run(raw_rx, config.purge_every));
         Ok(Arc::new(AlertService {
@@ -1191,6 +1194,8 @@ struct Persister {
     root: String,
     /// Flushes are passed on to the raw writer.
     raw: mpsc::Sender<Raw>,
+    /// Alert writes under way; the raw writer waits while any is.
+    alert_writes: Arc<AtomicUsize>,
 }
 
 /// Retries a store step with backoff; the outcome is logged either way.
@@ -1263,9 +1268,15 @@ impl Persister {
                 drafts.push((d.seq, dto, org_path));
             }
         }
-        if !rows.is_empty()
-            && let Some(ids) = with_retry!("alerts", self.store.create_alerts(&rows, now))
-        {
+        let ids = if rows.is_empty() {
+            None
+        } else {
+            self.alert_writes.fetch_add(1, Ordering::AcqRel);
+            let ids = with_retry!("alerts", self.store.create_alerts(&rows, now));
+            self.alert_writes.fetch_sub(1, Ordering::AcqRel);
+            ids
+        };
+        if let Some(ids) = ids {
             for ((seq, dto, org_path), id) in drafts.into_iter().zip(ids) {
                 self.seq_to_id.insert(seq, id);
                 self.seq_order.push_back((now, seq));
@@ -1370,6 +1381,8 @@ struct RawWriter {
     flush_every: Duration,
     tx_events: usize,
     retention: Duration,
+    /// Alert writes under way (see [`Persister`]): raw events give way to them.
+    alert_writes: Arc<AtomicUsize>,
 }
 
 /// What the raw writer holds between flushes.
@@ -1430,6 +1443,11 @@ impl RawWriter {
         let buf = std::mem::take(buf);
         let now = self.clock.now().millis();
         for chunk in buf.events.chunks(self.tx_events) {
+            // An alert waiting for the SQLite writer lock goes first: it would
+            // otherwise queue behind this chunk's transaction.
+            while self.alert_writes.load(Ordering::Acquire) > 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             with_retry!("events", self.store.insert_events(chunk));
         }
         let seen: Vec<(String, i64)> = buf.seen.into_iter().collect();
