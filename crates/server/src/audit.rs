@@ -78,6 +78,33 @@ pub struct Audit<'a> {
     pub detail: Option<String>,
 }
 
+impl<'a> Audit<'a> {
+    /// A successful `action` on `object_type` objects, with no purpose or detail;
+    /// add those with [`Audit::purpose`] and [`Audit::detail`].
+    pub fn ok(action: &'a str, object_type: &'a str, object_ids: Vec<String>) -> Self {
+        Audit {
+            action,
+            object_type,
+            object_ids,
+            purpose: None,
+            outcome: "ok",
+            detail: None,
+        }
+    }
+
+    /// The `X-Purpose` reason the caller gave.
+    pub fn purpose(mut self, purpose: &'a str) -> Self {
+        self.purpose = Some(purpose);
+        self
+    }
+
+    /// Free-text detail (e.g. the query an auditor ran).
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
 impl AppState {
     /// Appends an audit record for `who`. Fails the request if it cannot be
     /// written: personal data is never served unaudited.

@@ -76,18 +76,8 @@ async fn query_audit(
     };
     let (rows, total) = s.store.audit_query(&f, page).await?;
     let detail = format!("user={:?} object={:?}", q.user, q.object);
-    s.audit(
-        &p,
-        Audit {
-            action: "audit.read",
-            object_type: "audit",
-            object_ids: vec![],
-            purpose: None,
-            outcome: "ok",
-            detail: Some(detail),
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("audit.read", "audit", vec![]).detail(detail))
+        .await?;
     let items = rows
         .into_iter()
         .map(|r| AuditDto {

@@ -164,18 +164,8 @@ async fn create_org(
         )
         .await?;
     s.reload_jurisdiction().await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "org.create",
-            object_type: "org",
-            object_ids: vec![o.id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("org.create", "org", vec![o.id.to_string()]))
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(o.into())))
 }
 
@@ -218,18 +208,8 @@ async fn update_org(
             s.now_ms(),
         )
         .await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "org.update",
-            object_type: "org",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("org.update", "org", vec![id.to_string()]))
+        .await?;
     Ok(axum::Json(o.into()))
 }
 
@@ -247,18 +227,8 @@ async fn delete_org(
     }
     s.store.delete_org(id).await?;
     s.reload_jurisdiction().await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "org.delete",
-            object_type: "org",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("org.delete", "org", vec![id.to_string()]))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -300,18 +270,8 @@ async fn put_area(
         )
         .await?;
     s.reload_jurisdiction().await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "org.area",
-            object_type: "org",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("org.area", "org", vec![id.to_string()]))
+        .await?;
     Ok(axum::Json(o.into()))
 }
 
@@ -346,14 +306,8 @@ async fn import_orgs(
     s.reload_jurisdiction().await?;
     s.audit(
         &p,
-        Audit {
-            action: "org.import",
-            object_type: "org",
-            object_ids: vec![],
-            purpose: None,
-            outcome: "ok",
-            detail: Some(format!("created {created}, updated {updated}")),
-        },
+        Audit::ok("org.import", "org", vec![])
+            .detail(format!("created {created}, updated {updated}")),
     )
     .await?;
     Ok(axum::Json(ImportResult { created, updated }))

@@ -84,18 +84,8 @@ async fn login(
     let principal = auth::authenticate(&s, &token)
         .await?
         .ok_or_else(|| ApiError::internal("new session not found"))?;
-    s.audit(
-        &principal,
-        Audit {
-            action: "auth.login",
-            object_type: "session",
-            object_ids: vec![],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&principal, Audit::ok("auth.login", "session", vec![]))
+        .await?;
     let me = me_of(&s, &principal).await?;
     Ok(axum::Json(LoginResponse {
         token,
@@ -143,18 +133,8 @@ async fn logout(State(s): State<AppState>, p: Principal) -> ApiResult<StatusCode
         ));
     };
     s.store.revoke_session(hash, s.now_ms()).await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "auth.logout",
-            object_type: "session",
-            object_ids: vec![],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("auth.logout", "session", vec![]))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -205,18 +205,8 @@ async fn create_unit(
             s.now_ms(),
         )
         .await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "unit.create",
-            object_type: "unit",
-            object_ids: vec![u.id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("unit.create", "unit", vec![u.id.to_string()]))
+        .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(unit_dto(u, s.now_ms(), s.config.position_stale_secs)),
@@ -285,18 +275,8 @@ async fn update_unit(
             s.now_ms(),
         )
         .await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "unit.update",
-            object_type: "unit",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("unit.update", "unit", vec![id.to_string()]))
+        .await?;
     Ok(axum::Json(unit_dto(
         u,
         s.now_ms(),
@@ -314,18 +294,8 @@ async fn delete_unit(
 ) -> ApiResult<StatusCode> {
     visible_unit(&s, &p, id).await?;
     s.store.delete_unit(id).await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "unit.delete",
-            object_type: "unit",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("unit.delete", "unit", vec![id.to_string()]))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

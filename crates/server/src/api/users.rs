@@ -148,18 +148,7 @@ async fn list_users(
     let page = q.page()?;
     let (rows, total) = s.store.list_users(&p.org_path, page).await?;
     let ids = rows.iter().map(|u| u.id.to_string()).collect();
-    s.audit(
-        &p,
-        Audit {
-            action: "user.list",
-            object_type: "user",
-            object_ids: ids,
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("user.list", "user", ids)).await?;
     Ok(axum::Json(Paged::new(
         rows.into_iter().map(UserDto::from).collect(),
         total,
@@ -208,18 +197,8 @@ async fn create_user(
             s.now_ms(),
         )
         .await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "user.create",
-            object_type: "user",
-            object_ids: vec![u.id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("user.create", "user", vec![u.id.to_string()]))
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(u.into())))
 }
 
@@ -232,18 +211,8 @@ async fn get_user(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<axum::Json<UserDto>> {
     let u = visible_user(&s, &p, id).await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "user.read",
-            object_type: "user",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("user.read", "user", vec![id.to_string()]))
+        .await?;
     Ok(axum::Json(u.into()))
 }
 
@@ -300,18 +269,8 @@ async fn update_user(
     if revoke {
         s.store.revoke_user_sessions(id, now).await?;
     }
-    s.audit(
-        &p,
-        Audit {
-            action: "user.update",
-            object_type: "user",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("user.update", "user", vec![id.to_string()]))
+        .await?;
     Ok(axum::Json(u.into()))
 }
 
@@ -339,18 +298,8 @@ async fn disable_user(
         )
         .await?;
     s.store.revoke_user_sessions(id, now).await?;
-    s.audit(
-        &p,
-        Audit {
-            action: "user.disable",
-            object_type: "user",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
-    )
-    .await?;
+    s.audit(&p, Audit::ok("user.disable", "user", vec![id.to_string()]))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -459,14 +408,7 @@ async fn create_key(
         .await?;
     s.audit(
         &p,
-        Audit {
-            action: "apikey.create",
-            object_type: "api_key",
-            object_ids: vec![row.id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
+        Audit::ok("apikey.create", "api_key", vec![row.id.to_string()]),
     )
     .await?;
     let mut dto = ApiKeyDto::from(row);
@@ -489,14 +431,7 @@ async fn revoke_key(
     s.store.revoke_api_key(id, s.now_ms()).await?;
     s.audit(
         &p,
-        Audit {
-            action: "apikey.revoke",
-            object_type: "api_key",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
+        Audit::ok("apikey.revoke", "api_key", vec![id.to_string()]),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
