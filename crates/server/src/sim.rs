@@ -34,7 +34,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::api::LatLngDto;
 use crate::api::calls::{CallRequest, intake};
-use crate::api::incidents::{apply_unit_status, recommend_for};
+use crate::api::incidents::{apply_unit_status, merge_incidents, recommend_for};
 use crate::config::DemoSettings;
 use crate::demo::{CityMap, DemoRng, random_road_point};
 use crate::dispatch::{self as svc, incident_error};
@@ -100,6 +100,8 @@ pub struct StepReport {
     pub arrived: usize,
     pub cleared: usize,
     pub closed: usize,
+    /// Calls merged into an open incident about the same event.
+    pub merged: usize,
     /// Units whose position changed.
     pub moved: usize,
     /// Actions refused by the services (e.g. a human dispatcher got there
@@ -177,6 +179,8 @@ pub struct Simulator {
     trips: HashMap<i64, Trip>,
     /// Units whose field work (acknowledge, drive, clear) the simulator plays.
     officers: HashSet<i64>,
+    /// New incident → the open incident intake suggested it duplicates.
+    duplicates: HashMap<i64, i64>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -212,6 +216,7 @@ impl Simulator {
             seq: 0,
             trips: HashMap::new(),
             officers: HashSet::new(),
+            duplicates: HashMap::new(),
         })
     }
 
@@ -252,6 +257,10 @@ impl Simulator {
             match self.take_call(s, &c).await {
                 Ok(id) => {
                     report.calls += 1;
+                    if self.merge_duplicate(s, id).await {
+                        report.merged += 1;
+                        continue;
+                    }
                     let d = self.between(self.settings.dispatch_delay_s);
                     self.schedule(
                         c.at.plus_millis(d),
@@ -287,6 +296,25 @@ impl Simulator {
         Ok(report)
     }
 
+    /// A dispatcher merges a call that intake flagged as a duplicate of an
+    /// open incident into it (instead of sending a second unit).
+    async fn merge_duplicate(&mut self, s: &AppState, id: i64) -> bool {
+        let Some(&into) = self.duplicates.get(&id) else {
+            return false;
+        };
+        self.duplicates.remove(&id);
+        let rows = (
+            s.store.get_incident(into).await,
+            s.store.get_incident(id).await,
+        );
+        let (Ok(into), Ok(from)) = rows else {
+            return false;
+        };
+        merge_incidents(s, &into, &from, "同一事件重复报警", ACTOR)
+            .await
+            .is_ok()
+    }
+
     /// One generated call through the API's intake path.
     async fn take_call(&mut self, s: &AppState, c: &SimCall) -> ApiResult<i64> {
         let req = CallRequest {
@@ -301,7 +329,11 @@ impl Simulator {
             address: None,
             time: Some(c.at.millis().to_string()),
         };
-        Ok(intake(s, ACTOR, req).await?.incident.id)
+        let r = intake(s, ACTOR, req).await?;
+        if let Some(d) = r.duplicates.first() {
+            self.duplicates.insert(r.incident.id, d.incident_id);
+        }
+        Ok(r.incident.id)
     }
 
     /// Plays the officers of units dispatched by anyone (the simulator or a

@@ -101,6 +101,7 @@ fn add(a: &mut StepReport, b: StepReport) {
     a.arrived += b.arrived;
     a.cleared += b.cleared;
     a.closed += b.closed;
+    a.merged += b.merged;
     a.moved += b.moved;
     a.refused += b.refused;
 }
@@ -194,8 +195,25 @@ async fn simulated_city_takes_calls_moves_units_and_closes_incidents() {
             None,
         )
         .await;
-    assert_eq!(closed["total"].as_u64().unwrap() as usize, total.closed);
-    let id = closed["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        closed["total"].as_u64().unwrap() as usize,
+        total.closed + total.merged
+    );
+    let merged = closed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["disposition"].as_str().unwrap().starts_with("duplicate:"))
+        .count();
+    assert_eq!(merged, total.merged);
+    let id = closed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| !i["disposition"].as_str().unwrap().starts_with("duplicate:"))
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
     let detail = app
         .call("GET", &format!("/api/v1/incidents/{id}"), &token, None)
         .await;

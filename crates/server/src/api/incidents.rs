@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dispatch))
         .routes(routes!(transfer))
         .routes(routes!(close))
+        .routes(routes!(merge))
         .routes(routes!(divert))
         .routes(routes!(unit_status))
         .routes(routes!(handoff_status))
@@ -711,6 +712,115 @@ async fn close(
     .await?;
     s.dispatch.escalation_drop(id);
     Ok(axum::Json(incident_dto(&s, &row, false).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The duplicate incident; it is closed as `duplicate:<this incident's number>`.
+    pub from_incident_id: i64,
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MergeResult {
+    /// The surviving incident, with the duplicate's calls attached.
+    pub incident: IncidentDto,
+    /// The duplicate, now closed.
+    pub merged: IncidentDto,
+    pub calls_moved: u64,
+}
+
+/// Merges a duplicate incident into this one: the duplicate is closed with
+/// disposition `duplicate:<number>` (its state machine must allow it: before
+/// dispatch, or once cleared), its calls are re-attached here, and both
+/// timelines record the merge.
+pub async fn merge_incidents(
+    s: &AppState,
+    into: &pingan_store::IncidentRow,
+    from: &pingan_store::IncidentRow,
+    reason: &str,
+    actor: &str,
+) -> ApiResult<(pingan_store::IncidentRow, pingan_store::IncidentRow, u64)> {
+    if into.id == from.id {
+        return Err(ApiError::invalid(
+            "from_incident_id",
+            "an incident cannot be merged into itself",
+        ));
+    }
+    if into.status == "closed" {
+        return Err(ApiError::conflict(format!(
+            "{} is closed; merge into an open incident",
+            into.number
+        ))
+        .with_field("id"));
+    }
+    let of = into.number.clone();
+    let (who, why) = (actor.to_string(), reason.to_string());
+    let (merged, _) = svc::mutate(s, from.id, move |inc, now| {
+        let mut e = inc
+            .close(
+                pingan_dispatch::Disposition::Duplicate { of: of.clone() },
+                now,
+                &who,
+            )
+            .map_err(|e| incident_error(e).with_field("from_incident_id"))?;
+        e.detail = format!("并入 {of}：{why}");
+        Ok((vec![e], json!({ "disposition": format!("duplicate:{of}") })))
+    })
+    .await?;
+    s.dispatch.escalation_drop(from.id);
+    let moved = s.store.move_incident_calls(from.id, into.id).await?;
+    let summary = format!("合并重复警情 {}（{moved} 通来电）：{reason}", from.number);
+    let (who, from_id) = (actor.to_string(), from.id);
+    let (row, _) = svc::mutate(s, into.id, move |inc, now| {
+        let e = inc
+            .merge_call(now, &who, &summary)
+            .map_err(incident_error)?;
+        Ok((vec![e], json!({ "from": from_id })))
+    })
+    .await?;
+    Ok((row, merged, moved))
+}
+
+/// Merges a duplicate incident (its calls, its timeline note) into this one.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/merge", tag = "incidents", params(("id" = i64, Path)), request_body = MergeRequest,
+    security(("bearer" = ["incidents:write"])), responses((status = 200, body = MergeResult), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+async fn merge(
+    State(s): State<AppState>,
+    p: Principal,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(r): ApiJson<MergeRequest>,
+) -> ApiResult<axum::Json<MergeResult>> {
+    let reason = r.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(ApiError::invalid(
+            "reason",
+            "give a reason of 1-500 characters",
+        ));
+    }
+    let into = visible_incident(&s, &p, id).await?;
+    let from = visible_incident(&s, &p, r.from_incident_id)
+        .await
+        .map_err(|e| e.with_field("from_incident_id"))?;
+    let (row, merged, moved) = merge_incidents(&s, &into, &from, reason, &p.name).await?;
+    s.audit(
+        &p,
+        Audit {
+            action: "incident.merge",
+            object_type: "incident",
+            object_ids: vec![id.to_string(), from.id.to_string()],
+            purpose: None,
+            outcome: "ok",
+            detail: Some(reason.to_string()),
+        },
+    )
+    .await?;
+    Ok(axum::Json(MergeResult {
+        incident: incident_dto(&s, &row, false).await?,
+        merged: incident_dto(&s, &merged, false).await?,
+        calls_moved: moved,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
