@@ -214,6 +214,17 @@ struct Expect {
     field: Option<&'static str>,
 }
 
+impl Expect {
+    /// This status and code, any field.
+    const fn exact(status: u16, code: &'static str) -> Expect {
+        Expect {
+            status: Some(status),
+            code: Some(code),
+            field: None,
+        }
+    }
+}
+
 const ANY_4XX: Expect = Expect {
     status: None,
     code: None,
@@ -387,11 +398,14 @@ impl Walker<'_> {
         for p in op.path_params() {
             let name = op.name();
             if p.ty == "integer" {
-                let probes: Vec<(&str, String)> = vec![
+                let mut probes: Vec<(&str, String)> = vec![
                     ("non-numeric path id", "abc".into()),
                     ("path id beyond i64", "99999999999999999999999".into()),
                     ("fractional path id", "1.5".into()),
                 ];
+                if p.unsigned {
+                    probes.push(("negative unsigned path id", "-1".into()));
+                }
                 for (what, bad) in probes {
                     let path = url(
                         op,
@@ -411,39 +425,7 @@ impl Walker<'_> {
                         m,
                         &path,
                         filler.clone(),
-                        Expect {
-                            status: Some(400),
-                            code: Some("invalid_path"),
-                            field: None,
-                        },
-                        Some(&p.name),
-                    )
-                    .await;
-                }
-                if p.unsigned {
-                    let path = url(
-                        op,
-                        &|q: &Param| {
-                            if q.name == p.name {
-                                "-1".into()
-                            } else {
-                                "1".into()
-                            }
-                        },
-                        &required_query(op, ""),
-                    );
-                    self.probe(
-                        &format!("negative unsigned path id ({name})"),
-                        caller,
-                        token,
-                        m,
-                        &path,
-                        filler.clone(),
-                        Expect {
-                            status: Some(400),
-                            code: Some("invalid_path"),
-                            field: None,
-                        },
+                        Expect::exact(400, "invalid_path"),
                         Some(&p.name),
                     )
                     .await;
@@ -471,11 +453,7 @@ impl Walker<'_> {
         for p in op.query_params() {
             let name = op.name();
             let mut bad: Vec<(&str, &str, Expect)> = Vec::new();
-            let invalid_query = Expect {
-                status: Some(400),
-                code: Some("invalid_query"),
-                field: None,
-            };
+            let invalid_query = Expect::exact(400, "invalid_query");
             match p.ty.as_str() {
                 "integer" => {
                     bad.push(("non-numeric integer", "abc", invalid_query));
@@ -544,11 +522,7 @@ impl Walker<'_> {
         // through their own pipelines; for them a broken JSON document only has
         // to be refused in the error shape.
         let malformed = if json_body {
-            Expect {
-                status: Some(400),
-                code: Some("malformed_json"),
-                field: None,
-            }
+            Expect::exact(400, "malformed_json")
         } else {
             ANY_4XX
         };
@@ -608,11 +582,7 @@ impl Walker<'_> {
                 m,
                 &path,
                 Some(("text/plain", b"{}".to_vec())),
-                Expect {
-                    status: Some(415),
-                    code: Some("unsupported_media_type"),
-                    field: None,
-                },
+                Expect::exact(415, "unsupported_media_type"),
                 None,
             )
             .await;
@@ -623,11 +593,7 @@ impl Walker<'_> {
                 m,
                 &path,
                 Some(("application/x-www-form-urlencoded", b"a=1".to_vec())),
-                Expect {
-                    status: Some(415),
-                    code: Some("unsupported_media_type"),
-                    field: None,
-                },
+                Expect::exact(415, "unsupported_media_type"),
                 None,
             )
             .await;
@@ -639,11 +605,7 @@ impl Walker<'_> {
                 m,
                 &path,
                 Some(("image/gif", b"GIF89a".to_vec())),
-                Expect {
-                    status: Some(415),
-                    code: Some("unsupported_media_type"),
-                    field: None,
-                },
+                Expect::exact(415, "unsupported_media_type"),
                 None,
             )
             .await;
@@ -658,11 +620,7 @@ impl Walker<'_> {
             m,
             &path,
             Some(("application/json", big)),
-            Expect {
-                status: Some(413),
-                code: Some("body_too_large"),
-                field: None,
-            },
+            Expect::exact(413, "body_too_large"),
             None,
         )
         .await;
@@ -692,11 +650,7 @@ impl Walker<'_> {
                     m,
                     &path,
                     Some(("application/json", doc.to_string().into_bytes())),
-                    Expect {
-                        status: Some(422),
-                        code: Some("invalid_field"),
-                        field: None,
-                    },
+                    Expect::exact(422, "invalid_field"),
                     Some(&field),
                 )
                 .await;
