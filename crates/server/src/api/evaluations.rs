@@ -215,14 +215,7 @@ async fn follow_up(
         .await?;
     s.audit(
         &p,
-        Audit {
-            action: "evaluation.follow_up",
-            object_type: "evaluation",
-            object_ids: vec![id.to_string()],
-            purpose: None,
-            outcome: "ok",
-            detail: None,
-        },
+        Audit::ok("evaluation.follow_up", "evaluation", vec![id.to_string()]),
     )
     .await?;
     Ok(axum::Json(dto(&s, updated).await?))

@@ -124,17 +124,15 @@ async fn list_notifications(
             log,
         });
     }
-    s.audit(
-        &p,
-        Audit {
-            action: "notification.read",
-            object_type: "notification",
-            object_ids: items.iter().map(|n| n.id.to_string()).collect(),
-            purpose: Some(&purpose.0),
-            outcome: "ok",
-            detail: q.incident_id.map(|i| format!("incident {i}")),
-        },
+    let mut audit = Audit::ok(
+        "notification.read",
+        "notification",
+        items.iter().map(|n| n.id.to_string()).collect(),
     )
-    .await?;
+    .purpose(&purpose.0);
+    if let Some(i) = q.incident_id {
+        audit = audit.detail(format!("incident {i}"));
+    }
+    s.audit(&p, audit).await?;
     Ok(axum::Json(Paged::new(items, total, page)))
 }
