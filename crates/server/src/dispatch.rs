@@ -57,6 +57,8 @@ pub struct DispatchService {
     units_loaded_at: Mutex<Option<i64>>,
     locks: Vec<tokio::sync::Mutex<()>>,
     escalations: Mutex<HashMap<i64, EscalationState>>,
+    /// Incidents whose escalation changed since it was last stored.
+    escalations_dirty: Mutex<std::collections::HashSet<i64>>,
     policy: RwLock<EscalationPolicy>,
     retry: RwLock<RetryPolicy>,
     http: reqwest::Client,
@@ -82,6 +84,7 @@ impl DispatchService {
             units_loaded_at: Mutex::new(None),
             locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             escalations: Mutex::new(HashMap::new()),
+            escalations_dirty: Mutex::new(Default::default()),
             policy: RwLock::new(EscalationPolicy::default()),
             retry: RwLock::new(RetryPolicy::default()),
             http: reqwest::Client::builder()
@@ -228,10 +231,13 @@ impl DispatchService {
     }
 
     pub(crate) fn escalation_register(&self, st: EscalationState) {
-        lock_std(&self.escalations).insert(id_of(&st.incident_id), st);
+        let id = id_of(&st.incident_id);
+        lock_std(&self.escalations).insert(id, st);
+        lock_std(&self.escalations_dirty).insert(id);
     }
 
     pub(crate) fn escalation_ack(&self, incident_id: i64, unit_id: i64) {
+        lock_std(&self.escalations_dirty).insert(incident_id);
         let mut m = lock_std(&self.escalations);
         if let Some(st) = m.get_mut(&incident_id)
             && st.acknowledge(&unit_id.to_string())
@@ -242,6 +248,7 @@ impl DispatchService {
 
     pub(crate) fn escalation_drop(&self, incident_id: i64) {
         lock_std(&self.escalations).remove(&incident_id);
+        lock_std(&self.escalations_dirty).insert(incident_id);
     }
 
     /// Due escalation actions at `now`, applied to the tracked states.
@@ -253,6 +260,7 @@ impl DispatchService {
             if let Some(a) = pingan_dispatch::escalation_step(st, now) {
                 st.apply(&a, now);
                 out.push(a);
+                lock_std(&self.escalations_dirty).insert(*id);
             }
             if st.next_deadline().is_none() {
                 done.push(*id);
@@ -260,6 +268,7 @@ impl DispatchService {
         }
         for id in done {
             m.remove(&id);
+            lock_std(&self.escalations_dirty).insert(id);
         }
         out
     }
@@ -643,6 +652,8 @@ pub async fn dispatch_units(
             .collect(),
         policy,
     ));
+    // Stored before answering, so a restart right after still escalates.
+    persist_escalations(s).await;
     Ok(row)
 }
 
@@ -727,6 +738,113 @@ pub async fn apply_escalation(s: &AppState, a: EscalationAction) -> ApiResult<()
     }
 }
 
+fn escalation_json(st: &EscalationState) -> String {
+    json!({
+        "incident_id": st.incident_id,
+        "ack_timeout_s": st.policy.ack_timeout_s,
+        "max_redispatches": st.policy.max_redispatches,
+        "district_timeout_s": st.policy.district_timeout_s,
+        "current_unit": st.current_unit,
+        "dispatched_at": st.dispatched_at.millis(),
+        "next_candidates": st.next_candidates,
+        "tried": st.tried,
+        "level": st.level.code(),
+        "escalated_at": st.escalated_at.map(Timestamp::millis),
+        "acknowledged": st.acknowledged,
+    })
+    .to_string()
+}
+
+fn escalation_from_json(text: &str) -> Option<EscalationState> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let list = |k: &str| -> Option<Vec<String>> {
+        v[k].as_array()?
+            .iter()
+            .map(|x| x.as_str().map(str::to_string))
+            .collect()
+    };
+    let secs = |k: &str| v[k].as_u64().and_then(|x| u32::try_from(x).ok());
+    Some(EscalationState {
+        incident_id: v["incident_id"].as_str()?.to_string(),
+        policy: EscalationPolicy {
+            ack_timeout_s: secs("ack_timeout_s")?,
+            max_redispatches: secs("max_redispatches")?,
+            district_timeout_s: secs("district_timeout_s")?,
+        },
+        current_unit: v["current_unit"].as_str()?.to_string(),
+        dispatched_at: Timestamp(v["dispatched_at"].as_i64()?),
+        next_candidates: list("next_candidates")?,
+        tried: list("tried")?,
+        level: level_from(v["level"].as_str()?)?,
+        escalated_at: v["escalated_at"].as_i64().map(Timestamp),
+        acknowledged: v["acknowledged"].as_bool()?,
+    })
+}
+
+/// Writes the escalations that changed since the last call (upsert with the
+/// next deadline, or delete when acknowledged, dropped or finished). Failed
+/// writes stay marked and are retried on the next escalation tick.
+pub(crate) async fn persist_escalations(s: &AppState) {
+    let ids: Vec<i64> = lock_std(&s.dispatch.escalations_dirty).drain().collect();
+    for id in ids {
+        let st = lock_std(&s.dispatch.escalations).get(&id).cloned();
+        let r = match st {
+            Some(st) => {
+                s.store
+                    .put_escalation(&pingan_store::EscalationRow {
+                        incident_id: id,
+                        state: escalation_json(&st),
+                        deadline: st.next_deadline().map(Timestamp::millis),
+                        updated_at: s.now_ms(),
+                    })
+                    .await
+            }
+            None => s.store.delete_escalation(id).await.map(drop),
+        };
+        if let Err(e) = r {
+            tracing::warn!(incident = id, error = %e, "escalation not stored; retrying");
+            lock_std(&s.dispatch.escalations_dirty).insert(id);
+        }
+    }
+}
+
+/// Re-arms the stored escalations at start (deadlines are absolute, so one
+/// that passed while the server was down fires on the first tick). An entry
+/// whose incident closed, or whose waiting unit acknowledged or was stood
+/// down before the last write reached the store, is discarded.
+pub async fn restore_escalations(s: &AppState) -> ApiResult<usize> {
+    let mut armed = 0;
+    for row in s.store.pending_escalations().await? {
+        let st = escalation_from_json(&row.state);
+        let live = match &st {
+            Some(st) if st.next_deadline().is_some() => {
+                let inc = s.store.find_incident(row.incident_id).await?;
+                let waiting = s
+                    .store
+                    .incident_assignments(row.incident_id)
+                    .await?
+                    .iter()
+                    .rev()
+                    .find(|a| a.unit_id.to_string() == st.current_unit)
+                    .is_some_and(|a| a.stage == "dispatched");
+                inc.is_some_and(|i| i.status != "closed")
+                    && (waiting || st.level != CommandLevel::Station)
+            }
+            _ => false,
+        };
+        match st {
+            Some(st) if live => {
+                lock_std(&s.dispatch.escalations).insert(row.incident_id, st);
+                armed += 1;
+            }
+            _ => {
+                s.store.delete_escalation(row.incident_id).await?;
+            }
+        }
+    }
+    Ok(armed)
+}
+
 /// Starts the background workers: escalation timer, hand-off outbox, and the
 /// unit index follower.
 pub fn start_workers(s: &AppState) {
@@ -741,6 +859,7 @@ pub fn start_workers(s: &AppState) {
                     tracing::warn!(error = %e.message, "escalation step failed");
                 }
             }
+            persist_escalations(&st).await;
         }
     });
     let st = s.clone();

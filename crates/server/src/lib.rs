@@ -156,6 +156,9 @@ pub async fn build(
     api::taxonomy::restore(&state)
         .await
         .map_err(|e| anyhow::anyhow!("restoring the taxonomy: {}", e.message))?;
+    dispatch::restore_escalations(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("re-arming escalations: {}", e.message))?;
     dispatch::start_workers(&state);
     alert_feed::spawn(&state);
     if state.config.demo.simulate {

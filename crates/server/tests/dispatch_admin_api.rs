@@ -182,3 +182,159 @@ async fn merging_a_duplicate_call() {
     );
     app.stop().await;
 }
+
+/// Builds the app over `dir` (the demo city on first use), like a process start.
+async fn boot(dir: &std::path::Path, first: bool) -> pingan_server::AppState {
+    use std::sync::Arc;
+    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("roads-cache");
+    let osm = pingan_server::demo::default_osm(&cache, 2026).unwrap();
+    let city = pingan_server::demo::CityMap::load(&osm, &cache).unwrap();
+    let store = pingan_store::Store::open(dir.join("pingan.db").to_str().unwrap())
+        .await
+        .unwrap();
+    if first {
+        let opts = pingan_server::demo::DemoOptions {
+            seed: 2026,
+            password: PASSWORD.into(),
+            osm: None,
+        };
+        let now = pingan_server::system_clock().now().millis();
+        pingan_server::demo::build_city(&store, &city, &opts, now)
+            .await
+            .unwrap();
+    }
+    let cfg = pingan_server::Config {
+        data_dir: dir.to_path_buf(),
+        ..pingan_server::Config::default()
+    };
+    let (_router, state) = pingan_server::build(store, cfg, pingan_server::system_clock())
+        .await
+        .unwrap();
+    *state.city.write().unwrap() = Some(Arc::new(city));
+    state
+}
+
+#[test]
+fn pending_escalations_survive_a_restart() {
+    use pingan_dispatch::{EscalationPolicy, Priority};
+    let dir = std::env::temp_dir().join(format!("pingan-test-escalation-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // First process: a call, a dispatch nobody acknowledges, then the process dies.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (id, first, next) = rt.block_on(async {
+        let s = boot(&dir, true).await;
+        s.dispatch.set_escalation_policy(EscalationPolicy {
+            ack_timeout_s: 3,
+            max_redispatches: 2,
+            district_timeout_s: 600,
+        });
+        s.dispatch.reload_units(&s).await.unwrap();
+        let u = s
+            .dispatch
+            .units()
+            .into_iter()
+            .find(|u| u.kind == "patrol_car" && u.position.is_some())
+            .unwrap();
+        let p = u.position.unwrap();
+        let call = pingan_server::api::calls::intake(
+            &s,
+            "dispatcher",
+            pingan_server::api::calls::CallRequest {
+                channel: "110".into(),
+                caller_phone: "13812345678".into(),
+                caller_name: None,
+                description: "饭店门口有人打架".into(),
+                location: Some(pingan_server::api::LatLngDto {
+                    lat: p.lat(),
+                    lng: p.lng(),
+                }),
+                address: None,
+                time: None,
+            },
+        )
+        .await
+        .unwrap();
+        let id = call.incident.id;
+        let tc = call.incident.type_code.clone().unwrap();
+        let recs =
+            pingan_server::api::incidents::recommend_for(&s, p, &tc, Priority::P2, 5).unwrap();
+        let police: Vec<i64> = recs
+            .iter()
+            .filter(|r| !r.first_responder)
+            .map(|r| r.unit_id)
+            .collect();
+        assert!(police.len() >= 2, "{police:?}");
+        pingan_server::dispatch::dispatch_units(&s, id, &police[..1], "dispatcher", police.clone())
+            .await
+            .unwrap();
+        let stored = s.store.pending_escalations().await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].incident_id, id);
+        let dispatched = s
+            .store
+            .get_incident(id)
+            .await
+            .unwrap()
+            .dispatched_at
+            .unwrap();
+        // Due one acknowledgement timeout after the dispatch.
+        let deadline = stored[0].deadline.unwrap();
+        assert!(
+            (dispatched + 3_000..dispatched + 4_000).contains(&deadline),
+            "{deadline} vs dispatch at {dispatched}"
+        );
+        (id, police[0], police[1])
+    });
+    // Dropping the runtime stops every task of that "process" before the deadline.
+    drop(rt);
+    std::thread::sleep(std::time::Duration::from_millis(3_500));
+
+    // Second process over the same data dir: the deadline passed while it was
+    // down, so the re-armed escalation moves the job to the next unit.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let s = boot(&dir, false).await;
+        let mut kinds = Vec::new();
+        for _ in 0..40 {
+            kinds = s
+                .store
+                .incident_timeline(id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| (t.entry.kind, t.entry.unit_id))
+                .collect::<Vec<_>>();
+            if kinds.iter().filter(|k| k.0 == "dispatched").count() == 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        assert!(
+            kinds.contains(&("unit_cancelled".to_string(), Some(first))),
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds.last(),
+            Some(&("dispatched".to_string(), Some(next))),
+            "{kinds:?}"
+        );
+        assert_eq!(s.store.get_unit(first).await.unwrap().status, "available");
+        assert_eq!(s.store.get_unit(next).await.unwrap().status, "dispatched");
+        // The stored state follows: now waiting on the next unit.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+        let stored = s.store.pending_escalations().await.unwrap();
+        assert_eq!(stored.len(), 1);
+        assert!(
+            stored[0]
+                .state
+                .contains(&format!("\"current_unit\":\"{next}\"")),
+            "{}",
+            stored[0].state
+        );
+        s.store.close().await;
+    });
+    drop(rt);
+    let _ = std::fs::remove_dir_all(&dir);
+}
