@@ -186,8 +186,15 @@ fn streets() -> Vec<StreetRef> {
         .collect()
 }
 
-/// Runs the benchmark. `log` receives one line per finished phase.
+/// Runs the benchmark. `log` receives one line per finished phase. The working
+/// directory is removed afterwards, whether the run succeeded or not.
 pub fn run(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport, BenchError> {
+    let res = run_in(cfg, log);
+    let _ = std::fs::remove_dir_all(&cfg.dir);
+    res
+}
+
+fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport, BenchError> {
     let io = |path: &std::path::Path| {
         let path = path.display().to_string();
         move |source| BenchError::Io { path, source }
@@ -340,8 +347,6 @@ pub fn run(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport
         search,
         peak_rss_mib: status_mib("VmHWM:"),
     };
-    drop(hub);
-    let _ = std::fs::remove_dir_all(&cfg.dir);
     Ok(report)
 }
 
