@@ -517,6 +517,7 @@ impl Simulator {
                         .await?;
                         s.dispatch.escalation_drop(incident);
                         report.closed += 1;
+                        self.citizen_evaluates(s, &row).await;
                         Ok(())
                     }
                     // Another unit is still working the scene.
@@ -533,6 +534,48 @@ impl Simulator {
                     _ => Ok(()),
                 }
             }
+        }
+    }
+
+    /// About a third of callers leave an evaluation after closure, mostly
+    /// satisfied, so the supervisors' screen has something to follow up.
+    /// (A real citizen posts it through the portal with the receipt code;
+    /// the simulator never sees codes, which are stored only as hashes.)
+    async fn citizen_evaluates(&mut self, s: &AppState, row: &pingan_store::IncidentRow) {
+        if self.rng.below(100) >= 30 {
+            return;
+        }
+        const COMMENTS: [(i64, &str); 8] = [
+            (5, "民警到得很快，处理得很好，谢谢！"),
+            (5, "态度好，办事效率高"),
+            (4, "整体满意，就是等的时间稍长"),
+            (4, ""),
+            (3, "问题解决了，但沟通可以更清楚一些"),
+            (2, "等了很久民警才到"),
+            (1, "没有解决问题，希望再跟进"),
+            (5, ""),
+        ];
+        let x = self.rng.below(100);
+        let pick = match x {
+            0..=39 => 0,
+            40..=54 => 1,
+            55..=69 => 2,
+            70..=79 => 3,
+            80..=87 => 4,
+            88..=94 => 5,
+            95..=97 => 6,
+            _ => 7,
+        };
+        let (stars, comment) = COMMENTS[pick];
+        let e = pingan_store::NewEvaluation {
+            incident_id: row.id,
+            org_id: row.org_id,
+            org_path: row.org_path.clone(),
+            stars,
+            comment: comment.to_string(),
+        };
+        if let Err(err) = s.store.create_evaluation(&e, s.now_ms()).await {
+            tracing::debug!(incident = row.id, error = %err, "simulated evaluation not stored");
         }
     }
 

@@ -278,6 +278,37 @@ async fn simulated_city_takes_calls_moves_units_and_closes_incidents() {
     );
     assert!(all["call_to_dispatch"]["n"].as_u64().unwrap() as usize >= total.dispatched);
 
+    // Some callers evaluated their closed cases: at most one each, stars 1..=5,
+    // and the per-station statistics add up to the list.
+    let ev = app
+        .call("GET", "/api/v1/evaluations?limit=1000", &token, None)
+        .await;
+    let n = ev["total"].as_u64().unwrap() as usize;
+    assert!(
+        n > 0 && n <= total.closed,
+        "{n} evaluations for {} closed",
+        total.closed
+    );
+    let items = ev["items"].as_array().unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for e in items {
+        assert!((1..=5).contains(&e["stars"].as_i64().unwrap()), "{e}");
+        assert!(
+            seen.insert(e["incident_id"].as_i64().unwrap()),
+            "two for one case: {e}"
+        );
+    }
+    let stats = app
+        .call("GET", "/api/v1/evaluations/stats", &token, None)
+        .await;
+    let counted: u64 = stats["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted as usize, n);
+
     app.state.store.close().await;
     let _ = std::fs::remove_dir_all(&app.dir);
 }
