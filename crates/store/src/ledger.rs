@@ -179,6 +179,18 @@ impl Store {
     /// transaction. Fails with [`StoreError::Conflict`] on `index` when the batch
     /// does not start at the stored size (another writer got there first, or the
     /// caller's view of the log is stale): nothing is written then.
+    ///
+    /// Durability on SQLite: the store runs in WAL mode with
+    /// `synchronous = NORMAL`, so a commit is not fsynced on its own; the WAL is
+    /// synced at checkpoints. A batch whose callers were already answered
+    /// survives a crash of the process, but a power loss or OS crash can drop
+    /// the last batches committed since the previous WAL sync (the database
+    /// stays consistent: it rolls back to an earlier signed checkpoint, never
+    /// to a torn batch). The log then grows again from that earlier size, and
+    /// a checkpoint or receipt already handed out for a lost size is
+    /// inconsistent with the new ones (a visible fork); deployments that need every
+    /// acknowledged append to survive power loss use PostgreSQL (or
+    /// `synchronous = FULL`, at a large cost in appends/s).
     pub async fn ledger_append(&self, batch: LedgerBatch<'_>) -> Result<()> {
         if batch.entries.len() != batch.leaf_hashes.len() {
             return Err(StoreError::Corrupt {
