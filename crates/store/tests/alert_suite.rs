@@ -276,52 +276,24 @@ async fn case_events(s: &Store) {
 }
 
 macro_rules! suite {
-    ($open:expr) => {{
-        case_sensors(&$open("sensors").await).await;
-        case_watches(&$open("watches").await).await;
-        case_alerts(&$open("alerts").await).await;
-        case_events(&$open("events").await).await;
+    ($dbs:expr) => {{
+        case_sensors(&$dbs.open("sensors").await).await;
+        case_watches(&$dbs.open("watches").await).await;
+        case_alerts(&$dbs.open("alerts").await).await;
+        case_events(&$dbs.open("events").await).await;
     }};
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
 }
 
 #[tokio::test]
 async fn alert_suite_sqlite() {
-    let root = std::env::temp_dir().join(format!(
-        "pingan-alert-suite-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&root).unwrap();
-    suite!(|name: &str| {
-        let path = root.join(format!("{name}.db"));
-        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
-    });
-    let _ = std::fs::remove_dir_all(root);
+    let dbs = pg::Databases::sqlite("alert");
+    suite!(dbs);
+    dbs.finish().await;
 }
 
 #[tokio::test]
 async fn alert_suite_postgres() {
-    let pg = pg::TempPostgres::start();
-    let admin = Store::open(&pg.url("postgres")).await.unwrap();
-    suite!(|name: &str| {
-        let admin = admin.clone();
-        let url = pg.url(&format!("a_{name}"));
-        let name = name.to_string();
-        async move {
-            admin
-                .execute_raw(&format!("CREATE DATABASE a_{name}"))
-                .await
-                .unwrap();
-            Store::open(&url).await.unwrap()
-        }
-    });
-    admin.close().await;
-    drop(pg);
+    let dbs = pg::Databases::postgres("a").await;
+    suite!(dbs);
+    dbs.finish().await;
 }

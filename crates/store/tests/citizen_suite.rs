@@ -7,13 +7,6 @@ mod pg;
 
 use pingan_store::*;
 
-fn suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
 /// A city with two stations and one incident in each.
 async fn setup(s: &Store) -> (OrgRow, OrgRow, OrgRow, IncidentRow, IncidentRow) {
     let org = |parent: Option<i64>, kind: &str, code: &str, name: &str| NewOrg {
@@ -445,44 +438,23 @@ async fn case_evaluations(s: &Store) {
 }
 
 macro_rules! suite {
-    ($open:expr) => {{
-        case_receipts_and_leaves(&$open("receipts").await).await;
-        case_outbox(&$open("outbox").await).await;
-        case_evaluations(&$open("evaluations").await).await;
+    ($dbs:expr) => {{
+        case_receipts_and_leaves(&$dbs.open("receipts").await).await;
+        case_outbox(&$dbs.open("outbox").await).await;
+        case_evaluations(&$dbs.open("evaluations").await).await;
     }};
 }
 
 #[tokio::test]
 async fn citizen_suite_sqlite() {
-    let root = std::env::temp_dir().join(format!(
-        "pingan-citizen-suite-{}-{}",
-        std::process::id(),
-        suffix()
-    ));
-    std::fs::create_dir_all(&root).unwrap();
-    suite!(|name: &str| {
-        let path = root.join(format!("{name}.db"));
-        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
-    });
-    let _ = std::fs::remove_dir_all(root);
+    let dbs = pg::Databases::sqlite("citizen");
+    suite!(dbs);
+    dbs.finish().await;
 }
 
 #[tokio::test]
 async fn citizen_suite_postgres() {
-    let pg = pg::TempPostgres::start();
-    let admin = Store::open(&pg.url("postgres")).await.unwrap();
-    suite!(|name: &str| {
-        let admin = admin.clone();
-        let url = pg.url(&format!("c_{name}"));
-        let name = name.to_string();
-        async move {
-            admin
-                .execute_raw(&format!("CREATE DATABASE c_{name}"))
-                .await
-                .unwrap();
-            Store::open(&url).await.unwrap()
-        }
-    });
-    admin.close().await;
-    drop(pg);
+    let dbs = pg::Databases::postgres("c").await;
+    suite!(dbs);
+    dbs.finish().await;
 }

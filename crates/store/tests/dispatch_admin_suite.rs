@@ -6,13 +6,6 @@ mod pg;
 
 use pingan_store::*;
 
-fn suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
 /// A station and two incidents in it, each with one call.
 async fn two_incidents(s: &Store) -> (IncidentRow, IncidentRow) {
     let city = s
@@ -140,43 +133,22 @@ async fn case_merge_calls(s: &Store) {
 }
 
 macro_rules! suite {
-    ($open:expr) => {{
-        case_escalations(&$open("escalations").await).await;
-        case_merge_calls(&$open("merge").await).await;
+    ($dbs:expr) => {{
+        case_escalations(&$dbs.open("escalations").await).await;
+        case_merge_calls(&$dbs.open("merge").await).await;
     }};
 }
 
 #[tokio::test]
 async fn dispatch_admin_suite_sqlite() {
-    let root = std::env::temp_dir().join(format!(
-        "pingan-dispatch-admin-suite-{}-{}",
-        std::process::id(),
-        suffix()
-    ));
-    std::fs::create_dir_all(&root).unwrap();
-    suite!(|name: &str| {
-        let path = root.join(format!("{name}.db"));
-        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
-    });
-    let _ = std::fs::remove_dir_all(root);
+    let dbs = pg::Databases::sqlite("dispatch-admin");
+    suite!(dbs);
+    dbs.finish().await;
 }
 
 #[tokio::test]
 async fn dispatch_admin_suite_postgres() {
-    let pg = pg::TempPostgres::start();
-    let admin = Store::open(&pg.url("postgres")).await.unwrap();
-    suite!(|name: &str| {
-        let admin = admin.clone();
-        let url = pg.url(&format!("da_{name}"));
-        let name = name.to_string();
-        async move {
-            admin
-                .execute_raw(&format!("CREATE DATABASE da_{name}"))
-                .await
-                .unwrap();
-            Store::open(&url).await.unwrap()
-        }
-    });
-    admin.close().await;
-    drop(pg);
+    let dbs = pg::Databases::postgres("da").await;
+    suite!(dbs);
+    dbs.finish().await;
 }

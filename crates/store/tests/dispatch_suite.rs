@@ -6,13 +6,6 @@ mod pg;
 
 use pingan_store::*;
 
-fn suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
 async fn station(s: &Store) -> (OrgRow, OrgRow) {
     let city = s
         .create_org(
@@ -364,43 +357,22 @@ async fn case_handoffs(s: &Store) {
 }
 
 macro_rules! suite {
-    ($open:expr) => {{
-        case_incidents(&$open("incidents").await).await;
-        case_handoffs(&$open("handoffs").await).await;
+    ($dbs:expr) => {{
+        case_incidents(&$dbs.open("incidents").await).await;
+        case_handoffs(&$dbs.open("handoffs").await).await;
     }};
 }
 
 #[tokio::test]
 async fn dispatch_suite_sqlite() {
-    let root = std::env::temp_dir().join(format!(
-        "pingan-dispatch-suite-{}-{}",
-        std::process::id(),
-        suffix()
-    ));
-    std::fs::create_dir_all(&root).unwrap();
-    suite!(|name: &str| {
-        let path = root.join(format!("{name}.db"));
-        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
-    });
-    let _ = std::fs::remove_dir_all(root);
+    let dbs = pg::Databases::sqlite("dispatch");
+    suite!(dbs);
+    dbs.finish().await;
 }
 
 #[tokio::test]
 async fn dispatch_suite_postgres() {
-    let pg = pg::TempPostgres::start();
-    let admin = Store::open(&pg.url("postgres")).await.unwrap();
-    suite!(|name: &str| {
-        let admin = admin.clone();
-        let url = pg.url(&format!("d_{name}"));
-        let name = name.to_string();
-        async move {
-            admin
-                .execute_raw(&format!("CREATE DATABASE d_{name}"))
-                .await
-                .unwrap();
-            Store::open(&url).await.unwrap()
-        }
-    });
-    admin.close().await;
-    drop(pg);
+    let dbs = pg::Databases::postgres("d").await;
+    suite!(dbs);
+    dbs.finish().await;
 }

@@ -7,13 +7,6 @@ mod pg;
 
 use pingan_store::*;
 
-fn suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
 fn rec(key: &str, line: i64, hash: &str) -> FusionRecordRow {
     FusionRecordRow {
         seq: 0,
@@ -258,43 +251,22 @@ async fn case_journal_and_registries(s: &Store) {
 }
 
 macro_rules! suite {
-    ($open:expr) => {{
-        case_sources_and_batches(&$open("batches").await).await;
-        case_journal_and_registries(&$open("registries").await).await;
+    ($dbs:expr) => {{
+        case_sources_and_batches(&$dbs.open("batches").await).await;
+        case_journal_and_registries(&$dbs.open("registries").await).await;
     }};
 }
 
 #[tokio::test]
 async fn fusion_suite_sqlite() {
-    let root = std::env::temp_dir().join(format!(
-        "pingan-fusion-suite-{}-{}",
-        std::process::id(),
-        suffix()
-    ));
-    std::fs::create_dir_all(&root).unwrap();
-    suite!(|name: &str| {
-        let path = root.join(format!("{name}.db"));
-        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
-    });
-    let _ = std::fs::remove_dir_all(root);
+    let dbs = pg::Databases::sqlite("fusion");
+    suite!(dbs);
+    dbs.finish().await;
 }
 
 #[tokio::test]
 async fn fusion_suite_postgres() {
-    let pg = pg::TempPostgres::start();
-    let admin = Store::open(&pg.url("postgres")).await.unwrap();
-    suite!(|name: &str| {
-        let admin = admin.clone();
-        let url = pg.url(&format!("f_{name}"));
-        let name = name.to_string();
-        async move {
-            admin
-                .execute_raw(&format!("CREATE DATABASE f_{name}"))
-                .await
-                .unwrap();
-            Store::open(&url).await.unwrap()
-        }
-    });
-    admin.close().await;
-    drop(pg);
+    let dbs = pg::Databases::postgres("f").await;
+    suite!(dbs);
+    dbs.finish().await;
 }

@@ -6,13 +6,6 @@ mod pg;
 
 use pingan_store::*;
 
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
 fn hash_of(i: u64) -> [u8; 32] {
     let mut h = [0u8; 32];
     h[..8].copy_from_slice(&i.to_be_bytes());
@@ -207,44 +200,23 @@ async fn case_salts(s: &Store) {
 }
 
 macro_rules! suite {
-    ($open:expr) => {{
-        case_append_and_read(&$open("append").await).await;
-        case_large_batches_and_paging(&$open("large").await).await;
-        case_salts(&$open("salts").await).await;
+    ($dbs:expr) => {{
+        case_append_and_read(&$dbs.open("append").await).await;
+        case_large_batches_and_paging(&$dbs.open("large").await).await;
+        case_salts(&$dbs.open("salts").await).await;
     }};
 }
 
 #[tokio::test]
 async fn ledger_suite_sqlite() {
-    let root = std::env::temp_dir().join(format!(
-        "pingan-ledger-suite-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&root).unwrap();
-    suite!(|name: &str| {
-        let path = root.join(format!("{name}.db"));
-        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
-    });
-    let _ = std::fs::remove_dir_all(root);
+    let dbs = pg::Databases::sqlite("ledger");
+    suite!(dbs);
+    dbs.finish().await;
 }
 
 #[tokio::test]
 async fn ledger_suite_postgres() {
-    let pg = pg::TempPostgres::start();
-    let admin = Store::open(&pg.url("postgres")).await.unwrap();
-    suite!(|name: &str| {
-        let admin = admin.clone();
-        let url = pg.url(&format!("l_{name}"));
-        let name = name.to_string();
-        async move {
-            admin
-                .execute_raw(&format!("CREATE DATABASE l_{name}"))
-                .await
-                .unwrap();
-            Store::open(&url).await.unwrap()
-        }
-    });
-    admin.close().await;
-    drop(pg);
+    let dbs = pg::Databases::postgres("l").await;
+    suite!(dbs);
+    dbs.finish().await;
 }

@@ -454,48 +454,27 @@ async fn case_meta(s: &Store) {
 }
 
 macro_rules! suite {
-    ($open:expr) => {{
-        case_orgs(&$open("orgs").await).await;
-        case_units(&$open("units").await).await;
-        case_users_sessions_keys(&$open("users").await).await;
-        case_audit(&$open("audit").await).await;
-        case_meta(&$open("meta").await).await;
+    ($dbs:expr) => {{
+        case_orgs(&$dbs.open("orgs").await).await;
+        case_units(&$dbs.open("units").await).await;
+        case_users_sessions_keys(&$dbs.open("users").await).await;
+        case_audit(&$dbs.open("audit").await).await;
+        case_meta(&$dbs.open("meta").await).await;
     }};
 }
 
 #[tokio::test]
 async fn store_suite_sqlite() {
-    let root = std::env::temp_dir().join(format!(
-        "pingan-store-suite-{}-{}",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::create_dir_all(&root).unwrap();
-    suite!(|name: &str| {
-        let path = root.join(format!("{name}.db"));
-        async move { Store::open(path.to_str().unwrap()).await.unwrap() }
-    });
-    let _ = std::fs::remove_dir_all(root);
+    let dbs = pg::Databases::sqlite("store");
+    suite!(dbs);
+    dbs.finish().await;
 }
 
 #[tokio::test]
 async fn store_suite_postgres() {
-    let pg = pg::TempPostgres::start();
-    let admin = Store::open(&pg.url("postgres")).await.unwrap();
-    suite!(|name: &str| {
-        let admin = admin.clone();
-        let url = pg.url(&format!("t_{name}"));
-        let name = name.to_string();
-        async move {
-            admin
-                .execute_raw(&format!("CREATE DATABASE t_{name}"))
-                .await
-                .unwrap();
-            Store::open(&url).await.unwrap()
-        }
-    });
-    admin.close().await;
-    drop(pg);
+    let dbs = pg::Databases::postgres("t").await;
+    suite!(dbs);
+    dbs.finish().await;
 }
 
 #[tokio::test]

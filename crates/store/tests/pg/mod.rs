@@ -152,3 +152,79 @@ impl Drop for TempPostgres {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Fresh, empty databases for one suite's cases: SQLite files in a temp dir,
+/// or databases created in one throwaway PostgreSQL cluster. Every suite file
+/// runs its cases through both, so the adapters are held to the same results.
+#[allow(dead_code)] // each suite binary includes this module; not all use every item
+pub(crate) enum Databases {
+    Sqlite {
+        root: PathBuf,
+    },
+    Postgres {
+        pg: TempPostgres,
+        admin: pingan_store::Store,
+        prefix: String,
+    },
+}
+
+#[allow(dead_code)]
+impl Databases {
+    /// SQLite databases under a fresh temp dir named after `tag`.
+    pub(crate) fn sqlite(tag: &str) -> Databases {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let root =
+            std::env::temp_dir().join(format!("pingan-{tag}-suite-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        Databases::Sqlite { root }
+    }
+
+    /// A PostgreSQL cluster; databases are named `<prefix>_<name>`.
+    pub(crate) async fn postgres(prefix: &str) -> Databases {
+        let pg = TempPostgres::start();
+        let admin = pingan_store::Store::open(&pg.url("postgres"))
+            .await
+            .unwrap();
+        Databases::Postgres {
+            pg,
+            admin,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    /// Opens (creating and migrating) the database for one case.
+    pub(crate) async fn open(&self, name: &str) -> pingan_store::Store {
+        match self {
+            Databases::Sqlite { root } => {
+                let path = root.join(format!("{name}.db"));
+                pingan_store::Store::open(path.to_str().unwrap())
+                    .await
+                    .unwrap()
+            }
+            Databases::Postgres { pg, admin, prefix } => {
+                let db = format!("{prefix}_{name}");
+                admin
+                    .execute_raw(&format!("CREATE DATABASE {db}"))
+                    .await
+                    .unwrap();
+                pingan_store::Store::open(&pg.url(&db)).await.unwrap()
+            }
+        }
+    }
+
+    /// Removes the SQLite files, or stops the PostgreSQL cluster.
+    pub(crate) async fn finish(self) {
+        match self {
+            Databases::Sqlite { root } => {
+                let _ = std::fs::remove_dir_all(root);
+            }
+            Databases::Postgres { pg, admin, .. } => {
+                admin.close().await;
+                drop(pg);
+            }
+        }
+    }
+}
