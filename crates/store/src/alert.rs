@@ -597,14 +597,12 @@ impl Store {
         db!(self, p => {
             let mut tx = p.begin().await?;
             for chunk in events.chunks(EVENT_CHUNK) {
-                let mut sql = String::from("INSERT INTO alert_events (at, sensor_id, raw, hit) VALUES ");
-                for i in 0..chunk.len() {
-                    if i > 0 {
-                        sql.push_str(", ");
-                    }
-                    let b = i * 4;
-                    sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-                }
+                // Anonymous `?` on SQLite: sqlx binds `$n` by looking its name up,
+                // which SQLite does by a linear scan — quadratic in a 2,000-parameter insert.
+                let sql = format!(
+                    "INSERT INTO alert_events (at, sensor_id, raw, hit) VALUES {}",
+                    crate::ledger::placeholders(self.dialect(), chunk.len(), 4)
+                );
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for e in chunk {
                     q = q.bind(e.at).bind(&e.sensor_id).bind(&e.raw).bind(i64::from(e.hit));

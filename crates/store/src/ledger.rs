@@ -147,7 +147,7 @@ macro_rules! checkpoint_row {
 /// scanning the statement's list of names, so binding the 3,072 parameters of
 /// a 1,024-row `$n` insert did ~4.7M comparisons and took two thirds of the
 /// append time. Anonymous parameters have no name to look up.
-fn placeholders(dialect: Dialect, rows: usize, cols: usize) -> String {
+pub(crate) fn placeholders(dialect: Dialect, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 6);
     for r in 0..rows {
         if r > 0 {
