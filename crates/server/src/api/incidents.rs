@@ -299,15 +299,7 @@ async fn list_incidents(
         offset: q.offset,
     }
     .page()?;
-    if let Some(st) = &q.status
-        && !STATUSES.contains(&st.as_str())
-    {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("status {st:?} is not one of {}", STATUSES.join(", ")),
-        )
-        .with_field("status"));
-    }
+    super::check_status_filter(q.status.as_deref(), STATUSES)?;
     if let Some(pr) = &q.priority
         && Priority::from_str(pr).is_err()
     {

@@ -232,6 +232,19 @@ impl<T: ToSchema> Paged<T> {
     }
 }
 
+/// Checks an optional `status` query filter against the values a list knows
+/// (400 `invalid_query` naming `status`).
+pub fn check_status_filter(status: Option<&str>, allowed: &[&str]) -> ApiResult<()> {
+    match status {
+        Some(st) if !allowed.contains(&st) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("status {st:?} is not one of {}", allowed.join(", ")),
+        )
+        .with_field("status")),
+        _ => Ok(()),
+    }
+}
+
 /// RFC 3339 UTC for a millisecond timestamp.
 pub fn rfc3339(ms: i64) -> String {
     pingan_core::Timestamp(ms).to_rfc3339()

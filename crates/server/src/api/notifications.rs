@@ -14,7 +14,7 @@ use super::{PageQuery, Paged, rfc3339};
 use crate::AppState;
 use crate::audit::{Audit, Purpose};
 use crate::auth::Principal;
-use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::error::{ApiQuery, ApiResult};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_notifications))
@@ -74,15 +74,7 @@ async fn list_notifications(
         offset: q.offset,
     }
     .page()?;
-    if let Some(st) = &q.status
-        && !STATUSES.contains(&st.as_str())
-    {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("status {st:?} is not one of {}", STATUSES.join(", ")),
-        )
-        .with_field("status"));
-    }
+    super::check_status_filter(q.status.as_deref(), &STATUSES)?;
     let (rows, total) = s
         .store
         .list_notifications(

@@ -128,15 +128,7 @@ async fn list_units(
             ..e
         })?;
     }
-    if let Some(st) = &q.status
-        && !UNIT_STATUSES.contains(&st.as_str())
-    {
-        return Err(ApiError::bad_request(
-            "invalid_query",
-            format!("status {st:?} is not one of {}", UNIT_STATUSES.join(", ")),
-        )
-        .with_field("status"));
-    }
+    super::check_status_filter(q.status.as_deref(), UNIT_STATUSES)?;
     let mut prefix = p.org_path.clone();
     if let Some(org) = q.org_id {
         let o = s.store.find_org(org).await?.ok_or_else(|| {
