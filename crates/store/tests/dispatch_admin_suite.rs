@@ -8,32 +8,7 @@ use pingan_store::*;
 
 /// A station and two incidents in it, each with one call.
 async fn two_incidents(s: &Store) -> (IncidentRow, IncidentRow) {
-    let city = s
-        .create_org(
-            &NewOrg {
-                parent_id: None,
-                kind: "city".into(),
-                code: "C".into(),
-                name: "市局".into(),
-                area: None,
-            },
-            1,
-        )
-        .await
-        .unwrap();
-    let st = s
-        .create_org(
-            &NewOrg {
-                parent_id: Some(city.id),
-                kind: "station".into(),
-                code: "S1".into(),
-                name: "东门派出所".into(),
-                area: None,
-            },
-            1,
-        )
-        .await
-        .unwrap();
+    let (_, st) = pg::city_and_station(s, "东门派出所").await;
     let new = |at: i64, phone: &str| NewIncident {
         day: "20261124".into(),
         status: "created".into(),

@@ -7,33 +7,7 @@ mod pg;
 use pingan_store::*;
 
 async fn station(s: &Store) -> (OrgRow, OrgRow) {
-    let city = s
-        .create_org(
-            &NewOrg {
-                parent_id: None,
-                kind: "city".into(),
-                code: "C".into(),
-                name: "市局".into(),
-                area: None,
-            },
-            1,
-        )
-        .await
-        .unwrap();
-    let st = s
-        .create_org(
-            &NewOrg {
-                parent_id: Some(city.id),
-                kind: "station".into(),
-                code: "S1".into(),
-                name: "东门派出所".into(),
-                area: None,
-            },
-            1,
-        )
-        .await
-        .unwrap();
-    (city, st)
+    pg::city_and_station(s, "东门派出所").await
 }
 
 fn call(at: i64) -> NewCall {

@@ -228,3 +228,28 @@ impl Databases {
         }
     }
 }
+
+/// The smallest org tree most cases need: a city bureau `C` and one station
+/// `S1` named `station_name` under it.
+#[allow(dead_code)]
+pub(crate) async fn city_and_station(
+    s: &pingan_store::Store,
+    station_name: &str,
+) -> (pingan_store::OrgRow, pingan_store::OrgRow) {
+    let org = |parent_id: Option<i64>, kind: &str, code: &str, name: &str| pingan_store::NewOrg {
+        parent_id,
+        kind: kind.into(),
+        code: code.into(),
+        name: name.into(),
+        area: None,
+    };
+    let city = s
+        .create_org(&org(None, "city", "C", "市局"), 1)
+        .await
+        .unwrap();
+    let st = s
+        .create_org(&org(Some(city.id), "station", "S1", station_name), 1)
+        .await
+        .unwrap();
+    (city, st)
+}
