@@ -1,15 +1,17 @@
 // The offline city map: a MapLibre map whose style has no external source, no glyphs and
 // no sprite. Roads and jurisdictions come from pingan's own GeoJSON; labels are a handful of
-// HTML markers (symbol text would need a glyph server). Live layers are GeoJSON sources
-// whose data is replaced by the caller at batch rate.
+// HTML markers (symbol text would need a glyph server). Incidents, alerts and sensors are
+// GeoJSON sources whose data is replaced by the caller at batch rate; moving units are drawn
+// by a canvas overlay (unitlayer.ts) so their movement never redraws the map below.
 
 import maplibregl, { type GeoJSONSource, type Map as MlMap, type StyleSpecification } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { get } from '../api';
 import { t } from '../i18n';
-import { PRIORITY_COLORS, ROAD_CLASSES, UNIT_STATUS_COLORS, matchColor } from '../styles';
+import { PRIORITY_COLORS, ROAD_CLASSES, matchColor } from '../styles';
 import type { Alert, Bbox, FeatureCollection, HeatCell, Incident, LatLng, Sensor, Unit } from '../types';
-import { alertsToGeoJSON, boundsOf, heatToGeoJSON, incidentsToGeoJSON, labelAnchor, sensorsToGeoJSON, unitsToGeoJSON } from './geojson';
+import { alertsToGeoJSON, boundsOf, heatToGeoJSON, incidentsToGeoJSON, labelAnchor, sensorsToGeoJSON } from './geojson';
+import { UnitOverlay } from './unitlayer';
 
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
 
@@ -23,7 +25,8 @@ const GROUP_LAYERS: Record<LayerGroup, string[]> = {
   sensors: ['sensors'],
   alerts: ['alerts'],
   incidents: ['incidents'],
-  units: ['units'],
+  // Units are the canvas overlay, not a style layer.
+  units: [],
 };
 
 let baseData: Promise<{ roads: FeatureCollection; jurisdictions: FeatureCollection; bbox: Bbox | null }> | null = null;
@@ -57,7 +60,6 @@ function baseStyle(): StyleSpecification {
       sensors: { type: 'geojson', data: EMPTY as never },
       alerts: { type: 'geojson', data: EMPTY as never },
       incidents: { type: 'geojson', data: EMPTY as never },
-      units: { type: 'geojson', data: EMPTY as never },
       pick: { type: 'geojson', data: EMPTY as never },
     },
     layers: [
@@ -88,11 +90,6 @@ function baseStyle(): StyleSpecification {
         'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, ['match', ['get', 'priority'], 'P1', 6, 'P2', 5, 4], 15, ['match', ['get', 'priority'], 'P1', 11, 'P2', 9, 7]] as never,
         'circle-color': matchColor('priority', PRIORITY_COLORS) as never,
         'circle-stroke-color': '#0d1726', 'circle-stroke-width': 1 } },
-      { id: 'units', type: 'circle', source: 'units', paint: {
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, 2.5, 15, 6] as never,
-        'circle-color': matchColor('status', UNIT_STATUS_COLORS) as never,
-        'circle-stroke-color': '#ffffff', 'circle-stroke-width': ['interpolate', ['linear'], ['zoom'], 9, 0.3, 15, 1.5] as never,
-        'circle-opacity': ['case', ['get', 'stale'], 0.35, 1] as never } },
       { id: 'pick', type: 'circle', source: 'pick', paint: { 'circle-radius': 8, 'circle-color': '#ffffff', 'circle-stroke-color': '#e5322d', 'circle-stroke-width': 3 } },
     ],
   } as StyleSpecification;
@@ -110,6 +107,8 @@ export class CityMap {
   /** Resolves once the style and base data are on screen. */
   readonly ready: Promise<void>;
   private labels: maplibregl.Marker[] = [];
+  /** Moving units, drawn over the map canvas. */
+  readonly units: UnitOverlay;
   private pickHandler: ((p: LatLng) => void) | null = null;
 
   constructor(readonly container: HTMLElement, private readonly opts: CityMapOptions = {}) {
@@ -123,6 +122,7 @@ export class CityMap {
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
     this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
+    this.units = new UnitOverlay(this.map);
     const loaded = new Promise<void>((resolve) => this.map.once('load', () => resolve()));
     this.ready = Promise.all([loaded, loadBaseData()]).then(([, base]) => this.applyBase(base.roads, base.jurisdictions, base.bbox));
     this.wireEvents();
@@ -211,16 +211,20 @@ export class CityMap {
         this.pickHandler(p);
         return;
       }
-      const hit = this.map.queryRenderedFeatures(e.point, { layers: ['incidents', 'units'] })[0];
-      if (!hit) return;
-      const id = String(hit.properties?.id ?? '');
-      if (hit.layer.id === 'incidents') this.opts.onIncidentClick?.(id);
-      else this.opts.onUnitClick?.(id);
+      // Units draw on top of incidents, so they take the click first.
+      const unitId = this.units.hitTest(e.point);
+      if (unitId !== null) { this.opts.onUnitClick?.(unitId); return; }
+      const hit = this.map.queryRenderedFeatures(e.point, { layers: ['incidents'] })[0];
+      if (hit) this.opts.onIncidentClick?.(String(hit.properties?.id ?? ''));
     });
-    for (const layer of ['incidents', 'units']) {
-      this.map.on('mouseenter', layer, () => { if (!this.pickHandler) this.map.getCanvas().style.cursor = 'pointer'; });
-      this.map.on('mouseleave', layer, () => { if (!this.pickHandler) this.map.getCanvas().style.cursor = ''; });
-    }
+    let overIncident = false, overUnit = false;
+    const cursor = () => { if (!this.pickHandler) this.map.getCanvas().style.cursor = overIncident || overUnit ? 'pointer' : ''; };
+    this.map.on('mouseenter', 'incidents', () => { overIncident = true; cursor(); });
+    this.map.on('mouseleave', 'incidents', () => { overIncident = false; cursor(); });
+    this.map.on('mousemove', (e) => {
+      const over = this.units.hitTest(e.point) !== null;
+      if (over !== overUnit) { overUnit = over; cursor(); }
+    });
   }
 
   /** While set, a click picks a location instead of selecting a feature. */
@@ -234,7 +238,7 @@ export class CityMap {
     this.source('pick')?.setData((p ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: [p.lng, p.lat] }, properties: {} }] } : EMPTY) as never);
   }
 
-  setUnits(units: Iterable<Unit>): void { this.pushLive('units', unitsToGeoJSON(units)); }
+  setUnits(units: Iterable<Unit>): void { if (!this.destroyed) this.units.setUnits(units); }
   setIncidents(incidents: Iterable<Incident>): void { this.pushLive('incidents', incidentsToGeoJSON(incidents)); }
   setAlerts(alerts: Iterable<Alert>): void { this.pushLive('alerts', alertsToGeoJSON(alerts)); }
   setSensors(sensors: Iterable<Sensor>): void { this.source('sensors')?.setData(sensorsToGeoJSON(sensors) as never); }
@@ -245,6 +249,7 @@ export class CityMap {
     for (const id of GROUP_LAYERS[group]) {
       if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
     }
+    if (group === 'units') this.units.setVisible(visible);
     if (group === 'borders') for (const m of this.labels) m.getElement().style.display = visible ? '' : 'none';
   }
 
@@ -271,6 +276,7 @@ export class CityMap {
     this.destroyed = true;
     for (const m of this.labels) m.remove();
     this.popupRef?.remove();
+    this.units.destroy();
     this.map.remove();
   }
 }

@@ -1,23 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { alertsToGeoJSON, boundsOf, heatToGeoJSON, incidentsToGeoJSON, labelAnchor, ringCentroid, unitsToGeoJSON } from './geojson';
-import type { Incident, Unit } from '../types';
+import { alertsToGeoJSON, boundsOf, heatToGeoJSON, incidentsToGeoJSON, labelAnchor, ringCentroid } from './geojson';
+import type { Incident } from '../types';
 
-const unit = (id: string, position: Unit['position'], status: Unit['status'] = 'available'): Unit => ({
-  id, callsign: id, kind: 'patrol_car', org_id: 'o', status, position, position_at: null, stale: false, capabilities: [],
-});
 const inc = (id: string, priority: Incident['priority'], status: Incident['status']): Incident => ({
   id, number: id, status, type_code: 't', type_name: 'T', priority, description: '', location: { lat: 30, lng: 104 }, address: null,
   org: null, caller: null, created_at: 't', dispatched_at: null, arrived_at: null, closed_at: null, units: [],
 });
 
 describe('GeoJSON conversion', () => {
-  it('turns positioned units into points in lng,lat order, skipping unknown positions', () => {
-    const fc = unitsToGeoJSON([unit('a', { lat: 30.5, lng: 104.1 }, 'en_route'), unit('b', null)]);
-    expect(fc.features).toHaveLength(1);
-    expect(fc.features[0].geometry.coordinates).toEqual([104.1, 30.5]);
-    expect(fc.features[0].properties).toEqual({ id: 'a', callsign: 'a', status: 'en_route', kind: 'patrol_car', stale: false });
-  });
-
   it('keeps open incidents with a rank that puts P1 on top', () => {
     const fc = incidentsToGeoJSON([inc('1', 'P1', 'created'), inc('2', 'P4', 'dispatched'), inc('3', 'P2', 'closed')]);
     expect(fc.features.map((f) => f.properties!.id)).toEqual(['1', '2']);

@@ -1,22 +1,13 @@
 // Pure conversions from API objects to GeoJSON for the map sources, plus label anchors
 // for jurisdiction polygons. Kept free of MapLibre so they are unit-tested in Node.
 
-import { alertText, type Alert, type FeatureCollection, type HeatCell, type Incident, type Sensor, type Unit } from '../types';
+import { alertText, type Alert, type FeatureCollection, type HeatCell, type Incident, type Sensor } from '../types';
 import { isOpenIncident, normalisePriority } from '../styles';
 
 type Point = { type: 'Feature'; geometry: { type: 'Point'; coordinates: [number, number] }; properties: Record<string, unknown> };
 
 function point(lng: number, lat: number, properties: Record<string, unknown>): Point {
   return { type: 'Feature', geometry: { type: 'Point', coordinates: [lng, lat] }, properties };
-}
-
-export function unitsToGeoJSON(units: Iterable<Unit>): FeatureCollection {
-  const features: Point[] = [];
-  for (const u of units) {
-    if (!u.position) continue;
-    features.push(point(u.position.lng, u.position.lat, { id: u.id, callsign: u.callsign, status: u.status, kind: u.kind, stale: u.stale }));
-  }
-  return { type: 'FeatureCollection', features };
 }
 
 /** Open incidents only by default: closed ones would bury the live picture. */
