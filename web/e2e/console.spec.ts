@@ -51,7 +51,7 @@ describe('dispatcher flow', () => {
     await pageA.fill('input[name=phone]', '13800138000');
     await pageA.fill('textarea[name=description]', '有人在商场门口打架，有人受伤流血');
     await pageA.click('#pick-on-map');
-    const box = (await pageA.locator('#intake-map canvas').boundingBox())!;
+    const box = (await pageA.locator('#intake-map canvas.maplibregl-canvas').boundingBox())!;
     await pageA.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
     await expect.poll(() => pageA.textContent('#picked-location')).toMatch(/^\d+\.\d{5}, \d+\.\d{5}$/);
     await pageA.click('#submit-call');
@@ -100,7 +100,7 @@ describe('dispatcher flow', () => {
       return null;
     });
     expect(target).not.toBeNull();
-    const box = (await pageA.locator('#city-map canvas').boundingBox())!;
+    const box = (await pageA.locator('#city-map canvas.maplibregl-canvas').boundingBox())!;
     await pageA.mouse.click(box.x + target!.x, box.y + target!.y);
     await pageA.waitForSelector('.unit-popup', { timeout: 10_000 });
   });
