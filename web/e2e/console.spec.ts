@@ -73,14 +73,13 @@ describe('dispatcher flow', () => {
     await pageA.click('a[data-nav=command]');
     await waitForMap(pageA);
     await pageA.waitForFunction((id) => (window as any).__pingan.store.incidents.has(id), incidentId, { timeout: 20_000 });
-    // Rendered (not just held in state): query the incidents layer at the incident's pixel.
+    // Rendered (not just held in state): the incident overlay drew it at the incident's pixel.
     await pageA.waitForFunction((id) => {
       const p = (window as any).__pingan;
       const inc = p.store.incidents.get(id);
-      const m = p.map.map;
-      const pt = m.project([inc.location.lng, inc.location.lat]);
-      const hits = m.queryRenderedFeatures([[pt.x - 6, pt.y - 6], [pt.x + 6, pt.y + 6]], { layers: ['incidents'] });
-      return hits.some((f: any) => String(f.properties.id) === id);
+      const pt = p.map.map.project([inc.location.lng, inc.location.lat]);
+      const at = p.map.incidents.drawnAt(id);
+      return !!at && Math.abs(at.x - pt.x) < 1 && Math.abs(at.y - pt.y) < 1;
     }, incidentId, { timeout: 20_000 });
   });
 

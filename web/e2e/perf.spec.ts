@@ -68,7 +68,7 @@ describe('city view performance', () => {
       }));
       p.store.setUnits(units);
       p.store.upsertIncidents(incidents);
-      await new Promise((r) => m.once('idle', r));
+      await p.map.whenDrawn();
 
       // Time spent on the main thread applying each batch (store + setData + panels).
       const flushMs: number[] = [];
@@ -106,10 +106,9 @@ describe('city view performance', () => {
       const elapsed = frames.reduce((a, x) => a + x, 0);
       const lastSent = units[nUnits - 1].position;
       const held = p.store.units.get(`perf-u${nUnits - 1}`).position;
-      // Units are drawn by the canvas overlay; it counts the dots its last draw put on screen.
+      // Units and incidents are drawn by canvas overlays; each counts the dots its last draw put on screen.
       const rendered = p.map.units.drawnCount;
-      // Distinct ids: a point near a tile edge is reported once per tile that holds it.
-      const renderedIncidents = new Set(m.queryRenderedFeatures({ layers: ['incidents'] }).map((f: { properties: { id: string } }) => f.properties.id)).size;
+      const renderedIncidents = p.map.incidents.drawnCount;
 
       // Floor of this browser/host: the same map redrawn continuously with every layer but the
       // background hidden. If this is low too, the limit is the software WebGL path, not the app.
@@ -119,15 +118,17 @@ describe('city view performance', () => {
         const f = (t: number) => { k++; if (t - s0 < 3000) requestAnimationFrame(f); else r(k / ((t - s0) / 1000)); };
         requestAnimationFrame(f);
       });
-      // A continuous redraw is what a pan or zoom costs: the map and the unit overlay every frame.
+      // A continuous redraw is what a pan or zoom costs: the map and both overlays every frame.
       m.repaint = true;
       const fullRepaintFps = await fps3s();
       const hidden = m.getStyle().layers.filter((l: { id: string; layout?: { visibility?: string } }) => l.id !== 'bg' && l.layout?.visibility !== 'none').map((l: { id: string }) => l.id);
       for (const id of hidden) m.setLayoutProperty(id, 'visibility', 'none');
       p.map.setVisible('units', false);
+      p.map.setVisible('incidents', false);
       const emptyMapRepaintFps = await fps3s();
       for (const id of hidden) m.setLayoutProperty(id, 'visibility', 'visible');
       p.map.setVisible('units', true);
+      p.map.setVisible('incidents', true);
       m.repaint = false;
       return {
         frames: frames.length,
@@ -160,9 +161,9 @@ describe('city view performance', () => {
 
     expect(result.frames).toBeGreaterThan(0);
     expect(result.storeInSync).toBe(true);
-    // Every unit and incident was placed inside the visible map bounds.
+    // Every unit and incident was placed inside the visible map bounds (the demo adds its own open incidents).
     expect(result.renderedUnits).toBe(UNITS);
-    expect(result.renderedIncidents).toBe(INCIDENTS);
+    expect(result.renderedIncidents).toBeGreaterThanOrEqual(INCIDENTS);
     expect(page.errors).toEqual([]);
     await ctx.close();
   });

@@ -1,8 +1,9 @@
 // The offline city map: a MapLibre map whose style has no external source, no glyphs and
 // no sprite. Roads and jurisdictions come from pingan's own GeoJSON; labels are a handful of
-// HTML markers (symbol text would need a glyph server). Incidents, alerts and sensors are
-// GeoJSON sources whose data is replaced by the caller at batch rate; moving units are drawn
-// by a canvas overlay (unitlayer.ts) so their movement never redraws the map below.
+// HTML markers (symbol text would need a glyph server). Alerts, sensors and heat cells are
+// GeoJSON sources whose data is replaced by the caller; incidents and moving units, which
+// change several times a second, are drawn by canvas overlays (overlay.ts) so their changes
+// never redraw the map below.
 
 import maplibregl, { type GeoJSONSource, type Map as MlMap, type StyleSpecification } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
@@ -10,8 +11,8 @@ import { get } from '../api';
 import { t } from '../i18n';
 import { PRIORITY_COLORS, ROAD_CLASSES, matchColor } from '../styles';
 import type { Alert, Bbox, FeatureCollection, HeatCell, Incident, LatLng, Sensor, Unit } from '../types';
-import { alertsToGeoJSON, boundsOf, heatToGeoJSON, incidentsToGeoJSON, labelAnchor, sensorsToGeoJSON } from './geojson';
-import { UnitOverlay } from './unitlayer';
+import { alertsToGeoJSON, boundsOf, heatToGeoJSON, labelAnchor, sensorsToGeoJSON } from './geojson';
+import { incidentDots, PointOverlay, unitDots } from './overlay';
 
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
 
@@ -24,8 +25,8 @@ const GROUP_LAYERS: Record<LayerGroup, string[]> = {
   crowd: ['heat-crowd'],
   sensors: ['sensors'],
   alerts: ['alerts'],
-  incidents: ['incidents'],
-  // Units are the canvas overlay, not a style layer.
+  // Incidents and units are canvas overlays, not style layers.
+  incidents: [],
   units: [],
 };
 
@@ -59,7 +60,6 @@ function baseStyle(): StyleSpecification {
       'heat-crowd': { type: 'geojson', data: EMPTY as never },
       sensors: { type: 'geojson', data: EMPTY as never },
       alerts: { type: 'geojson', data: EMPTY as never },
-      incidents: { type: 'geojson', data: EMPTY as never },
       pick: { type: 'geojson', data: EMPTY as never },
     },
     layers: [
@@ -86,10 +86,6 @@ function baseStyle(): StyleSpecification {
       { id: 'alerts', type: 'circle', source: 'alerts', paint: {
         'circle-radius': 11, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 2.5,
         'circle-stroke-color': matchColor('priority', PRIORITY_COLORS) as never } },
-      { id: 'incidents', type: 'circle', source: 'incidents', layout: { 'circle-sort-key': ['get', 'rank'] as never }, paint: {
-        'circle-radius': ['interpolate', ['linear'], ['zoom'], 9, ['match', ['get', 'priority'], 'P1', 6, 'P2', 5, 4], 15, ['match', ['get', 'priority'], 'P1', 11, 'P2', 9, 7]] as never,
-        'circle-color': matchColor('priority', PRIORITY_COLORS) as never,
-        'circle-stroke-color': '#0d1726', 'circle-stroke-width': 1 } },
       { id: 'pick', type: 'circle', source: 'pick', paint: { 'circle-radius': 8, 'circle-color': '#ffffff', 'circle-stroke-color': '#e5322d', 'circle-stroke-width': 3 } },
     ],
   } as StyleSpecification;
@@ -107,8 +103,10 @@ export class CityMap {
   /** Resolves once the style and base data are on screen. */
   readonly ready: Promise<void>;
   private labels: maplibregl.Marker[] = [];
-  /** Moving units, drawn over the map canvas. */
-  readonly units: UnitOverlay;
+  /** Open incidents, drawn over the map canvas. */
+  readonly incidents: PointOverlay;
+  /** Moving units, drawn over the incidents. */
+  readonly units: PointOverlay;
   private pickHandler: ((p: LatLng) => void) | null = null;
 
   constructor(readonly container: HTMLElement, private readonly opts: CityMapOptions = {}) {
@@ -122,7 +120,8 @@ export class CityMap {
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
     this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
-    this.units = new UnitOverlay(this.map);
+    this.incidents = new PointOverlay(this.map, 'incident-overlay');
+    this.units = new PointOverlay(this.map, 'unit-overlay', this.incidents.canvas);
     const loaded = new Promise<void>((resolve) => this.map.once('load', () => resolve()));
     this.ready = Promise.all([loaded, loadBaseData()]).then(([, base]) => this.applyBase(base.roads, base.jurisdictions, base.bbox));
     this.wireEvents();
@@ -214,16 +213,15 @@ export class CityMap {
       // Units draw on top of incidents, so they take the click first.
       const unitId = this.units.hitTest(e.point);
       if (unitId !== null) { this.opts.onUnitClick?.(unitId); return; }
-      const hit = this.map.queryRenderedFeatures(e.point, { layers: ['incidents'] })[0];
-      if (hit) this.opts.onIncidentClick?.(String(hit.properties?.id ?? ''));
+      const incidentId = this.incidents.hitTest(e.point);
+      if (incidentId !== null) this.opts.onIncidentClick?.(incidentId);
     });
-    let overIncident = false, overUnit = false;
-    const cursor = () => { if (!this.pickHandler) this.map.getCanvas().style.cursor = overIncident || overUnit ? 'pointer' : ''; };
-    this.map.on('mouseenter', 'incidents', () => { overIncident = true; cursor(); });
-    this.map.on('mouseleave', 'incidents', () => { overIncident = false; cursor(); });
+    let over = false;
     this.map.on('mousemove', (e) => {
-      const over = this.units.hitTest(e.point) !== null;
-      if (over !== overUnit) { overUnit = over; cursor(); }
+      const now = this.units.hitTest(e.point) !== null || this.incidents.hitTest(e.point) !== null;
+      if (now === over) return;
+      over = now;
+      if (!this.pickHandler) this.map.getCanvas().style.cursor = over ? 'pointer' : '';
     });
   }
 
@@ -238,8 +236,8 @@ export class CityMap {
     this.source('pick')?.setData((p ? { type: 'FeatureCollection', features: [{ type: 'Feature', geometry: { type: 'Point', coordinates: [p.lng, p.lat] }, properties: {} }] } : EMPTY) as never);
   }
 
-  setUnits(units: Iterable<Unit>): void { if (!this.destroyed) this.units.setUnits(units); }
-  setIncidents(incidents: Iterable<Incident>): void { this.pushLive('incidents', incidentsToGeoJSON(incidents)); }
+  setUnits(units: Iterable<Unit>): void { if (!this.destroyed) this.units.setDots(unitDots(units)); }
+  setIncidents(incidents: Iterable<Incident>): void { if (!this.destroyed) this.incidents.setDots(incidentDots(incidents)); }
   setAlerts(alerts: Iterable<Alert>): void { this.pushLive('alerts', alertsToGeoJSON(alerts)); }
   setSensors(sensors: Iterable<Sensor>): void { this.source('sensors')?.setData(sensorsToGeoJSON(sensors) as never); }
   setHeat(layer: 'incidents' | 'crowd', cells: HeatCell[]): void { this.source(`heat-${layer}`)?.setData(heatToGeoJSON(cells) as never); }
@@ -250,6 +248,7 @@ export class CityMap {
       if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', visible ? 'visible' : 'none');
     }
     if (group === 'units') this.units.setVisible(visible);
+    if (group === 'incidents') this.incidents.setVisible(visible);
     if (group === 'borders') for (const m of this.labels) m.getElement().style.display = visible ? '' : 'none';
   }
 
@@ -269,6 +268,19 @@ export class CityMap {
     this.map.fitBounds([[Math.min(...lngs), Math.min(...lats)], [Math.max(...lngs), Math.max(...lats)]], { padding: 40, maxZoom, duration: 0 });
   }
 
+  /**
+   * Resolves once what the map and its overlays hold is on screen: the map has loaded its
+   * sources and painted them (MapLibre's 'idle'), and two frames have passed so the overlays
+   * drew their latest dots (they draw in the next animation frame after a change).
+   */
+  whenDrawn(): Promise<void> {
+    return new Promise((resolve) => {
+      const frames = () => requestAnimationFrame(() => requestAnimationFrame(() => resolve()));
+      if (this.destroyed || this.map.loaded()) frames();
+      else this.map.once('idle', frames);
+    });
+  }
+
   flyTo(p: LatLng, zoom = 15): void { if (!this.destroyed) this.map.flyTo({ center: [p.lng, p.lat], zoom, duration: 600 }); }
 
   destroy(): void {
@@ -277,6 +289,7 @@ export class CityMap {
     for (const m of this.labels) m.remove();
     this.popupRef?.remove();
     this.units.destroy();
+    this.incidents.destroy();
     this.map.remove();
   }
 }

@@ -1,26 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { alertsToGeoJSON, boundsOf, heatToGeoJSON, incidentsToGeoJSON, labelAnchor, ringCentroid } from './geojson';
-import type { Incident } from '../types';
-
-const inc = (id: string, priority: Incident['priority'], status: Incident['status']): Incident => ({
-  id, number: id, status, type_code: 't', type_name: 'T', priority, description: '', location: { lat: 30, lng: 104 }, address: null,
-  org: null, caller: null, created_at: 't', dispatched_at: null, arrived_at: null, closed_at: null, units: [],
-});
+import { alertsToGeoJSON, boundsOf, heatToGeoJSON, labelAnchor, ringCentroid } from './geojson';
 
 describe('GeoJSON conversion', () => {
-  it('keeps open incidents with a rank that puts P1 on top', () => {
-    const fc = incidentsToGeoJSON([inc('1', 'P1', 'created'), inc('2', 'P4', 'dispatched'), inc('3', 'P2', 'closed')]);
-    expect(fc.features.map((f) => f.properties!.id)).toEqual(['1', '2']);
-    expect(fc.features[0].properties!.rank).toBe(3);
-    expect(fc.features[1].properties!.rank).toBe(0);
-    expect(incidentsToGeoJSON([inc('3', 'P2', 'closed')], false).features).toHaveLength(1);
-  });
-
-  it('draws unclassified incidents grey and at the bottom', () => {
-    const fc = incidentsToGeoJSON([{ ...inc('9', 'P1', 'created'), priority: null, type_name: null }]);
-    expect(fc.features[0].properties).toMatchObject({ priority: 'none', rank: 0, type: null });
-  });
-
   it('drops closed alerts', () => {
     const a = { id: 'a', at: 't', rule: 'r', watch_id: null, priority: 'P1' as const, sensor_id: null, location: { lat: 1, lng: 2 }, org_id: null, summary: 's', identifiers_masked: null };
     expect(alertsToGeoJSON([{ ...a, status: 'new' }, { ...a, id: 'b', status: 'closed' }]).features).toHaveLength(1);

@@ -1,30 +1,13 @@
 // Pure conversions from API objects to GeoJSON for the map sources, plus label anchors
 // for jurisdiction polygons. Kept free of MapLibre so they are unit-tested in Node.
 
-import { alertText, type Alert, type FeatureCollection, type HeatCell, type Incident, type Sensor } from '../types';
-import { isOpenIncident, normalisePriority } from '../styles';
+import { alertText, type Alert, type FeatureCollection, type HeatCell, type Sensor } from '../types';
+import { normalisePriority } from '../styles';
 
 type Point = { type: 'Feature'; geometry: { type: 'Point'; coordinates: [number, number] }; properties: Record<string, unknown> };
 
 function point(lng: number, lat: number, properties: Record<string, unknown>): Point {
   return { type: 'Feature', geometry: { type: 'Point', coordinates: [lng, lat] }, properties };
-}
-
-/** Open incidents only by default: closed ones would bury the live picture. */
-export function incidentsToGeoJSON(incidents: Iterable<Incident>, openOnly = true): FeatureCollection {
-  const features: Point[] = [];
-  for (const i of incidents) {
-    if (!i.location) continue;
-    if (openOnly && !isOpenIncident(i.status)) continue;
-    const p = normalisePriority(i.priority);
-    features.push(point(i.location.lng, i.location.lat, {
-      // Unclassified incidents have no priority yet and draw grey (the colour table's fallback).
-      id: i.id, number: i.number, priority: p ?? 'none', status: i.status, type: i.type_name,
-      // Sort key so P1 draws on top of P4.
-      rank: p ? 4 - Number(p.slice(1)) : 0,
-    }));
-  }
-  return { type: 'FeatureCollection', features };
 }
 
 export function alertsToGeoJSON(alerts: Iterable<Alert>): FeatureCollection {

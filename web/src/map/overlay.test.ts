@@ -1,7 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { nearestWithin, unitRadiusPx, unitStrokePx, zoomInterpolate } from './unitlayer';
+import { incidentDots, incidentStyle, nearestWithin, unitDots, unitStyle, zoomInterpolate } from './overlay';
+import { PRIORITY_COLORS, UNIT_STATUS_COLORS } from '../styles';
+import type { Incident, Unit } from '../types';
 
-describe('unit overlay geometry', () => {
+const unit = (id: string, position: Unit['position'], status: Unit['status'] = 'available', stale = false): Unit => ({
+  id, callsign: id, kind: 'patrol_car', org_id: 'o', status, position, position_at: null, stale, capabilities: [],
+});
+const inc = (id: string, priority: Incident['priority'], status: Incident['status'] = 'created'): Incident => ({
+  id, number: id, status, type_code: 't', type_name: 'T', priority, description: '', location: { lat: 30, lng: 104 + Number(id) / 100 }, address: null,
+  org: null, caller: null, created_at: 't', dispatched_at: null, arrived_at: null, closed_at: null, units: [],
+});
+
+describe('overlay geometry', () => {
   it('interpolates by zoom like MapLibre, clamped outside the stops', () => {
     const stops: [number, number][] = [[9, 2], [15, 8], [17, 10]];
     expect(zoomInterpolate(stops, 5)).toBe(2);
@@ -9,15 +19,7 @@ describe('unit overlay geometry', () => {
     expect(zoomInterpolate(stops, 12)).toBe(5);
     expect(zoomInterpolate(stops, 16)).toBe(9);
     expect(zoomInterpolate(stops, 20)).toBe(10);
-  });
-
-  it('keeps the sizes of the former circle layer', () => {
-    expect(unitRadiusPx(9)).toBe(2.5);
-    expect(unitRadiusPx(12)).toBe(4.25);
-    expect(unitRadiusPx(15)).toBe(6);
-    expect(unitStrokePx(8)).toBe(0.3);
-    expect(unitStrokePx(12)).toBeCloseTo(0.9, 10);
-    expect(unitStrokePx(18)).toBe(1.5);
+    expect(zoomInterpolate([[0, 1]], 14)).toBe(1);
   });
 
   it('hits the nearest dot within the radius, the later one on a tie, nothing beyond it', () => {
@@ -29,5 +31,30 @@ describe('unit overlay geometry', () => {
     expect(nearestWithin(xs, ys, 4, 104.5, 100, 4)).toBe(-1);
     // Only the first n entries count (the arrays are reused and may hold stale tails).
     expect(nearestWithin(xs, ys, 3, 100, 100, 5)).toBe(-1);
+  });
+});
+
+describe('dots from live state', () => {
+  it('turns positioned units into dots coloured by status, stale ones faint, unknown positions skipped', () => {
+    const dots = unitDots([unit('a', { lat: 30.5, lng: 104.1 }, 'en_route'), unit('b', null), unit('c', { lat: 30, lng: 104 }, 'busy', true)]);
+    expect(dots.map((d) => [d.id, d.lng, d.lat])).toEqual([['a', 104.1, 30.5], ['c', 104, 30]]);
+    expect(dots[0].style).toMatchObject({ fill: UNIT_STATUS_COLORS.en_route, alpha: 1 });
+    expect(dots[1].style).toMatchObject({ fill: UNIT_STATUS_COLORS.busy, alpha: 0.35 });
+    // Same look, same style object: sprites are cached per style.
+    expect(unitStyle('en_route', false)).toBe(dots[0].style);
+    // The sizes of the former circle layer.
+    expect(zoomInterpolate(dots[0].style.radius, 12)).toBe(4.25);
+    expect(zoomInterpolate(dots[0].style.strokeWidth, 12)).toBeCloseTo(0.9, 10);
+  });
+
+  it('keeps open incidents only and draws P1 last (on top), unclassified at the bottom', () => {
+    const dots = incidentDots([inc('1', 'P4'), inc('2', 'P1'), inc('3', 'P2', 'closed'), inc('4', null), inc('5', 'P2', 'dispatched'), inc('6', 'P4')]);
+    expect(dots.map((d) => d.id)).toEqual(['1', '4', '6', '5', '2']);
+    expect(dots.map((d) => d.lng)).toEqual([104.01, 104.04, 104.06, 104.05, 104.02]);
+    expect(dots[4].style).toBe(incidentStyle('P1'));
+    expect(dots[4].style.fill).toBe(PRIORITY_COLORS.P1);
+    expect(zoomInterpolate(dots[4].style.radius, 15)).toBe(11);
+    expect(zoomInterpolate(dots[3].style.radius, 9)).toBe(5);
+    expect(dots[1].style.fill).toBe('#8a8f98');
   });
 });

@@ -1,24 +1,36 @@
-// Moving units drawn on a 2D canvas stacked over the MapLibre canvas. Units move several
-// times a second; as a MapLibre layer every move re-tiled the GeoJSON in the worker and
-// redrew the whole map (roads, borders, 5,000 incidents) — in software WebGL that is
-// 100–200 ms per move. Here a move costs one projection and one sprite blit per unit on a
-// transparent canvas, and the map below redraws only when the camera or its own data change.
-// The map's 'render' event redraws the dots in the same frame, so they never lag a pan/zoom.
+// Live points (moving units, open incidents) drawn on 2D canvases stacked over the MapLibre
+// canvas. As MapLibre GeoJSON layers every change re-tiled the data in the worker and redrew
+// the whole map — roads, borders and 5,000 points; in software WebGL that is 100–400 ms, and
+// units move several times a second. Here a change costs one projection and one sprite blit
+// per point on its own transparent canvas, and the map below redraws only when the camera
+// moves. The map's 'render' event redraws the dots in the same frame, so they never lag a
+// pan or zoom.
 
 import type { Map as MlMap } from 'maplibre-gl';
-import { unitStatusColor } from '../styles';
-import type { Unit } from '../types';
+import { isOpenIncident, normalisePriority, PRIORITY_COLORS, unitStatusColor } from '../styles';
+import type { Incident, Unit } from '../types';
 
-/** The stops of the former MapLibre circle layer: radius and white rim grow with zoom. */
-const RADIUS_STOPS: [number, number][] = [[9, 2.5], [15, 6]];
-const STROKE_STOPS: [number, number][] = [[9, 0.3], [15, 1.5]];
-/** Stale positions (no fix for a while) are drawn faint so live ones stand out. */
-const STALE_ALPHA = 0.35;
+/** Zoom stops `[zoom, px]`, interpolated linearly and clamped like MapLibre `interpolate linear`. */
+export type Stops = [number, number][];
+
+/** How one class of dot looks; dots share these objects, and sprites are cached per object. */
+export interface DotStyle {
+  fill: string;
+  stroke: string;
+  alpha: number;
+  radius: Stops;
+  strokeWidth: Stops;
+}
+
+/** One point as an overlay keeps it: flat fields, no reference to the store's object. */
+export interface Dot { id: string; lng: number; lat: number; style: DotStyle }
+
 /** Extra pixels around the visible area so dots half off the edge are still drawn. */
-const EDGE_PX = 8;
+const EDGE_PX = 12;
+/** Hits count this many pixels beyond a dot's rim (fingers and mice are not exact). */
+const HIT_SLOP_PX = 3;
 
-/** Linear interpolation between zoom stops, clamped at both ends (MapLibre `interpolate linear`). */
-export function zoomInterpolate(stops: [number, number][], zoom: number): number {
+export function zoomInterpolate(stops: Stops, zoom: number): number {
   if (zoom <= stops[0][0]) return stops[0][1];
   for (let i = 1; i < stops.length; i++) {
     const [z1, v1] = stops[i];
@@ -29,9 +41,6 @@ export function zoomInterpolate(stops: [number, number][], zoom: number): number
   }
   return stops[stops.length - 1][1];
 }
-
-export function unitRadiusPx(zoom: number): number { return zoomInterpolate(RADIUS_STOPS, zoom); }
-export function unitStrokePx(zoom: number): number { return zoomInterpolate(STROKE_STOPS, zoom); }
 
 /**
  * Index of the point nearest to (x, y) among the first `n` of `xs`/`ys`, if it lies within
@@ -48,10 +57,58 @@ export function nearestWithin(xs: ArrayLike<number>, ys: ArrayLike<number>, n: n
   return best;
 }
 
-/** One unit as the overlay keeps it: flat fields, no reference to the store's object. */
-interface Dot { id: string; lng: number; lat: number; sprite: string }
+// Units: the sizes of the former circle layer; stale positions drawn faint.
+const UNIT_RADIUS: Stops = [[9, 2.5], [15, 6]];
+const UNIT_STROKE: Stops = [[9, 0.3], [15, 1.5]];
+const unitStyles = new Map<string, DotStyle>();
 
-export class UnitOverlay {
+export function unitStyle(status: string, stale: boolean): DotStyle {
+  const k = `${status}|${stale}`;
+  let s = unitStyles.get(k);
+  if (!s) {
+    s = { fill: unitStatusColor(status), stroke: '#ffffff', alpha: stale ? 0.35 : 1, radius: UNIT_RADIUS, strokeWidth: UNIT_STROKE };
+    unitStyles.set(k, s);
+  }
+  return s;
+}
+
+export function unitDots(units: Iterable<Unit>): Dot[] {
+  const dots: Dot[] = [];
+  for (const u of units) {
+    if (u.position) dots.push({ id: String(u.id), lng: u.position.lng, lat: u.position.lat, style: unitStyle(u.status, u.stale) });
+  }
+  return dots;
+}
+
+// Incidents: P1 largest; unclassified ones (no priority yet) small and grey.
+const INCIDENT_STROKE: Stops = [[0, 1]];
+const incidentStyleOf = (fill: string, small: number, large: number): DotStyle =>
+  ({ fill, stroke: '#0d1726', alpha: 1, radius: [[9, small], [15, large]], strokeWidth: INCIDENT_STROKE });
+const INCIDENT_STYLES = {
+  P1: incidentStyleOf(PRIORITY_COLORS.P1, 6, 11),
+  P2: incidentStyleOf(PRIORITY_COLORS.P2, 5, 9),
+  P3: incidentStyleOf(PRIORITY_COLORS.P3, 4, 7),
+  P4: incidentStyleOf(PRIORITY_COLORS.P4, 4, 7),
+  none: incidentStyleOf('#8a8f98', 4, 7),
+};
+
+export function incidentStyle(priority: string | null): DotStyle {
+  return INCIDENT_STYLES[normalisePriority(priority) ?? 'none'];
+}
+
+/** Open incidents only (closed ones would bury the live picture), P1 last so it draws on top. */
+export function incidentDots(incidents: Iterable<Incident>): Dot[] {
+  const byRank: Dot[][] = [[], [], [], [], []];
+  for (const i of incidents) {
+    if (!i.location || !isOpenIncident(i.status)) continue;
+    const p = normalisePriority(i.priority);
+    byRank[p ? 4 - Number(p.slice(1)) : 0].push({ id: String(i.id), lng: i.location.lng, lat: i.location.lat, style: incidentStyle(p) });
+  }
+  // Unclassified and P4 share the bottom; a stable bucket sort keeps arrival order within a rank.
+  return byRank.flat();
+}
+
+export class PointOverlay {
   readonly canvas: HTMLCanvasElement;
   private readonly ctx: CanvasRenderingContext2D;
   private dots: Dot[] = [];
@@ -60,17 +117,19 @@ export class UnitOverlay {
   private ys = new Float32Array(0);
   private drawnIdx = new Int32Array(0);
   private drawn = 0;
+  private maxRadius = 0;
   private visible = true;
   private frame = 0;
-  /** Pre-rendered dots per colour/staleness for the current radius and pixel ratio. */
-  private sprites = new Map<string, HTMLCanvasElement>();
+  /** Pre-rendered dots per style for the current zoom and pixel ratio. */
+  private sprites = new Map<DotStyle, HTMLCanvasElement>();
   private spriteKey = '';
 
-  constructor(private readonly map: MlMap) {
+  /** `after`: the canvas this one stacks on (the map's, or another overlay's). */
+  constructor(private readonly map: MlMap, className: string, after: HTMLCanvasElement = map.getCanvas()) {
     this.canvas = document.createElement('canvas');
-    this.canvas.className = 'unit-overlay';
+    this.canvas.className = `point-overlay ${className}`;
     // Above the map canvas, below markers and popups (appended later to the same container).
-    this.map.getCanvas().after(this.canvas);
+    after.after(this.canvas);
     const ctx = this.canvas.getContext('2d');
     if (!ctx) throw new Error('2D canvas unavailable');
     this.ctx = ctx;
@@ -79,15 +138,10 @@ export class UnitOverlay {
     this.map.on('render', this.onRender);
   }
 
-  /** Number of units the last draw put inside the visible map. */
+  /** Number of dots the last draw put inside the visible map. */
   get drawnCount(): number { return this.drawn; }
 
-  setUnits(units: Iterable<Unit>): void {
-    const dots: Dot[] = [];
-    for (const u of units) {
-      if (!u.position) continue;
-      dots.push({ id: String(u.id), lng: u.position.lng, lat: u.position.lat, sprite: `${unitStatusColor(u.status)}|${u.stale ? 1 : 0}` });
-    }
+  setDots(dots: Dot[]): void {
     this.dots = dots;
     this.schedule();
   }
@@ -98,11 +152,17 @@ export class UnitOverlay {
     if (v) this.schedule();
   }
 
-  /** Id of the unit drawn under (or within a few px of) a point in map-container pixels. */
+  /** Id of the dot drawn under (or within a few px of) a point in map-container pixels. */
   hitTest(p: { x: number; y: number }): string | null {
     if (!this.visible) return null;
-    const i = nearestWithin(this.xs, this.ys, this.drawn, p.x, p.y, unitRadiusPx(this.map.getZoom()) + 3);
+    const i = nearestWithin(this.xs, this.ys, this.drawn, p.x, p.y, this.maxRadius + HIT_SLOP_PX);
     return i < 0 ? null : this.dots[this.drawnIdx[i]]?.id ?? null;
+  }
+
+  /** Where the last draw put the dot with this id (CSS px in the map), or null if it is not on screen. */
+  drawnAt(id: string): { x: number; y: number } | null {
+    for (let k = 0; k < this.drawn; k++) if (this.dots[this.drawnIdx[k]]?.id === id) return { x: this.xs[k], y: this.ys[k] };
+    return null;
   }
 
   destroy(): void {
@@ -118,7 +178,7 @@ export class UnitOverlay {
     this.frame = requestAnimationFrame(() => { this.frame = 0; this.draw(); });
   }
 
-  /** The map drew a frame (camera moved, its data changed): follow it in the same frame. */
+  /** The map drew a frame (camera moved, its own layers changed): follow it in the same frame. */
   private onRender = (): void => {
     if (this.frame) { cancelAnimationFrame(this.frame); this.frame = 0; }
     this.draw();
@@ -136,25 +196,23 @@ export class UnitOverlay {
     this.canvas.style.height = `${h}px`;
   }
 
-  private sprite(kind: string, radius: number, stroke: number, ratio: number): HTMLCanvasElement {
-    const k = `${radius.toFixed(2)}|${stroke.toFixed(2)}|${ratio}`;
-    if (k !== this.spriteKey) { this.sprites.clear(); this.spriteKey = k; }
-    let s = this.sprites.get(kind);
+  private sprite(style: DotStyle, zoom: number, ratio: number): HTMLCanvasElement {
+    let s = this.sprites.get(style);
     if (!s) {
-      const [color, stale] = kind.split('|');
-      const outer = radius + stroke / 2;
-      const size = Math.ceil((outer + 1) * 2 * ratio);
+      const radius = zoomInterpolate(style.radius, zoom), stroke = zoomInterpolate(style.strokeWidth, zoom);
+      const size = Math.ceil((radius + stroke / 2 + 1) * 2 * ratio);
       s = document.createElement('canvas');
       s.width = s.height = size;
       const c = s.getContext('2d')!;
       c.scale(ratio, ratio);
-      c.globalAlpha = stale === '1' ? STALE_ALPHA : 1;
+      c.globalAlpha = style.alpha;
       c.beginPath();
       c.arc(size / ratio / 2, size / ratio / 2, radius, 0, Math.PI * 2);
-      c.fillStyle = color;
+      c.fillStyle = style.fill;
       c.fill();
-      if (stroke > 0) { c.lineWidth = stroke; c.strokeStyle = '#ffffff'; c.stroke(); }
-      this.sprites.set(kind, s);
+      if (stroke > 0) { c.lineWidth = stroke; c.strokeStyle = style.stroke; c.stroke(); }
+      this.sprites.set(style, s);
+      this.maxRadius = Math.max(this.maxRadius, radius + stroke / 2);
     }
     return s;
   }
@@ -171,14 +229,16 @@ export class UnitOverlay {
     const n = this.dots.length;
     if (this.xs.length < n) { this.xs = new Float32Array(n); this.ys = new Float32Array(n); this.drawnIdx = new Int32Array(n); }
     const zoom = this.map.getZoom();
-    const radius = unitRadiusPx(zoom), stroke = unitStrokePx(zoom);
+    // Sprites are redrawn only when the zoom (hence the size) or the pixel ratio changes.
+    const key = `${zoom.toFixed(2)}|${ratio}`;
+    if (key !== this.spriteKey) { this.sprites.clear(); this.spriteKey = key; this.maxRadius = 0; }
     const w = src.clientWidth, h = src.clientHeight;
     let k = 0;
     for (let i = 0; i < n; i++) {
       const d = this.dots[i];
       const p = this.map.project([d.lng, d.lat]);
       if (p.x < -EDGE_PX || p.y < -EDGE_PX || p.x > w + EDGE_PX || p.y > h + EDGE_PX) continue;
-      const s = this.sprite(d.sprite, radius, stroke, ratio);
+      const s = this.sprite(d.style, zoom, ratio);
       // Whole device pixels: an unscaled blit is far cheaper than a resampled one.
       ctx.drawImage(s, Math.round(p.x * ratio - s.width / 2), Math.round(p.y * ratio - s.height / 2));
       this.xs[k] = p.x; this.ys[k] = p.y; this.drawnIdx[k] = i;

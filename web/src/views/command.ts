@@ -138,7 +138,7 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
       map.setUnits(store.units.values());
       if (firstUnits && store.units.size > 0) {
         firstUnits = false;
-        map.map.once('idle', () => { perf.firstRenderMs ??= performance.now(); });
+        void map.whenDrawn().then(() => { perf.firstRenderMs ??= performance.now(); });
       }
     }
     if (c.incidents.size) { map.setIncidents(store.incidents.values()); paintTypes(); }
