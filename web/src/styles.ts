@@ -62,12 +62,16 @@ export function matchColor(property: string, table: Record<string, string>): unk
   return expr;
 }
 
-/** Road widths by OSM highway class, interpolated by zoom for the offline base map. */
+/**
+ * Road widths by OSM highway class, interpolated by zoom for the offline base map. Minor
+ * streets appear from zoom 13: at the whole-city view they are a grey mesh that costs most
+ * of a redraw (software WebGL) and hides nothing a dispatcher needs.
+ */
 export const ROAD_CLASSES: { classes: string[]; color: string; width: [number, number]; minzoom: number }[] = [
   { classes: ['motorway', 'motorway_link', 'trunk', 'trunk_link'], color: '#d4a24c', width: [1.2, 6], minzoom: 0 },
   { classes: ['primary', 'primary_link'], color: '#c9b27c', width: [1, 5], minzoom: 0 },
   { classes: ['secondary', 'secondary_link', 'tertiary', 'tertiary_link'], color: '#7d8797', width: [0.6, 3.5], minzoom: 9 },
-  { classes: ['residential', 'unclassified', 'living_street', 'service', 'road'], color: '#4b5563', width: [0.3, 2], minzoom: 12 },
+  { classes: ['residential', 'unclassified', 'living_street', 'service', 'road'], color: '#4b5563', width: [0.3, 2], minzoom: 13 },
 ];
 
 export function roadClassOf(highway: string | null | undefined): number {

@@ -64,7 +64,8 @@ function baseStyle(): StyleSpecification {
     },
     layers: [
       { id: 'bg', type: 'background', paint: { 'background-color': '#0d1726' } },
-      { id: 'juris-fill', type: 'fill', source: 'juris', filter: ['==', ['get', 'kind'], 'station'], paint: { 'fill-color': '#15243a', 'fill-opacity': 0.6 } },
+      // No antialiasing pass: the border lines drawn above cover the fill's edges anyway.
+      { id: 'juris-fill', type: 'fill', source: 'juris', filter: ['==', ['get', 'kind'], 'station'], paint: { 'fill-color': '#15243a', 'fill-opacity': 0.6, 'fill-antialias': false } },
       ...ROAD_CLASSES.slice().reverse().map((c, i) => ({
         id: `roads-${ROAD_CLASSES.length - 1 - i}`,
         type: 'line' as const,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { incidentDots, incidentStyle, nearestWithin, unitDots, unitStyle, zoomInterpolate } from './overlay';
+import { incidentDots, incidentStyle, mercatorX, mercatorY, nearestWithin, unitDots, unitStyle, zoomInterpolate } from './overlay';
 import { PRIORITY_COLORS, UNIT_STATUS_COLORS } from '../styles';
 import type { Incident, Unit } from '../types';
 
@@ -20,6 +20,19 @@ describe('overlay geometry', () => {
     expect(zoomInterpolate(stops, 16)).toBe(9);
     expect(zoomInterpolate(stops, 20)).toBe(10);
     expect(zoomInterpolate([[0, 1]], 14)).toBe(1);
+  });
+
+  it('puts lng/lat on the Web Mercator square like MapLibre', () => {
+    expect(mercatorX(-180)).toBe(0);
+    expect(mercatorX(0)).toBe(0.5);
+    expect(mercatorX(90)).toBe(0.75);
+    expect(mercatorY(0)).toBeCloseTo(0.5, 15);
+    // The latitude where Web Mercator's square ends.
+    expect(mercatorY(85.0511287798066)).toBeCloseTo(0, 12);
+    expect(mercatorY(-85.0511287798066)).toBeCloseTo(1, 12);
+    // Chengdu: MercatorCoordinate.fromLngLat([104.066, 30.657]).
+    expect(mercatorX(104.066)).toBeCloseTo(0.7890722222222223, 14);
+    expect(mercatorY(30.657)).toBeCloseTo(0.41046083022212, 12);
   });
 
   it('hits the nearest dot within the radius, the later one on a tie, nothing beyond it', () => {

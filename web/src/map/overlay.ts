@@ -25,6 +25,12 @@ export interface DotStyle {
 /** One point as an overlay keeps it: flat fields, no reference to the store's object. */
 export interface Dot { id: string; lng: number; lat: number; style: DotStyle }
 
+/** Web Mercator world coordinates in [0, 1] (x east, y south), as MapLibre's MercatorCoordinate. */
+export function mercatorX(lng: number): number { return (180 + lng) / 360; }
+export function mercatorY(lat: number): number {
+  return (180 - (180 / Math.PI) * Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360))) / 360;
+}
+
 /** Extra pixels around the visible area so dots half off the edge are still drawn. */
 const EDGE_PX = 12;
 /** Hits count this many pixels beyond a dot's rim (fingers and mice are not exact). */
@@ -112,6 +118,9 @@ export class PointOverlay {
   readonly canvas: HTMLCanvasElement;
   private readonly ctx: CanvasRenderingContext2D;
   private dots: Dot[] = [];
+  /** Mercator coordinates of `dots`, computed once per change instead of once per frame. */
+  private mx = new Float64Array(0);
+  private my = new Float64Array(0);
   /** Screen positions (CSS px) and dot indices of what the last draw put on screen. */
   private xs = new Float32Array(0);
   private ys = new Float32Array(0);
@@ -143,7 +152,25 @@ export class PointOverlay {
 
   setDots(dots: Dot[]): void {
     this.dots = dots;
+    if (this.mx.length < dots.length) { this.mx = new Float64Array(dots.length); this.my = new Float64Array(dots.length); }
+    for (let i = 0; i < dots.length; i++) { this.mx[i] = mercatorX(dots[i].lng); this.my[i] = mercatorY(dots[i].lat); }
     this.schedule();
+  }
+
+  /**
+   * Mercator → screen as an affine map [ox, oy, ax, ay, bx, by] (screen = o + a·x + b·y),
+   * read off three projected points around the view centre. Exact without pitch (rotation
+   * included); with pitch the projection is perspective and each dot is projected instead.
+   */
+  private affine(): number[] | null {
+    if (this.map.getPitch() !== 0) return null;
+    const c = this.map.getCenter();
+    const x0 = mercatorX(c.lng), y0 = mercatorY(c.lat), d = 1e-3;
+    const toLngLat = (x: number, y: number): [number, number] =>
+      [x * 360 - 180, (360 / Math.PI) * Math.atan(Math.exp(((180 - y * 360) * Math.PI) / 180)) - 90];
+    const p0 = this.map.project(toLngLat(x0, y0)), px = this.map.project(toLngLat(x0 + d, y0)), py = this.map.project(toLngLat(x0, y0 + d));
+    const ax = (px.x - p0.x) / d, ay = (px.y - p0.y) / d, bx = (py.x - p0.x) / d, by = (py.y - p0.y) / d;
+    return [p0.x - ax * x0 - bx * y0, p0.y - ay * x0 - by * y0, ax, ay, bx, by];
   }
 
   setVisible(v: boolean): void {
@@ -233,15 +260,18 @@ export class PointOverlay {
     const key = `${zoom.toFixed(2)}|${ratio}`;
     if (key !== this.spriteKey) { this.sprites.clear(); this.spriteKey = key; this.maxRadius = 0; }
     const w = src.clientWidth, h = src.clientHeight;
+    const t = this.affine();
     let k = 0;
     for (let i = 0; i < n; i++) {
       const d = this.dots[i];
-      const p = this.map.project([d.lng, d.lat]);
-      if (p.x < -EDGE_PX || p.y < -EDGE_PX || p.x > w + EDGE_PX || p.y > h + EDGE_PX) continue;
+      let x: number, y: number;
+      if (t) { x = t[0] + t[2] * this.mx[i] + t[4] * this.my[i]; y = t[1] + t[3] * this.mx[i] + t[5] * this.my[i]; }
+      else { const p = this.map.project([d.lng, d.lat]); x = p.x; y = p.y; }
+      if (x < -EDGE_PX || y < -EDGE_PX || x > w + EDGE_PX || y > h + EDGE_PX) continue;
       const s = this.sprite(d.style, zoom, ratio);
       // Whole device pixels: an unscaled blit is far cheaper than a resampled one.
-      ctx.drawImage(s, Math.round(p.x * ratio - s.width / 2), Math.round(p.y * ratio - s.height / 2));
-      this.xs[k] = p.x; this.ys[k] = p.y; this.drawnIdx[k] = i;
+      ctx.drawImage(s, Math.round(x * ratio - s.width / 2), Math.round(y * ratio - s.height / 2));
+      this.xs[k] = x; this.ys[k] = y; this.drawnIdx[k] = i;
       k++;
     }
     this.drawn = k;
