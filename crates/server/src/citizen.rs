@@ -1,14 +1,18 @@
-//! Citizen transparency as a running service: the ordered feed that records
-//! case states, watch events and alert dispositions in the verifiable ledger,
+//! Citizen transparency as a running service: the worker that records case
+//! states, watch events and alert dispositions in the verifiable ledger,
 //! receipt codes for callers, the portal's rate limits, and the hand-off of
 //! state changes to the notification outbox ([`crate::notify`]).
 //!
-//! Request handlers never wait for the ledger: they put an event on the feed
-//! (a bounded queue, `try_send`) and one worker owns everything after that —
-//! salted commitments, appends in the order events were queued, the
-//! per-incident leaf index the portal shows, and notifications. A full queue or
-//! a failed append is logged and counted (`pingan_citizen_ledger_feed_failures`),
-//! never turned into a failed request.
+//! The feed is durable: the store's triggers write a `ledger_feed` row in the
+//! transaction of every incident state change, watch change and alert
+//! disposition, so a crash cannot lose one. Request handlers never wait for
+//! the ledger; they only wake the worker ([`LedgerFeed`]), which also polls.
+//! One worker owns everything after that — salted commitments, appends in
+//! feed order, and notifications — and each batch of leaves is stored in the
+//! transaction that deletes its feed rows and records the per-incident leaves
+//! the portal shows, so every change becomes exactly one leaf. Failures are
+//! logged, counted (`pingan_citizen_ledger_feed_failures`) and retried with
+//! backoff, never turned into a failed request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,13 +23,13 @@ use pingan_jurisdiction::Jurisdiction;
 use pingan_ledger::{
     AlertDisposition, CaseEntity, CaseStateChange, Commitment, LeafRecord, WatchAction, WatchEvent,
 };
-use pingan_store::{CaseLeafRow, IncidentRow, NewNotification, Store, StoreError, WatchRow};
+use pingan_store::{IncidentRow, LedgerFeedRow, NewNotification, Store, StoreError, WatchRow};
 use prometheus_client::metrics::counter::Counter;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use crate::config::CitizenSettings;
-use crate::ledger::LedgerService;
+use crate::ledger::{CaseState, FeedOrigin, LedgerService};
 use crate::notify::{Outbox, Template};
 
 /// Receipt code alphabet: digits and capitals without 0/O/1/I, so a code read
@@ -33,16 +37,15 @@ use crate::notify::{Outbox, Template};
 pub const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 /// Symbols per code: 12 × 5 = 60 random bits.
 pub const CODE_LEN: usize = 12;
-/// Events the feed queues before new ones are dropped (and counted).
-const FEED_QUEUE: usize = 65_536;
-/// Events the worker takes per batch of appends.
-const FEED_BATCH: usize = 512;
+/// Feed rows the worker turns into leaves per transaction.
+const FEED_BATCH: i64 = 512;
 /// Incidents whose last recorded state is cached before the cache is reset.
 const LAST_STATE_CACHE: usize = 100_000;
-/// How often ended watches are looked for (the alert engine ends them).
-const WATCH_EXPIRY_POLL: Duration = Duration::from_secs(10);
-/// `meta` key: `(ended_at, id)` of the last expired watch recorded.
-const META_WATCH_CURSOR: &str = "citizen.watch_expiry_cursor";
+/// How often the worker looks for feed rows nobody woke it for (changes made
+/// by the alert engine, another process, or before a restart).
+const FEED_POLL: Duration = Duration::from_secs(1);
+/// First and largest wait after a failed round of the feed worker.
+const FEED_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(30));
 
 /// Why a citizen operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -144,101 +147,43 @@ impl Buckets {
     }
 }
 
-/// One event for the ledger.
-#[derive(Debug, Clone)]
-enum FeedItem {
-    Case {
-        incident_id: i64,
-        number: String,
-        status: String,
-        org_id: i64,
-        org_path: String,
-        at: i64,
-        phone: String,
-    },
-    Watch {
-        id: i64,
-        action: WatchAction,
-        at: i64,
-        org_path: String,
-        targets: String,
-        definition: String,
-    },
-    Alert {
-        id: i64,
-        disposition: String,
-        at: i64,
-        org_path: String,
-    },
-}
-
-/// The non-blocking entry point of the ledger feed. Cheap to clone.
+/// Wakes the feed worker after a change. Cheap to clone. The change itself is
+/// already durable (the store wrote its `ledger_feed` row in the change's
+/// transaction); waking only saves the worker's poll delay.
 #[derive(Clone)]
 pub struct LedgerFeed {
-    tx: mpsc::Sender<FeedItem>,
-    failures: Counter,
+    wake: Arc<Notify>,
 }
 
 impl std::fmt::Debug for LedgerFeed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LedgerFeed")
-            .field("failures", &self.failures.get())
-            .finish()
+        f.debug_struct("LedgerFeed").finish_non_exhaustive()
     }
 }
 
 impl LedgerFeed {
-    fn push(&self, item: FeedItem) {
-        if let Err(e) = self.tx.try_send(item) {
-            self.failures.inc();
-            tracing::error!(error = %e, "ledger feed queue refused an event; it is not recorded");
-        }
+    /// Wakes the worker to record pending changes now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
-    /// Records the incident's current state (called on every state change).
-    pub fn case_changed(&self, row: &IncidentRow, at: i64) {
-        self.push(FeedItem::Case {
-            incident_id: row.id,
-            number: row.number.clone(),
-            status: row.status.clone(),
-            org_id: row.org_id,
-            org_path: row.org_path.clone(),
-            at,
-            phone: row.caller_phone.clone(),
-        });
+    /// Called after an incident state change: wakes the worker (the store
+    /// already queued the state durably).
+    pub fn case_changed(&self, _row: &IncidentRow, _at: i64) {
+        self.wake();
     }
 
-    /// Records a watch created or changed (cancellation is a change of status).
-    /// The watched identities and the definition enter the log only as
-    /// salted commitments.
-    pub fn watch_changed(&self, row: &WatchRow, action: WatchAction, at: i64) {
-        let targets = serde_json::from_str::<serde_json::Value>(&row.spec)
-            .ok()
-            .and_then(|v| {
-                v.get("target")
-                    .or_else(|| v.get("targets"))
-                    .map(|t| t.to_string())
-            })
-            .unwrap_or_default();
-        self.push(FeedItem::Watch {
-            id: row.id,
-            action,
-            at,
-            org_path: row.org_path.clone(),
-            targets,
-            definition: format!("{}\n{}\n{}", row.status, row.expires_at, row.spec),
-        });
+    /// Called after a watch was created or changed: wakes the worker (the
+    /// store already queued the change durably; the watched identities and the
+    /// definition enter the log only as salted commitments).
+    pub fn watch_changed(&self, _row: &WatchRow, _action: WatchAction, _at: i64) {
+        self.wake();
     }
 
-    /// Records an alert disposition (`acknowledged`, `verified`,
-    /// `dispatched`, `closed:true_positive`, …).
-    pub fn alert_disposed(&self, id: i64, disposition: &str, at: i64, org_path: &str) {
-        self.push(FeedItem::Alert {
-            id,
-            disposition: disposition.to_string(),
-            at,
-            org_path: org_path.to_string(),
-        });
+    /// Called after an alert disposition (`acknowledged`, `verified`,
+    /// `dispatched`, `closed:true_positive`, …): wakes the worker.
+    pub fn alert_disposed(&self, _id: i64, _disposition: &str, _at: i64, _org_path: &str) {
+        self.wake();
     }
 }
 
@@ -287,8 +232,32 @@ fn code_of(j: &Jurisdiction, id: i64) -> String {
         .unwrap_or_else(|| id.to_string())
 }
 
+/// The salted commitment to an incident's caller that all its leaves and its
+/// citizen case carry: made on first use, and the same one however intake and
+/// the feed worker race to it.
+async fn case_subject(
+    store: &Store,
+    ledger: &LedgerService,
+    incident_id: i64,
+    phone: &str,
+) -> Result<Commitment, CitizenError> {
+    let stored = match store.case_subject(incident_id).await? {
+        Some(s) => s,
+        None => {
+            let fresh = ledger.commit_personal(phone.as_bytes()).await?;
+            store.put_case_subject(incident_id, &fresh.0).await?
+        }
+    };
+    let len = stored.len();
+    let hash = <[u8; 32]>::try_from(stored).map_err(|_| StoreError::Corrupt {
+        field: "case_subjects.subject",
+        reason: format!("{len} bytes, expected 32"),
+    })?;
+    Ok(Commitment(hash))
+}
+
 impl CitizenService {
-    /// Starts the feed worker, the watch-expiry poller and the outbox worker.
+    /// Starts the feed worker and the outbox worker.
     pub fn start(
         store: Store,
         ledger: Arc<LedgerService>,
@@ -300,7 +269,7 @@ impl CitizenService {
         let counters = FeedMetrics::default();
         metrics.register(
             "citizen_ledger_feed_failures",
-            "Case/watch/alert events that could not be recorded in the ledger",
+            "Rounds of the ledger feed worker that failed (retried with backoff)",
             counters.failures.clone(),
         );
         metrics.register(
@@ -311,10 +280,8 @@ impl CitizenService {
         let notifier = Outbox::notifier_from(&settings)?;
         let outbox = Outbox::new(store.clone(), clock.clone(), notifier, settings.clone());
         outbox.spawn();
-        let (tx, rx) = mpsc::channel(FEED_QUEUE);
         let feed = LedgerFeed {
-            tx,
-            failures: counters.failures.clone(),
+            wake: Arc::new(Notify::new()),
         };
         let worker = FeedWorker {
             store: store.clone(),
@@ -325,8 +292,7 @@ impl CitizenService {
             last: HashMap::new(),
             metrics: counters,
         };
-        tokio::spawn(worker.run(rx));
-        tokio::spawn(poll_watch_expiry(store.clone(), feed.clone()));
+        tokio::spawn(worker.run(feed.wake.clone()));
         Ok(Arc::new(CitizenService {
             feed,
             outbox,
@@ -347,16 +313,13 @@ impl CitizenService {
         &self.ledger
     }
 
-    /// Issues the receipt code of a new incident: stores its hash with a
+    /// Issues the receipt code of a new incident: stores its hash with the
     /// salted commitment to the caller (which the incident's ledger leaves
     /// carry) and queues the 受理 message with the code to the caller.
     /// Returns the code, to be read out by the call taker.
     pub async fn open_case(&self, row: &IncidentRow) -> Result<String, CitizenError> {
         let now = self.clock.now().millis();
-        let subject = self
-            .ledger
-            .commit_personal(row.caller_phone.as_bytes())
-            .await?;
+        let subject = case_subject(&self.store, &self.ledger, row.id, &row.caller_phone).await?;
         // A collision of 60-bit codes is practically impossible; retry anyway
         // rather than fail an emergency call on it.
         let mut tries = 0;
@@ -402,20 +365,10 @@ struct FeedWorker {
     jurisdiction: Arc<RwLock<Arc<Jurisdiction>>>,
     outbox: Arc<Outbox>,
     portal_url: String,
-    /// Last recorded `(status, org code)` per incident.
+    /// Last recorded `(status, org code)` per incident (mirrors `case_leaves`;
+    /// cleared whenever a round fails, since it may then be ahead of the store).
     last: HashMap<i64, (String, String)>,
     metrics: FeedMetrics,
-}
-
-/// What to remember once a record is appended.
-enum After {
-    Nothing,
-    CaseLeaf {
-        incident_id: i64,
-        status: String,
-        org_code: String,
-        at: i64,
-    },
 }
 
 impl FeedWorker {
@@ -426,80 +379,78 @@ impl FeedWorker {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<FeedItem>) {
-        let mut batch = Vec::with_capacity(FEED_BATCH);
-        while rx.recv_many(&mut batch, FEED_BATCH).await > 0 {
-            let items = std::mem::take(&mut batch);
-            let mut prepared: Vec<(LeafRecord, After)> = Vec::with_capacity(items.len());
-            for item in items {
-                match self.prepare(item).await {
-                    Ok(Some(p)) => prepared.push(p),
-                    Ok(None) => {}
-                    Err(e) => {
-                        self.metrics.failures.inc();
-                        tracing::error!(error = %e, "ledger feed event not recorded");
-                    }
+    /// Drains the feed whenever woken or every [`FEED_POLL`]; a failed round
+    /// leaves its rows pending and is retried after a doubling backoff.
+    async fn run(mut self, wake: Arc<Notify>) {
+        let mut backoff = FEED_BACKOFF.0;
+        loop {
+            match self.drain().await {
+                Ok(()) => {
+                    backoff = FEED_BACKOFF.0;
+                    let _ = tokio::time::timeout(FEED_POLL, wake.notified()).await;
                 }
-            }
-            // `join_all` polls the appends in order, so they reach the
-            // ledger's queue (and the log) in the order events were fed.
-            let results =
-                futures::future::join_all(prepared.iter().map(|(r, _)| self.ledger.append(r)))
-                    .await;
-            for ((_, after), res) in prepared.into_iter().zip(results) {
-                match res {
-                    Ok(a) => {
-                        self.metrics.leaves.inc();
-                        if let After::CaseLeaf {
-                            incident_id,
-                            status,
-                            org_code,
-                            at,
-                        } = after
-                        {
-                            let leaf = CaseLeafRow {
-                                leaf_index: a.index as i64,
-                                incident_id,
-                                status,
-                                org_code,
-                                at,
-                            };
-                            if let Err(e) = self.store.put_case_leaf(&leaf).await {
-                                self.metrics.failures.inc();
-                                tracing::error!(error = %e, incident = incident_id, leaf = a.index, "case leaf index not stored");
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        self.metrics.failures.inc();
-                        tracing::error!(error = %e, "ledger append failed");
-                    }
+                Err(e) => {
+                    self.metrics.failures.inc();
+                    self.last.clear();
+                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "ledger feed round failed; its changes stay pending");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(FEED_BACKOFF.1);
                 }
             }
         }
     }
 
+    /// Records pending feed rows until none are left.
+    async fn drain(&mut self) -> Result<(), CitizenError> {
+        loop {
+            let rows = self.store.ledger_feed_pending(FEED_BATCH).await?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut leaves = Vec::with_capacity(rows.len());
+            let mut skipped = Vec::new();
+            for row in rows {
+                let seq = row.seq;
+                match self.prepare(row).await? {
+                    Some(leaf) => leaves.push(leaf),
+                    None => skipped.push(seq),
+                }
+            }
+            self.store.ledger_feed_discard(&skipped).await?;
+            // One job: the batch's leaves enter the log together and in feed
+            // order, or not at all.
+            let appended = self.ledger.append_feed(&leaves).await?;
+            self.metrics.leaves.inc_by(appended.len() as u64);
+        }
+    }
+
+    /// The leaf a pending feed row becomes, or `None` when it needs none (a
+    /// repeat of the state already recorded, an incident that no longer exists).
     async fn prepare(
         &mut self,
-        item: FeedItem,
-    ) -> Result<Option<(LeafRecord, After)>, CitizenError> {
+        row: LedgerFeedRow,
+    ) -> Result<Option<(LeafRecord, FeedOrigin)>, CitizenError> {
         let j = self.jurisdiction();
-        match item {
-            FeedItem::Case {
-                incident_id,
-                number,
-                status,
-                org_id,
-                org_path,
-                at,
-                phone,
-            } => {
+        let origin = |case| FeedOrigin { seq: row.seq, case };
+        let kind = row.kind.as_str();
+        match kind {
+            "case" => {
+                let Some(incident) = self.store.find_incident(row.ref_id).await? else {
+                    tracing::warn!(
+                        incident = row.ref_id,
+                        seq = row.seq,
+                        "feed row of a missing incident discarded"
+                    );
+                    return Ok(None);
+                };
+                let org_id = row.org_id.unwrap_or(incident.org_id);
                 let org_code = code_of(&j, org_id);
-                let prev = match self.last.get(&incident_id) {
+                let status = row.status.clone();
+                let prev = match self.last.get(&incident.id) {
                     Some(p) => Some(p.clone()),
                     None => self
                         .store
-                        .last_case_leaf(incident_id)
+                        .last_case_leaf(incident.id)
                         .await?
                         .map(|l| (l.status, l.org_code)),
                 };
@@ -510,180 +461,137 @@ impl FeedWorker {
                     self.last.clear();
                 }
                 self.last
-                    .insert(incident_id, (status.clone(), org_code.clone()));
-                let case = self.store.citizen_case_by_incident(incident_id).await?;
-                if case.is_some() {
-                    self.announce(
-                        incident_id,
-                        &number,
-                        &status,
-                        org_id,
-                        &org_code,
-                        &org_path,
-                        prev.as_ref(),
-                        &phone,
-                        &j,
-                    )
-                    .await;
+                    .insert(incident.id, (status.clone(), org_code.clone()));
+                if self
+                    .store
+                    .citizen_case_by_incident(incident.id)
+                    .await?
+                    .is_some()
+                {
+                    self.announce(&incident, &row, org_id, &org_code, prev.as_ref(), &j)
+                        .await?;
                 }
-                let subject = match case.and_then(|c| <[u8; 32]>::try_from(c.subject).ok()) {
-                    Some(h) => Commitment(h),
-                    None => self.ledger.commit_personal(phone.as_bytes()).await?,
-                };
+                let subject = case_subject(
+                    &self.store,
+                    &self.ledger,
+                    incident.id,
+                    &incident.caller_phone,
+                )
+                .await?;
                 let record = LeafRecord::CaseState(CaseStateChange {
                     entity: CaseEntity::Incident,
-                    number,
+                    number: incident.number.clone(),
                     from: prev.map(|p| p.0),
                     to: status.clone(),
-                    at: Timestamp(at),
+                    at: Timestamp(row.at),
                     org: org_code.clone(),
                     subject: Some(subject),
                 });
                 Ok(Some((
                     record,
-                    After::CaseLeaf {
-                        incident_id,
+                    origin(Some(CaseState {
+                        incident_id: incident.id,
                         status,
                         org_code,
-                        at,
-                    },
+                        at: row.at,
+                    })),
                 )))
             }
-            FeedItem::Watch {
-                id,
-                action,
-                at,
-                org_path,
-                targets,
-                definition,
-            } => {
+            "watch.created" | "watch.changed" | "watch.expired" => {
+                let action = match kind {
+                    "watch.created" => WatchAction::Created,
+                    "watch.expired" => WatchAction::Expired,
+                    _ => WatchAction::Changed,
+                };
+                let spec = row.spec.clone().unwrap_or_default();
+                let targets = serde_json::from_str::<serde_json::Value>(&spec)
+                    .ok()
+                    .and_then(|v| {
+                        v.get("target")
+                            .or_else(|| v.get("targets"))
+                            .map(|t| t.to_string())
+                    })
+                    .unwrap_or_default();
                 let subject = if targets.is_empty() {
                     None
                 } else {
                     Some(self.ledger.commit_personal(targets.as_bytes()).await?)
                 };
+                let definition = format!(
+                    "{}\n{}\n{}",
+                    row.status,
+                    row.expires_at.unwrap_or_default(),
+                    spec
+                );
                 let rule = self.ledger.commit_personal(definition.as_bytes()).await?;
                 Ok(Some((
                     LeafRecord::Watch(WatchEvent {
-                        watch: format!("watch-{id}"),
+                        watch: format!("watch-{}", row.ref_id),
                         action,
-                        at: Timestamp(at),
-                        org: code_of_path(&j, &org_path),
+                        at: Timestamp(row.at),
+                        org: code_of_path(&j, &row.org_path),
                         subject,
                         rule_digest: Some(rule),
                     }),
-                    After::Nothing,
+                    origin(None),
                 )))
             }
-            FeedItem::Alert {
-                id,
-                disposition,
-                at,
-                org_path,
-            } => Ok(Some((
+            "alert" => Ok(Some((
                 LeafRecord::AlertDisposition(AlertDisposition {
-                    alert: format!("alert-{id}"),
-                    disposition,
-                    at: Timestamp(at),
-                    org: code_of_path(&j, &org_path),
+                    alert: format!("alert-{}", row.ref_id),
+                    disposition: row.status.clone(),
+                    at: Timestamp(row.at),
+                    org: code_of_path(&j, &row.org_path),
                     subject: None,
                 }),
-                After::Nothing,
+                origin(None),
             ))),
+            other => {
+                // Written by a newer schema than this binary knows: leave it
+                // for a binary that does rather than lose it.
+                Err(StoreError::Corrupt {
+                    field: "ledger_feed.kind",
+                    reason: format!("unknown kind {other:?} (seq {})", row.seq),
+                }
+                .into())
+            }
         }
     }
 
     /// Queues the citizen's message for a state change, if it is one that is
-    /// announced. Each state (or each station of a transfer) is announced once.
-    #[allow(clippy::too_many_arguments)]
+    /// announced. Each state (or each station of a transfer) is announced once
+    /// (the outbox dedupes on the key, so a retried round repeats nothing).
     async fn announce(
         &self,
-        incident_id: i64,
-        number: &str,
-        status: &str,
+        incident: &IncidentRow,
+        row: &LedgerFeedRow,
         org_id: i64,
         org_code: &str,
-        org_path: &str,
         prev: Option<&(String, String)>,
-        phone: &str,
         j: &Jurisdiction,
-    ) {
+    ) -> Result<(), CitizenError> {
+        let id = incident.id;
+        let status = row.status.as_str();
         let (template, key) = match (Template::for_status(status), prev) {
-            (Some(t), Some(p)) if p.0 != status => {
-                (t, format!("incident:{incident_id}:{}", t.code()))
-            }
+            (Some(t), Some(p)) if p.0 != status => (t, format!("incident:{id}:{}", t.code())),
             (_, Some(p)) if p.1 != org_code => (
                 Template::Transferred,
-                format!("incident:{incident_id}:transferred:{org_code}"),
+                format!("incident:{id}:transferred:{org_code}"),
             ),
-            _ => return,
+            _ => return Ok(()),
         };
         let station = j.node(org_id).map(|n| n.name.clone()).unwrap_or_default();
         let n = NewNotification {
-            incident_id: Some(incident_id),
-            org_path: org_path.to_string(),
+            incident_id: Some(id),
+            org_path: row.org_path.clone(),
             dedupe_key: key,
             template: template.code().into(),
-            recipient: phone.to_string(),
-            body: template.render(number, "", &station, &self.portal_url),
+            recipient: incident.caller_phone.clone(),
+            body: template.render(&incident.number, "", &station, &self.portal_url),
         };
-        if let Err(e) = self.outbox.enqueue(&n).await {
-            self.metrics.failures.inc();
-            tracing::error!(error = %e, incident = incident_id, "citizen notification not queued");
-        }
+        self.outbox.enqueue(&n).await?;
+        Ok(())
     }
-}
-
-/// Feeds watches the alert engine ended (expired) into the ledger, resuming
-/// after the last one recorded (kept in `meta`, so restarts neither skip nor
-/// repeat).
-async fn poll_watch_expiry(store: Store, feed: LedgerFeed) {
-    let mut tick = tokio::time::interval(WATCH_EXPIRY_POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        if let Err(e) = record_expired_watches(&store, &feed).await {
-            tracing::warn!(error = %e, "expired watches not fed to the ledger this round");
-        }
-    }
-}
-
-async fn record_expired_watches(store: &Store, feed: &LedgerFeed) -> Result<(), StoreError> {
-    let cursor: (i64, i64) = store
-        .get_meta(META_WATCH_CURSOR)
-        .await?
-        .and_then(|v| {
-            let (a, b) = v.split_once(':')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
-        })
-        .unwrap_or((i64::MIN, i64::MIN));
-    let (rows, _) = store
-        .list_watches(
-            &pingan_store::WatchFilter {
-                path_prefix: "/".into(),
-                status: Some("expired".into()),
-            },
-            pingan_store::Page {
-                limit: 1000,
-                offset: 0,
-            },
-        )
-        .await?;
-    let mut ended: Vec<(i64, i64, &WatchRow)> = rows
-        .iter()
-        .filter_map(|r| Some((r.ended_at?, r.id, r)))
-        .filter(|(at, id, _)| (*at, *id) > cursor)
-        .collect();
-    ended.sort_by_key(|(at, id, _)| (*at, *id));
-    let Some(&(last_at, last_id, _)) = ended.last() else {
-        return Ok(());
-    };
-    for (at, _, row) in &ended {
-        feed.watch_changed(row, WatchAction::Expired, *at);
-    }
-    store
-        .set_meta(META_WATCH_CURSOR, &format!("{last_at}:{last_id}"))
-        .await
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ use pingan_ledger::{
     RecordError, Salt, TileError, TilePath, TileSet, audit, check_commitment, commit, empty_root,
     integrate,
 };
-use pingan_store::{LedgerBatch, LedgerCheckpointRow, LedgerTileRow, Store, StoreError};
+use pingan_store::{
+    CaseLeafRow, LedgerBatch, LedgerCheckpointRow, LedgerFeedAck, LedgerTileRow, Store, StoreError,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Log origin (and key name) of a freshly generated key.
@@ -100,9 +102,30 @@ pub struct Appended {
     pub checkpoint: Arc<str>,
 }
 
+/// Where an entry handed to [`LedgerService::append_feed`] came from: the
+/// durable feed row it records (deleted in the entry's transaction) and, for
+/// incident states, the case leaf the portal shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FeedOrigin {
+    pub(crate) seq: i64,
+    pub(crate) case: Option<CaseState>,
+}
+
+/// An incident state as the portal lists it (`case_leaves` minus the index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CaseState {
+    pub(crate) incident_id: i64,
+    pub(crate) status: String,
+    pub(crate) org_code: String,
+    pub(crate) at: i64,
+}
+
+/// Entries that enter the log together, in order, in one transaction.
 struct Job {
-    data: Vec<u8>,
-    done: oneshot::Sender<Result<Appended, Arc<str>>>,
+    entries: Vec<Vec<u8>>,
+    /// Empty, or one origin per entry.
+    feed: Vec<FeedOrigin>,
+    done: oneshot::Sender<Result<Vec<Appended>, Arc<str>>>,
 }
 
 /// The running ledger. Cheap to share (`Arc`); one per process.
@@ -287,9 +310,9 @@ impl LedgerService {
                     .ledger_append(LedgerBatch {
                         first_index: 0,
                         entries: &[],
-                        leaf_hashes: &[],
                         tiles: &[],
                         checkpoint: &row,
+                        feed: &[],
                     })
                     .await?;
                 (
@@ -327,9 +350,40 @@ impl LedgerService {
     /// Records are integrated in the order their `append` calls reach the queue.
     pub async fn append(&self, record: &LeafRecord) -> Result<Appended, LedgerError> {
         let data = record.to_canonical_json()?.into_bytes();
+        let mut out = self.submit(vec![data], Vec::new()).await?;
+        out.pop().ok_or(LedgerError::Stopped)
+    }
+
+    /// Appends records of the durable feed, all or none, consecutively and in
+    /// order; each entry's feed row is deleted (and its case leaf stored) in
+    /// the transaction that stores it.
+    pub(crate) async fn append_feed(
+        &self,
+        records: &[(LeafRecord, FeedOrigin)],
+    ) -> Result<Vec<Appended>, LedgerError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut entries = Vec::with_capacity(records.len());
+        for (r, _) in records {
+            entries.push(r.to_canonical_json()?.into_bytes());
+        }
+        let feed = records.iter().map(|(_, o)| o.clone()).collect();
+        self.submit(entries, feed).await
+    }
+
+    async fn submit(
+        &self,
+        entries: Vec<Vec<u8>>,
+        feed: Vec<FeedOrigin>,
+    ) -> Result<Vec<Appended>, LedgerError> {
         let (done, rx) = oneshot::channel();
         self.jobs
-            .send(Job { data, done })
+            .send(Job {
+                entries,
+                feed,
+                done,
+            })
             .await
             .map_err(|_| LedgerError::Stopped)?;
         match rx.await {
@@ -365,10 +419,31 @@ impl LedgerService {
                 size: head.size,
             })?;
         let proof = self.inclusion_proof(index, head.size).await?;
-        Ok(
-            Receipt::new(index, entry.leaf_hash, head.note.to_string(), proof)
-                .with_entry(String::from_utf8_lossy(&entry.data).into_owned()),
-        )
+        let leaf = self.leaf_hash(index).await?;
+        Ok(Receipt::new(index, leaf, head.note.to_string(), proof)
+            .with_entry(String::from_utf8_lossy(&entry.data).into_owned()))
+    }
+
+    /// The leaf hash integrated at `index`, read from its level-0 tile: what
+    /// the tree and its checkpoints commit to, whatever the stored entry says
+    /// now (so a receipt of an edited entry shows the mismatch).
+    pub async fn leaf_hash(&self, index: u64) -> Result<Hash, LedgerError> {
+        let size = self.head().size;
+        if index >= size {
+            return Err(LedgerError::IndexOutOfRange { index, size });
+        }
+        let width = u64::from(pingan_ledger::tile::TILE_WIDTH);
+        let at = (index % width) as usize * 32;
+        let rows = self.store.ledger_tiles(&[(0, index / width)]).await?;
+        rows.first()
+            .and_then(|r| r.hashes.get(at..at + 32))
+            .and_then(|b| Hash::try_from(b).ok())
+            .ok_or_else(|| {
+                LedgerError::Store(StoreError::Corrupt {
+                    field: "ledger_tiles",
+                    reason: format!("no level-0 tile holds leaf {index}"),
+                })
+            })
     }
 
     /// The log's current signed state.
@@ -569,19 +644,35 @@ impl Integrator {
         // written forms the next batch, so an idle log answers at once and a
         // busy one writes large batches.
         while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-            let data: Vec<Vec<u8>> = jobs
-                .iter_mut()
-                .map(|j| std::mem::take(&mut j.data))
-                .collect();
-            match self.persist(&data).await {
+            let mut data: Vec<Vec<u8>> = Vec::with_capacity(jobs.len());
+            // (offset in the batch, origin) of the entries that came from the feed.
+            let mut origins: Vec<(u64, FeedOrigin)> = Vec::new();
+            let mut counts = Vec::with_capacity(jobs.len());
+            for job in &mut jobs {
+                counts.push(job.entries.len());
+                let base = data.len() as u64;
+                origins.extend(
+                    job.feed
+                        .drain(..)
+                        .enumerate()
+                        .map(|(k, o)| (base + k as u64, o)),
+                );
+                data.append(&mut job.entries);
+            }
+            match self.persist(&data, &origins).await {
                 Ok((first, leaf_hashes, head)) => {
-                    for (i, (job, leaf_hash)) in jobs.drain(..).zip(leaf_hashes).enumerate() {
-                        let _ = job.done.send(Ok(Appended {
-                            index: first + i as u64,
-                            leaf_hash,
-                            checkpoint_size: head.size,
-                            checkpoint: head.note.clone(),
-                        }));
+                    let mut next = 0usize;
+                    for (job, n) in jobs.drain(..).zip(counts) {
+                        let appended = (next..next + n)
+                            .map(|i| Appended {
+                                index: first + i as u64,
+                                leaf_hash: leaf_hashes[i],
+                                checkpoint_size: head.size,
+                                checkpoint: head.note.clone(),
+                            })
+                            .collect();
+                        next += n;
+                        let _ = job.done.send(Ok(appended));
                     }
                 }
                 Err(e) => {
@@ -597,7 +688,11 @@ impl Integrator {
 
     /// Integrates and writes one batch, retrying with backoff; on a conflict
     /// (the stored log moved under us) reloads the right edge and re-integrates.
-    async fn persist(&mut self, data: &[Vec<u8>]) -> Result<(u64, Vec<Hash>, Head), LedgerError> {
+    async fn persist(
+        &mut self,
+        data: &[Vec<u8>],
+        origins: &[(u64, FeedOrigin)],
+    ) -> Result<(u64, Vec<Hash>, Head), LedgerError> {
         let mut delay = Duration::from_millis(20);
         let mut last_err = String::new();
         for attempt in 1..=PERSIST_ATTEMPTS {
@@ -612,14 +707,27 @@ impl Integrator {
                 at,
             };
             let tiles = tile_rows(&batch.tile_writes);
+            let feed: Vec<LedgerFeedAck> = origins
+                .iter()
+                .map(|(offset, o)| LedgerFeedAck {
+                    seq: o.seq,
+                    case_leaf: o.case.as_ref().map(|c| CaseLeafRow {
+                        leaf_index: (batch.old_size + offset) as i64,
+                        incident_id: c.incident_id,
+                        status: c.status.clone(),
+                        org_code: c.org_code.clone(),
+                        at: c.at,
+                    }),
+                })
+                .collect();
             let outcome = self
                 .store
                 .ledger_append(LedgerBatch {
                     first_index: batch.old_size,
                     entries: data,
-                    leaf_hashes: &batch.leaf_hashes,
                     tiles: &tiles,
                     checkpoint: &cp,
+                    feed: &feed,
                 })
                 .await;
             match outcome {
@@ -633,6 +741,18 @@ impl Integrator {
                     self.frontier = batch.frontier;
                     self.head.send_replace(head.clone());
                     return Ok((batch.old_size, batch.leaf_hashes, head));
+                }
+                // Another process recorded these feed rows: retrying cannot
+                // succeed, and the feed worker re-reads what is still pending.
+                Err(
+                    e @ StoreError::Conflict {
+                        entity: "ledger feed",
+                        ..
+                    },
+                ) => {
+                    return Err(LedgerError::Batch {
+                        reason: e.to_string(),
+                    });
                 }
                 Err(StoreError::Conflict { .. }) => {
                     tracing::warn!(

@@ -365,8 +365,17 @@ async fn receipt_portal_ledger_notifications_and_evaluation() {
     );
 
     // Supervisors: list low evaluations, follow up, statistics per station.
+    // Comments are personal data: the list needs a purpose and is audited.
     let cmd = app.login("commander").await;
-    let (st, list) = app.get("/api/v1/evaluations?max_stars=3", &cmd).await;
+    let review = ("X-Purpose", "低分评价回访");
+    let (st, e) = app.get("/api/v1/evaluations?max_stars=3", &cmd).await;
+    assert_eq!(
+        (st, error_code(&e).as_str()),
+        (StatusCode::BAD_REQUEST, "purpose_required")
+    );
+    let (st, list) = app
+        .get_with("/api/v1/evaluations?max_stars=3", &cmd, &[review])
+        .await;
     assert_eq!(st, StatusCode::OK, "{list}");
     assert_eq!(list["total"], 1);
     let item = &list["items"][0];
@@ -377,9 +386,13 @@ async fn receipt_portal_ledger_notifications_and_evaluation() {
     assert_eq!(item["comment"], "等了很久才到");
     assert!(item["follow_up"].is_null());
     let eid = item["id"].as_i64().unwrap();
-    let (st, none) = app.get("/api/v1/evaluations?max_stars=1", &cmd).await;
+    let (st, none) = app
+        .get_with("/api/v1/evaluations?max_stars=1", &cmd, &[review])
+        .await;
     assert_eq!((st, none["total"].as_i64()), (StatusCode::OK, Some(0)));
-    let (st, e) = app.get("/api/v1/evaluations?max_stars=9", &cmd).await;
+    let (st, e) = app
+        .get_with("/api/v1/evaluations?max_stars=9", &cmd, &[review])
+        .await;
     assert_eq!(
         (st, e["error"]["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("max_stars"))
@@ -428,7 +441,7 @@ async fn receipt_portal_ledger_notifications_and_evaluation() {
     assert_eq!(s0["distribution"], json!([0, 1, 0, 0, 0]));
     assert_eq!(s0["org_name"], case["station"]);
     // Dispatchers have no access to evaluations.
-    let (st, _) = app.get("/api/v1/evaluations", &t).await;
+    let (st, _) = app.get_with("/api/v1/evaluations", &t, &[review]).await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 
     // Notifications: 受理 (with the code), 已派警, 已到场, 已办结 — each delivered
@@ -550,6 +563,27 @@ async fn receipt_portal_ledger_notifications_and_evaluation() {
         outcomes.contains(&("portal.evaluate", "conflict")),
         "{audit}"
     );
+    // The supervisor's reads of the evaluation (its comment) are on record
+    // with their purpose: the two successful list reads, one of them empty.
+    let (st, audit) = app
+        .get(
+            "/api/v1/audit?user=commander&action=evaluation.read&limit=10",
+            &auditor,
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{audit}");
+    let reads: Vec<(Value, &str)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["object_ids"].clone(), a["purpose"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reads.len(), 2, "{audit}");
+    assert!(
+        reads.contains(&(json!([eid.to_string()]), "低分评价回访")),
+        "{audit}"
+    );
+    assert!(reads.contains(&(json!([]), "低分评价回访")), "{audit}");
     app.stop().await;
 }
 

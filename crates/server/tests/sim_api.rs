@@ -43,7 +43,8 @@ impl App {
         let mut rb = self
             .client
             .request(method.parse().unwrap(), format!("{}{path}", self.base))
-            .bearer_auth(token);
+            .bearer_auth(token)
+            .header("X-Purpose", "demo life test");
         if let Some(b) = body {
             rb = rb.json(&b);
         }

@@ -361,6 +361,40 @@ impl Store {
         }))
     }
 
+    /// The salted caller commitment of an incident, if one was made.
+    pub async fn case_subject(&self, incident_id: i64) -> Result<Option<Vec<u8>>> {
+        Ok(
+            db!(self, p => match sqlx::query("SELECT subject FROM case_subjects WHERE incident_id = $1")
+                .bind(incident_id)
+                .fetch_optional(p)
+                .await?
+            {
+                Some(r) => Some(r.try_get::<Vec<u8>, _>("subject")?),
+                None => None,
+            }),
+        )
+    }
+
+    /// Keeps `subject` as the incident's caller commitment unless one was
+    /// kept first; returns the one that stands (so intake and the ledger feed,
+    /// racing, agree on one commitment per case).
+    pub async fn put_case_subject(&self, incident_id: i64, subject: &[u8]) -> Result<Vec<u8>> {
+        db!(self, p => sqlx::query(
+            "INSERT INTO case_subjects (incident_id, subject) VALUES ($1, $2) ON CONFLICT (incident_id) DO NOTHING",
+        )
+        .bind(incident_id)
+        .bind(subject)
+        .execute(p)
+        .await?
+        .rows_affected());
+        self.case_subject(incident_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
+                field: "case_subjects.incident_id",
+                reason: format!("no subject stored for incident {incident_id}"),
+            })
+    }
+
     /// Puts a notification in the outbox, due now. Returns `None` when one with
     /// the same `dedupe_key` already exists.
     pub async fn enqueue_notification(&self, n: &NewNotification, now: i64) -> Result<Option<i64>> {

@@ -5,10 +5,16 @@
 //! batch (entries, tile upserts, the checkpoint that signs the new size) and
 //! [`Store::ledger_append`] commits it in one transaction, refusing a batch that
 //! does not start exactly at the stored size so two writers can never fork the log.
+//!
+//! It also holds the durable ledger feed: triggers (migration 0008) write a
+//! [`LedgerFeedRow`] in the same transaction as every incident state change,
+//! watch change and alert disposition; a batch names the feed rows it turns
+//! into leaves ([`LedgerFeedAck`]) and they are deleted in its transaction, so
+//! each change becomes exactly one leaf even across crashes.
 
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Dialect, Result, Store, StoreError, db};
+use crate::{CaseLeafRow, Dialect, Result, Store, StoreError, db};
 
 /// Rows per multi-row `INSERT` (3–4 parameters each stays far below both
 /// databases' bind-parameter limits).
@@ -37,10 +43,10 @@ fn chunk_plan(len: usize) -> Vec<(usize, usize)> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerEntryRow {
     pub index: u64,
-    /// The canonical record bytes that were hashed into the log.
+    /// The canonical record bytes that were hashed into the log (the leaf
+    /// hash is not stored with them: it is `SHA-256(0x00 ‖ data)`, and the
+    /// level-0 hash tile holds the one that was integrated).
     pub data: Vec<u8>,
-    /// RFC 6962 leaf hash of `data` as integrated.
-    pub leaf_hash: [u8; 32],
 }
 
 /// One C2SP hash tile: `width` hashes of 32 bytes back to back in `hashes`.
@@ -69,12 +75,48 @@ pub struct LedgerBatch<'a> {
     pub first_index: u64,
     /// Entry data in order (`first_index..first_index + entries.len()`).
     pub entries: &'a [Vec<u8>],
-    /// Leaf hash of each entry, same order and length as `entries`.
-    pub leaf_hashes: &'a [[u8; 32]],
     /// Tiles to upsert (whole content at the new width).
     pub tiles: &'a [LedgerTileRow],
     /// The checkpoint signing the new size.
     pub checkpoint: &'a LedgerCheckpointRow,
+    /// Pending feed rows this batch's entries record: deleted (and their case
+    /// leaves stored) in the batch's transaction.
+    pub feed: &'a [LedgerFeedAck],
+}
+
+/// One pending change of the durable ledger feed, written by a trigger in the
+/// transaction of the change itself (see migration 0008 for the kinds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerFeedRow {
+    /// Order of the change (a sequence; on PostgreSQL concurrent transactions
+    /// may commit out of `seq` order, changes of one object never do).
+    pub seq: i64,
+    /// `case`, `watch.created`, `watch.changed`, `watch.expired` or `alert`.
+    pub kind: String,
+    /// Id of the incident, watch or alert.
+    pub ref_id: i64,
+    /// Incident status, watch status or alert disposition (`closed:<outcome>`).
+    pub status: String,
+    /// The responsible org (incidents only).
+    pub org_id: Option<i64>,
+    pub org_path: String,
+    /// When the change happened (ms since the epoch).
+    pub at: i64,
+    /// The watch definition at that moment (watches only).
+    pub spec: Option<String>,
+    /// The watch's expiry at that moment (watches only).
+    pub expires_at: Option<i64>,
+}
+
+/// A feed row recorded by an entry of a [`LedgerBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerFeedAck {
+    /// [`LedgerFeedRow::seq`] of the row; the batch fails with a conflict on
+    /// `seq` if it is no longer pending (someone else recorded it).
+    pub seq: i64,
+    /// For incident states: the per-incident leaf the portal shows. Its
+    /// `leaf_index` must be one of the batch's entries.
+    pub case_leaf: Option<CaseLeafRow>,
 }
 
 fn to_i64(field: &'static str, v: u64) -> Result<i64> {
@@ -104,7 +146,6 @@ macro_rules! entry_row {
         LedgerEntryRow {
             index: to_u64("ledger_entries.idx", $r.try_get("idx")?)?,
             data: $r.try_get("data")?,
-            leaf_hash: to_hash("ledger_entries.leaf_hash", $r.try_get("leaf_hash")?)?,
         }
     };
 }
@@ -172,6 +213,35 @@ pub(crate) fn placeholders(dialect: Dialect, rows: usize, cols: usize) -> String
 }
 
 const CHECKPOINT_COLS: &str = "size, root, note, at";
+const FEED_COLS: &str = "seq, kind, ref_id, status, org_id, org_path, at, spec, expires_at";
+
+macro_rules! feed_row {
+    ($r:expr) => {
+        LedgerFeedRow {
+            seq: $r.try_get("seq")?,
+            kind: $r.try_get("kind")?,
+            ref_id: $r.try_get("ref_id")?,
+            status: $r.try_get("status")?,
+            org_id: $r.try_get("org_id")?,
+            org_path: $r.try_get("org_path")?,
+            at: $r.try_get("at")?,
+            spec: $r.try_get("spec")?,
+            expires_at: $r.try_get("expires_at")?,
+        }
+    };
+}
+
+/// SQL text per chunk size of [`chunk_plan`], built once per call.
+fn sql_per_chunk(
+    chunks: &[(usize, usize)],
+    build: impl Fn(usize) -> String,
+) -> std::collections::BTreeMap<usize, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for &(_, rows) in chunks {
+        out.entry(rows).or_insert_with(|| build(rows));
+    }
+    out
+}
 const TILE_COLS: &str = "level, idx, width, hashes";
 
 impl Store {
@@ -191,17 +261,12 @@ impl Store {
     /// inconsistent with the new ones (a visible fork); deployments that need every
     /// acknowledged append to survive power loss use PostgreSQL (or
     /// `synchronous = FULL`, at a large cost in appends/s).
+    ///
+    /// The batch's [`LedgerBatch::feed`] rows are deleted and their case leaves
+    /// stored in the same transaction; if any of them is no longer pending the
+    /// whole batch fails with [`StoreError::Conflict`] on `seq` (entity
+    /// `ledger feed`) and nothing is written, so a feed row never becomes two leaves.
     pub async fn ledger_append(&self, batch: LedgerBatch<'_>) -> Result<()> {
-        if batch.entries.len() != batch.leaf_hashes.len() {
-            return Err(StoreError::Corrupt {
-                field: "leaf_hashes",
-                reason: format!(
-                    "{} leaf hashes for {} entries",
-                    batch.leaf_hashes.len(),
-                    batch.entries.len()
-                ),
-            });
-        }
         let first = to_i64("first_index", batch.first_index)?;
         let expected_size = batch.first_index + batch.entries.len() as u64;
         if batch.checkpoint.size != expected_size {
@@ -214,30 +279,54 @@ impl Store {
             });
         }
         let size = to_i64("checkpoint.size", batch.checkpoint.size)?;
+        let case_leaves: Vec<&CaseLeafRow> = batch
+            .feed
+            .iter()
+            .filter_map(|f| f.case_leaf.as_ref())
+            .collect();
+        if let Some(bad) = case_leaves
+            .iter()
+            .find(|l| !(first..size).contains(&l.leaf_index))
+        {
+            return Err(StoreError::Corrupt {
+                field: "feed.case_leaf.leaf_index",
+                reason: format!(
+                    "leaf {} is not one of the batch's entries {first}..{size}",
+                    bad.leaf_index
+                ),
+            });
+        }
         let dialect = self.dialect();
         let pg = dialect == Dialect::Postgres;
-        // SQL text per chunk size, built once per batch.
         let entry_chunks = chunk_plan(batch.entries.len());
         let tile_chunks = chunk_plan(batch.tiles.len());
-        let mut entry_sql = std::collections::BTreeMap::new();
-        for &(_, rows) in &entry_chunks {
-            entry_sql.entry(rows).or_insert_with(|| {
-                format!(
-                    "INSERT INTO ledger_entries (idx, data, leaf_hash) VALUES {}",
-                    placeholders(dialect, rows, 3)
-                )
-            });
-        }
-        let mut tile_sql = std::collections::BTreeMap::new();
-        for &(_, rows) in &tile_chunks {
-            tile_sql.entry(rows).or_insert_with(|| {
-                format!(
-                    "INSERT INTO ledger_tiles ({TILE_COLS}) VALUES {} \
-                     ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, hashes = excluded.hashes",
-                    placeholders(dialect, rows, 4)
-                )
-            });
-        }
+        let feed_chunks = chunk_plan(batch.feed.len());
+        let leaf_chunks = chunk_plan(case_leaves.len());
+        let entry_sql = sql_per_chunk(&entry_chunks, |rows| {
+            format!(
+                "INSERT INTO ledger_entries (idx, data) VALUES {}",
+                placeholders(dialect, rows, 2)
+            )
+        });
+        let tile_sql = sql_per_chunk(&tile_chunks, |rows| {
+            format!(
+                "INSERT INTO ledger_tiles ({TILE_COLS}) VALUES {} \
+                 ON CONFLICT (level, idx) DO UPDATE SET width = excluded.width, hashes = excluded.hashes",
+                placeholders(dialect, rows, 4)
+            )
+        });
+        let feed_sql = sql_per_chunk(&feed_chunks, |rows| {
+            format!(
+                "DELETE FROM ledger_feed WHERE seq IN {}",
+                placeholders(dialect, 1, rows)
+            )
+        });
+        let leaf_sql = sql_per_chunk(&leaf_chunks, |rows| {
+            format!(
+                "INSERT INTO case_leaves (leaf_index, incident_id, status, org_code, at) VALUES {}",
+                placeholders(dialect, rows, 5)
+            )
+        });
         let conflict = || StoreError::Conflict {
             entity: "ledger entry",
             field: "index",
@@ -260,10 +349,7 @@ impl Store {
                 let sql = &entry_sql[&rows];
                 let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
                 for i in start..start + rows {
-                    q = q
-                        .bind(first + i as i64)
-                        .bind(batch.entries[i].as_slice())
-                        .bind(batch.leaf_hashes[i].as_slice());
+                    q = q.bind(first + i as i64).bind(batch.entries[i].as_slice());
                 }
                 q.execute(&mut *tx).await.map_err(|e| match &e {
                     sqlx::Error::Database(d) if d.is_unique_violation() => conflict(),
@@ -279,6 +365,36 @@ impl Store {
                         .bind(to_i64("tile.index", t.index)?)
                         .bind(i64::from(t.width))
                         .bind(t.hashes.as_slice());
+                }
+                q.execute(&mut *tx).await?;
+            }
+            let mut taken = 0u64;
+            for &(start, rows) in &feed_chunks {
+                let sql = &feed_sql[&rows];
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for f in &batch.feed[start..start + rows] {
+                    q = q.bind(f.seq);
+                }
+                taken += q.execute(&mut *tx).await?.rows_affected();
+            }
+            if taken != batch.feed.len() as u64 {
+                // Dropping the transaction rolls the entries back too.
+                return Err(StoreError::Conflict {
+                    entity: "ledger feed",
+                    field: "seq",
+                    value: format!("{} of {} rows no longer pending", batch.feed.len() as u64 - taken, batch.feed.len()),
+                });
+            }
+            for &(start, rows) in &leaf_chunks {
+                let sql = &leaf_sql[&rows];
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for l in &case_leaves[start..start + rows] {
+                    q = q
+                        .bind(l.leaf_index)
+                        .bind(l.incident_id)
+                        .bind(&l.status)
+                        .bind(&l.org_code)
+                        .bind(l.at);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -362,7 +478,7 @@ impl Store {
         let from = to_i64("from", from)?;
         Ok(db!(self, p => {
             let rows = sqlx::query(
-                "SELECT idx, data, leaf_hash FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+                "SELECT idx, data FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
             )
             .bind(from)
             .bind(limit)
@@ -380,7 +496,7 @@ impl Store {
     pub async fn ledger_entry(&self, index: u64) -> Result<Option<LedgerEntryRow>> {
         let idx = to_i64("index", index)?;
         Ok(db!(self, p => match sqlx::query(
-            "SELECT idx, data, leaf_hash FROM ledger_entries WHERE idx = $1",
+            "SELECT idx, data FROM ledger_entries WHERE idx = $1",
         )
         .bind(idx)
         .fetch_optional(p)
@@ -437,6 +553,42 @@ impl Store {
             }
             out
         }))
+    }
+
+    /// Up to `limit` pending feed rows, oldest first.
+    pub async fn ledger_feed_pending(&self, limit: i64) -> Result<Vec<LedgerFeedRow>> {
+        let sql = format!("SELECT {FEED_COLS} FROM ledger_feed ORDER BY seq LIMIT $1");
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(feed_row!(r));
+            }
+            out
+        }))
+    }
+
+    /// Deletes feed rows that need no leaf (a repeat of the state already
+    /// recorded, an object that no longer exists); returns how many were pending.
+    pub async fn ledger_feed_discard(&self, seqs: &[i64]) -> Result<u64> {
+        let mut n = 0;
+        for chunk in seqs.chunks(CHUNK_ROWS) {
+            let sql = format!(
+                "DELETE FROM ledger_feed WHERE seq IN {}",
+                placeholders(self.dialect(), 1, chunk.len())
+            );
+            n += db!(self, p => {
+                let mut q = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for s in chunk {
+                    q = q.bind(*s);
+                }
+                q.execute(p).await?.rows_affected()
+            });
+        }
+        Ok(n)
     }
 
     /// Size of the whole database in bytes (SQLite pages in use, or

@@ -31,6 +31,8 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_fusion"),
     migration!(6, "0006_citizen"),
     migration!(7, "0007_dispatch_admin"),
+    migration!(8, "0008_ledger_compact"),
+    migration!(10, "0010_dispatch_nearby"),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -6,6 +6,9 @@ import { formatDateTime, formatNumber, formatPercent, t } from '../i18n';
 import type { Page } from '../types';
 import { busy, clear, errorBox, h, loading, toast } from '../ui';
 
+/** Standing purpose of the supervisor's review: comments are citizens' own words, so the server audits the read. */
+const PURPOSE = 'evaluation follow-up review';
+
 export interface EvaluationRow {
   id: number; incident_id: number; incident_number: string; org_id: number; org_name: string | null;
   stars: number; comment: string; created_at: string; follow_up: { note: string; by: string; at: string } | null;
@@ -49,7 +52,7 @@ export function evaluationsView(el: HTMLElement, _route: unknown, user: { role: 
   async function loadList(): Promise<void> {
     clear(list, loading());
     try {
-      const page = await get<Page<EvaluationRow>>(`/evaluations${query({ max_stars: maxStars.value || null, followed_up: onlyOpen.checked ? false : null, limit: 200 })}`);
+      const page = await get<Page<EvaluationRow>>(`/evaluations${query({ max_stars: maxStars.value || null, followed_up: onlyOpen.checked ? false : null, limit: 200 })}`, PURPOSE);
       clear(list, page.items.length === 0 ? h('div.muted', {}, t('common.empty')) : h('table.list', { id: 'eval-table' },
         h('thead', {}, h('tr', {}, [t('eval.incident'), t('eval.station'), t('eval.stars'), t('eval.comment'), t('board.created'), t('eval.followUp')].map((x) => h('th', {}, x)))),
         h('tbody', {}, page.items.map(row))));

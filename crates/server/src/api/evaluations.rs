@@ -1,6 +1,8 @@
 //! Supervisors' view of citizen evaluations: the list (jurisdiction scoped,
 //! filter by station and by stars), follow-up of low ones, and per-station
-//! statistics (count, mean, distribution, follow-up rate).
+//! statistics (count, mean, distribution, follow-up rate). Comments are a
+//! citizen's own words (personal data): listing them needs `X-Purpose` and is
+//! audited; the statistics are aggregates and are not.
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -10,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::{PageQuery, Paged, rfc3339};
 use crate::AppState;
-use crate::audit::Audit;
+use crate::audit::{Audit, Purpose};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult};
 
@@ -137,13 +139,15 @@ async fn dto(s: &AppState, e: pingan_store::EvaluationRow) -> ApiResult<Evaluati
     })
 }
 
-/// Citizens' evaluations in your jurisdiction, newest first.
-#[utoipa::path(get, path = "/api/v1/evaluations", tag = "evaluations", params(EvaluationQuery),
+/// Citizens' evaluations in your jurisdiction, newest first (`X-Purpose`
+/// required; audited as `evaluation.read`).
+#[utoipa::path(get, path = "/api/v1/evaluations", tag = "evaluations", params(EvaluationQuery, ("X-Purpose" = String, Header)),
     security(("bearer" = ["evaluations:read"])),
     responses((status = 200, body = Paged<EvaluationDto>), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 async fn list_evaluations(
     State(s): State<AppState>,
     p: Principal,
+    purpose: Purpose,
     ApiQuery(q): ApiQuery<EvaluationQuery>,
 ) -> ApiResult<axum::Json<Paged<EvaluationDto>>> {
     let page = PageQuery {
@@ -176,6 +180,16 @@ async fn list_evaluations(
     for r in rows {
         items.push(dto(&s, r).await?);
     }
+    let mut audit = Audit::ok(
+        "evaluation.read",
+        "evaluation",
+        items.iter().map(|e| e.id.to_string()).collect(),
+    )
+    .purpose(&purpose.0);
+    if let Some(o) = q.org_id {
+        audit = audit.detail(format!("org {o}"));
+    }
+    s.audit(&p, audit).await?;
     Ok(axum::Json(Paged::new(items, total, page)))
 }
 

@@ -165,15 +165,11 @@ async fn inclusion(
         ));
     }
     let proof = s.ledger.inclusion_proof(q.index, size).await?;
-    let entry = s
-        .store
-        .ledger_entry(q.index)
-        .await?
-        .ok_or_else(|| ApiError::not_found("ledger entry", q.index))?;
+    let leaf = s.ledger.leaf_hash(q.index).await?;
     Ok(axum::Json(InclusionDto {
         index: q.index,
         size,
-        leaf_hash: hex::encode(entry.leaf_hash),
+        leaf_hash: hex::encode(leaf),
         proof: hex_list(&proof),
         checkpoint: s.ledger.checkpoint_at(size).await?,
     }))
