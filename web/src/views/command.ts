@@ -141,17 +141,26 @@ export function commandView(el: HTMLElement, _route: Route, user: User): () => v
         void map.whenDrawn().then(() => { perf.firstRenderMs ??= performance.now(); });
       }
     }
-    if (c.incidents.size) { map.setIncidents(store.incidents.values()); paintTypes(); }
+    if (c.incidents.size) map.setIncidents(store.incidents.values());
     if (c.alerts.size) map.setAlerts(store.alerts.values());
     if (c.today) serverToday = store.today;
-    if (c.incidents.size || c.alerts.size || c.today) paintToday();
-    else if (c.units) paintTodaySoon();
+    if (c.incidents.size || c.alerts.size || c.today || c.units) paintPanelsSoon(c.incidents.size > 0);
   };
-  // Unit movement alone only changes the "available" tile: repaint panels at most once a second.
+  // Side panels (tiles, charts) repaint at most once a second, however busy the stream: the
+  // first change after a quiet second paints at once, later ones coalesce into the next paint.
+  // Counting types walks every incident and redraws a chart, so it runs only if incidents changed.
   let panelTimer: ReturnType<typeof setTimeout> | null = null;
-  function paintTodaySoon(): void {
+  let lastPanelPaint = -Infinity;
+  let typesChanged = false;
+  function paintPanelsSoon(incidentsChanged: boolean): void {
+    typesChanged ||= incidentsChanged;
     if (panelTimer) return;
-    panelTimer = setTimeout(() => { panelTimer = null; paintToday(); }, 1000);
+    panelTimer = setTimeout(() => {
+      panelTimer = null;
+      lastPanelPaint = performance.now();
+      paintToday();
+      if (typesChanged) { typesChanged = false; paintTypes(); }
+    }, Math.max(0, lastPanelPaint + 1000 - performance.now()));
   }
   const unsubscribe = store.subscribe(onChange);
 
