@@ -120,6 +120,32 @@ pub struct BenchReport {
     pub search: Vec<SearchStats>,
     /// `VmHWM` of this process (MiB; 0 where `/proc` is unavailable).
     pub peak_rss_mib: f64,
+    /// Where the import's wall time went (the phases overlap: reading and
+    /// normalising run on their own thread, tantivy on its writer threads).
+    pub phases: Phases,
+    /// CPU seconds (user + system, all threads) the import used: on a shared
+    /// machine a steadier measure of the work than wall time.
+    pub import_cpu_secs: f64,
+    /// `/proc/loadavg` 1-minute load before and after the import.
+    pub load_before: f64,
+    pub load_after: f64,
+}
+
+/// Seconds per pipeline phase, each on the thread that runs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Phases {
+    /// Reading thread: CSV decoding.
+    pub read: f64,
+    /// Reading thread: mapping and normalising rows into records.
+    pub normalise: f64,
+    /// Reading thread: blocked on a full queue (the committing side was slower).
+    pub read_wait: f64,
+    /// Committing thread: entity resolution and relations.
+    pub resolve: f64,
+    /// Committing thread: building documents for the index writer.
+    pub index: f64,
+    /// Committing thread: index commits (the writer threads' tail).
+    pub commit: f64,
 }
 
 impl BenchReport {
@@ -142,6 +168,30 @@ pub fn status_mib(key: &str) -> f64 {
             })
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// CPU seconds (user + system) of this process so far; 0 where `/proc` is
+/// unavailable. `/proc/self/stat` counts in clock ticks, 100 per second on Linux.
+pub fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the parenthesised command name; utime and stime are
+            // the 14th and 15th fields of the line.
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// The 1-minute load average; 0 where unavailable.
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn pairs(n: u64) -> u64 {
@@ -248,6 +298,12 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
     } else {
         Hub::lean(Resolver::default(), index)
     };
+    // Commit the index once per file: every commit seals small segments that
+    // the merger then rewrites.
+    hub.search_commit_every = usize::MAX;
+    let read_times = std::sync::Arc::new(crate::ingest::ReadTimes::default());
+    let load_before = load_average();
+    let cpu_before = cpu_secs();
     let t_all = Instant::now();
     let mut sources = Vec::new();
     for (kind, name, path) in &files {
@@ -260,6 +316,7 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
         let m = Mapping::from_toml(text).map_err(|e| mapping_error(e.to_string()))?;
         let opts = ImportOptions {
             batch_size: cfg.batch_size.max(1),
+            times: Some(read_times.clone()),
             ..ImportOptions::new(
                 FileFormat::Csv,
                 Timestamp::from_civil_utc(2026, 11, 24, 0, 0, 0),
@@ -295,6 +352,18 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
     }
     hub.flush()?;
     let import_secs = t_all.elapsed().as_secs_f64();
+    let import_cpu_secs = cpu_secs() - cpu_before;
+    let load_after = load_average();
+    let (read, normalise, read_wait) = read_times.secs();
+    let sink = hub.times();
+    let phases = Phases {
+        read,
+        normalise,
+        read_wait,
+        resolve: sink.resolve_secs,
+        index: sink.index_secs,
+        commit: sink.commit_secs,
+    };
 
     // 3. Resolution quality, pairwise over accepted person records.
     let mut pred_truth: HashMap<(u32, u64), u64> = HashMap::new();
@@ -346,6 +415,10 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
         f1,
         search,
         peak_rss_mib: status_mib("VmHWM:"),
+        phases,
+        import_cpu_secs,
+        load_before,
+        load_after,
     };
     Ok(report)
 }
@@ -431,6 +504,19 @@ pub fn render(r: &BenchReport) -> Vec<String> {
             r.rows_per_sec(),
             r.people,
             r.generated
+        ),
+        format!(
+            "phases (s): read {:.1}, normalise {:.1}, reader waiting {:.1} | resolve {:.1}, index {:.1}, index commit {:.1} | CPU {:.1} s for {:.1} s wall, load {:.1} → {:.1}",
+            r.phases.read,
+            r.phases.normalise,
+            r.phases.read_wait,
+            r.phases.resolve,
+            r.phases.index,
+            r.phases.commit,
+            r.import_cpu_secs,
+            r.import_secs,
+            r.load_before,
+            r.load_after
         ),
         format!(
             "resolution (pairwise vs ground truth): precision {:.4} recall {:.4} F1 {:.4} ({} person entities, {} possible matches queued)",

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::time::Instant;
 
 use crate::ingest::{Batch, Checkpoint, CommitOutcome, ImportSink, Record, RecordKey, Rejection};
 use crate::profile::{Profile, RelationIndex, TimelineEvent, build_profile};
@@ -33,6 +34,20 @@ pub struct Hub {
     uncommitted_docs: usize,
     /// Commit the search index after this many new documents (and at each finished file).
     pub search_commit_every: usize,
+    times: SinkTimes,
+}
+
+/// Wall time the hub spent in each of its phases (on the committing thread;
+/// tantivy tokenises and writes segments on its own threads, whose tail shows in
+/// `commit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SinkTimes {
+    /// Entity resolution and the relation index.
+    pub resolve_secs: f64,
+    /// Building search documents and handing them to the index writer.
+    pub index_secs: f64,
+    /// Search index commits (waits for the writer threads to finish).
+    pub commit_secs: f64,
 }
 
 /// Errors from [`Hub`] as a sink.
@@ -78,6 +93,7 @@ impl Hub {
             max_rejections: 100_000,
             uncommitted_docs: 0,
             search_commit_every: 200_000,
+            times: SinkTimes::default(),
         }
     }
 
@@ -134,13 +150,20 @@ impl Hub {
 
     /// Commits pending search documents.
     pub fn flush(&mut self) -> Result<(), SearchError> {
+        let t = Instant::now();
         if let Some(s) = &mut self.search
             && self.uncommitted_docs > 0
         {
             s.commit()?;
         }
         self.uncommitted_docs = 0;
+        self.times.commit_secs += t.elapsed().as_secs_f64();
         Ok(())
+    }
+
+    /// Time spent so far in resolution, indexing and index commits.
+    pub fn times(&self) -> SinkTimes {
+        self.times
     }
 
     pub fn profile(&self, entity: EntityId, events: &[TimelineEvent]) -> Option<Profile> {
@@ -173,6 +196,7 @@ impl ImportSink for Hub {
                 }
                 continue;
             }
+            let t = Instant::now();
             let res = self.resolver.add(&rec);
             debug_assert_eq!(res.record.0 as usize, self.hashes.len());
             if res.joined_existing {
@@ -180,10 +204,14 @@ impl ImportSink for Hub {
             }
             out.inserted += 1;
             self.relations.add(res.record, &rec);
+            let t_index = Instant::now();
+            self.times.resolve_secs += (t_index - t).as_secs_f64();
             if let Some(s) = &mut self.search {
-                s.upsert(&SearchDoc::from_record(res.record, &rec))?;
+                // A new record id: nothing to replace.
+                s.add(&SearchDoc::from_record(res.record, &rec))?;
                 self.uncommitted_docs += 1;
             }
+            self.times.index_secs += t_index.elapsed().as_secs_f64();
             self.by_key.insert(rec.key, res.record);
             self.hashes.push(rec.content_hash);
             let file = match self.files.iter().rposition(|f| *f == rec.file) {

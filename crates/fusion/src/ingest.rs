@@ -12,6 +12,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use pingan_core::Timestamp;
 use pingan_core::normalize::id_number::IdNumber;
@@ -236,6 +237,31 @@ pub struct ImportOptions {
     pub batch_size: usize,
     /// The import's wall-clock time (records without `event.time` are observed then).
     pub imported_at: Timestamp,
+    /// Where the reading thread adds up its phase times (benchmarks); `None` to skip.
+    pub times: Option<Arc<ReadTimes>>,
+}
+
+/// Wall time of the reading thread's phases, in nanoseconds, summed over the
+/// imports that share it: reading and decoding rows, mapping and normalising
+/// them, and waiting for the committing side (a full queue: the sink is the
+/// slower half).
+#[derive(Debug, Default)]
+pub struct ReadTimes {
+    pub read_ns: AtomicU64,
+    pub normalise_ns: AtomicU64,
+    pub wait_ns: AtomicU64,
+}
+
+impl ReadTimes {
+    fn add(counter: &AtomicU64, d: std::time::Duration) {
+        counter.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    /// (read, normalise, wait) in seconds.
+    pub fn secs(&self) -> (f64, f64, f64) {
+        let s = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64 / 1e9;
+        (s(&self.read_ns), s(&self.normalise_ns), s(&self.wait_ns))
+    }
 }
 
 impl ImportOptions {
@@ -245,6 +271,7 @@ impl ImportOptions {
             read: ReadOptions::default(),
             batch_size: 1000,
             imported_at,
+            times: None,
         }
     }
 }
@@ -634,7 +661,13 @@ fn read_and_map<R: Read + Seek>(
     let mut pending_rows = 0usize;
     let mut missing: Option<Vec<String>> = None;
     let mut receiver_gone = false;
+    // Phase times, kept locally and published once at the end.
+    let zero = std::time::Duration::ZERO;
+    let (mut t_read, mut t_norm, mut t_wait) = (zero, zero, zero);
+    let mut resumed = Instant::now();
     read_rows(file_name, input, opts.format, &opts.read, &mut |ev| {
+        let entered = Instant::now();
+        t_read += entered - resumed;
         match ev {
             ReadEvent::Header(h) => {
                 let absent: Vec<String> = columns
@@ -677,21 +710,28 @@ fn read_and_map<R: Read + Seek>(
                 });
             }
         }
+        let mapped = Instant::now();
+        t_norm += mapped - entered;
         pending_rows += 1;
         if pending_rows >= batch_size {
             pending_rows = 0;
             let last = chunk.last_line;
-            if tx
-                .send((std::mem::replace(&mut chunk, empty(last)), false))
-                .is_err()
-            {
+            let sent = tx.send((std::mem::replace(&mut chunk, empty(last)), false));
+            if sent.is_err() {
                 receiver_gone = true;
                 return ControlFlow::Break(());
             }
         }
+        resumed = Instant::now();
+        t_wait += resumed - mapped;
         ControlFlow::Continue(())
     })
     .map_err(ReadStop::Read)?;
+    if let Some(times) = &opts.times {
+        ReadTimes::add(&times.read_ns, t_read);
+        ReadTimes::add(&times.normalise_ns, t_norm);
+        ReadTimes::add(&times.wait_ns, t_wait);
+    }
     if let Some(columns) = missing {
         return Err(ReadStop::MissingColumns(columns));
     }

@@ -15,7 +15,7 @@ use pingan_core::normalize::address::parse_address;
 
 use crate::ingest::Record;
 use crate::model::{EntityKind, Target, targets};
-use crate::resolve::{EntityId, RecordId, Resolver};
+use crate::resolve::{EntityId, PreHashed, RecordId, Resolver};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RelationKind {
@@ -50,10 +50,19 @@ fn h64(tag: u8, s: &str, n: i64) -> u64 {
 }
 
 /// Reverse index from shared values (house, plate, phone, place+time) to records.
+///
+/// Most keys are shared by a few records (a hotel at one half-hour, a house), so
+/// postings are chains in one flat arena rather than a `Vec` per key, whose
+/// header and allocation outweighed the 16 bytes of a posting.
 #[derive(Debug, Default, Clone)]
 pub struct RelationIndex {
-    by_key: HashMap<u64, Vec<(RecordId, i64)>>,
+    /// Key → index of its newest posting.
+    heads: HashMap<u64, u32, PreHashed>,
+    /// (record, observed at, index of the next older posting or [`NO_POSTING`]).
+    postings: Vec<(RecordId, u32, i64)>,
 }
+
+const NO_POSTING: u32 = u32::MAX;
 
 fn house_key(r: &Record) -> Option<String> {
     let a = r
@@ -94,11 +103,23 @@ fn keys(r: &Record) -> Vec<(RelationKind, String, u64)> {
 impl RelationIndex {
     pub fn add(&mut self, id: RecordId, r: &Record) {
         for (_, _, k) in keys(r) {
-            self.by_key
-                .entry(k)
-                .or_default()
-                .push((id, r.observed_at.millis()));
+            let next = self.heads.get(&k).copied().unwrap_or(NO_POSTING);
+            self.heads.insert(k, self.postings.len() as u32);
+            self.postings.push((id, next, r.observed_at.millis()));
         }
+    }
+
+    /// Records filed under `key` with their observation times, oldest first.
+    fn postings(&self, key: u64) -> Vec<(RecordId, i64)> {
+        let mut out = Vec::new();
+        let mut i = self.heads.get(&key).copied().unwrap_or(NO_POSTING);
+        while i != NO_POSTING {
+            let (r, next, t) = self.postings[i as usize];
+            out.push((r, t));
+            i = next;
+        }
+        out.reverse();
+        out
     }
 
     /// Relations of `entity`: for every shared value, the other person entities
@@ -123,7 +144,7 @@ impl RelationIndex {
                     probe = vec![h64(4, &via, b - 1), key, h64(4, &via, b + 1)];
                 }
                 for k in probe {
-                    for (other, ot) in self.by_key.get(&k).into_iter().flatten() {
+                    for (other, ot) in &self.postings(k) {
                         if kind == RelationKind::SeenTogether
                             && (ot - t).abs() > SEEN_TOGETHER_WINDOW_MS
                         {

@@ -217,12 +217,17 @@ fn schema() -> (Schema, Fields) {
             .set_stored()
     };
     let f = Fields {
-        record: b.add_u64_field("record", STORED | FAST),
-        key: b.add_text_field("key", STRING | STORED),
+        // Documents are replaced and deleted by record id: an 8-byte term whose
+        // dictionary compresses to almost nothing (the 32-character hex key,
+        // unique per document, was the largest part of building the index).
+        record: b.add_u64_field("record", INDEXED | STORED | FAST),
+        key: b.add_text_field("key", STORED),
         source: b.add_text_field("source", STRING | STORED),
         category: b.add_text_field("category", STRING | STORED),
         district: b.add_text_field("district", STRING | STORED),
-        observed_at: b.add_i64_field("observed_at", INDEXED | FAST | STORED),
+        // Range filters run on the fast column; indexing millisecond values
+        // would add a term per document for nothing.
+        observed_at: b.add_i64_field("observed_at", FAST | STORED),
         name: b.add_text_field("name", text_opts("name_ngram")),
         address: b.add_text_field("address", text_opts("jieba")),
         text: b.add_text_field("text", text_opts("jieba")),
@@ -250,7 +255,7 @@ impl std::fmt::Debug for SearchIndex {
 }
 
 /// Writer memory budget: large enough for throughput, bounded for RSS.
-const WRITER_BUDGET: usize = 128 << 20;
+const WRITER_BUDGET: usize = 192 << 20;
 
 impl SearchIndex {
     /// Opens the index in `dir`, creating it if empty.
@@ -300,7 +305,16 @@ impl SearchIndex {
         index
             .tokenizers()
             .register("name_ngram", NgramTokenizer::new(1, 2, false)?);
-        let writer = index.writer(WRITER_BUDGET)?;
+        // One indexing thread: the caller's pipeline already keeps the other core
+        // busy reading and resolving, and one thread's budget makes segments
+        // twice as large, so the merges that rewrite them are fewer.
+        let writer = index.writer_with_options(
+            tantivy::indexer::IndexWriterOptions::builder()
+                .num_worker_threads(1)
+                .num_merge_threads(1)
+                .memory_budget_per_thread(WRITER_BUDGET)
+                .build(),
+        )?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -313,11 +327,19 @@ impl SearchIndex {
         })
     }
 
-    /// Adds (or replaces, by key) a record's document; visible after [`commit`](Self::commit).
+    /// Adds or replaces (by record id) a record's document; visible after
+    /// [`commit`](Self::commit).
     pub fn upsert(&mut self, d: &SearchDoc) -> Result<(), SearchError> {
+        self.delete(d.record);
+        self.add(d)
+    }
+
+    /// Adds the document of a record that is not in the index yet (a new
+    /// record): no delete is queued, which would cost a dictionary lookup in
+    /// every segment at commit. Use [`upsert`](Self::upsert) when unsure.
+    pub fn add(&mut self, d: &SearchDoc) -> Result<(), SearchError> {
         let f = self.f;
         let key = d.key.to_hex();
-        self.writer.delete_term(Term::from_field_text(f.key, &key));
         let mut doc = TantivyDocument::default();
         doc.add_u64(f.record, u64::from(d.record.0));
         doc.add_text(f.key, &key);
@@ -348,9 +370,10 @@ impl SearchIndex {
         Ok(())
     }
 
-    pub fn delete(&mut self, key: RecordKey) {
+    /// Removes a record's document; visible after [`commit`](Self::commit).
+    pub fn delete(&mut self, record: RecordId) {
         self.writer
-            .delete_term(Term::from_field_text(self.f.key, &key.to_hex()));
+            .delete_term(Term::from_field_u64(self.f.record, u64::from(record.0)));
     }
 
     /// Makes pending changes durable and visible to searches.

@@ -251,21 +251,100 @@ pub enum ResolveError {
     UndoConflict { op: OperationId, why: String },
 }
 
-/// A person's matching facts, compact (hashes where only equality matters).
+/// A person's matching facts, compact (hashes where only equality matters,
+/// names interned): millions of these are held, one per record.
 #[derive(Debug, Clone, Default)]
 struct Facts {
-    name: Option<Box<str>>,
+    name: Option<NameId>,
     id: u64,
     phone: u64,
     /// `yyyymmdd`, 0 when unknown.
     birth: u32,
     addr: u64,
-    road: u64,
-    district: u64,
+    road: u32,
+    district: u32,
+}
+
+/// An interned name (see [`Names`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NameId(u32);
+
+/// Distinct names, stored once: records and entity summaries hold [`NameId`]s, so
+/// equal names compare as integers and no name is allocated per record.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    strings: Vec<Box<str>>,
+    /// Name hash → id; a (vanishingly rare) collision probes the next hash.
+    by_hash: HashMap<u64, u32, PreHashed>,
+}
+
+impl Names {
+    fn intern(&mut self, s: &str) -> NameId {
+        let mut h = h64("name", s);
+        loop {
+            match self.by_hash.get(&h) {
+                Some(&i) if &*self.strings[i as usize] == s => return NameId(i),
+                Some(_) => h = h.wrapping_add(2),
+                None => {
+                    let i = self.strings.len() as u32;
+                    self.strings.push(Box::from(s));
+                    self.by_hash.insert(h, i);
+                    return NameId(i);
+                }
+            }
+        }
+    }
+
+    fn get(&self, n: NameId) -> &str {
+        &self.strings[n.0 as usize]
+    }
+}
+
+/// Hasher for keys that already are well-mixed 64-bit hashes: one multiply
+/// instead of SipHash on the millions of block, ID and phone lookups of a load.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PreHashed;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PreHasher(u64);
+
+impl std::hash::BuildHasher for PreHashed {
+    type Hasher = PreHasher;
+    fn build_hasher(&self) -> PreHasher {
+        PreHasher(0)
+    }
+}
+
+impl Hasher for PreHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
+}
+
+/// Which blocking keys a record is looked up under. Keys are inserted for every
+/// record, but only the selective ones are scanned: with a birth date, those that
+/// include the full date or the full name (blocks of a handful of entities even
+/// at millions of records); without one, the name and road keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    Always,
+    WithBirth,
+    WithoutBirth,
 }
 
 impl Facts {
-    fn from_record(r: &Record) -> Option<Facts> {
+    fn from_record(r: &Record, names: &mut Names) -> Option<Facts> {
         let name = r.get(targets::person_name());
         let id = r.get(targets::person_id_number());
         if name.is_none() && id.is_none() {
@@ -274,25 +353,30 @@ impl Facts {
         let birth = r
             .get(targets::person_birth_date())
             .and_then(|b| {
-                let d: String = b.chars().filter(char::is_ascii_digit).collect();
-                d.parse::<u32>().ok()
+                let mut d = 0u32;
+                let mut digits = 0;
+                for c in b.bytes().filter(u8::is_ascii_digit) {
+                    d = d.checked_mul(10)?.checked_add(u32::from(c - b'0'))?;
+                    digits += 1;
+                }
+                (digits > 0).then_some(d)
             })
             .unwrap_or(0);
         let (addr, road, district) = match r.get(targets::person_address()) {
             Some(a) => {
                 let p = parse_address(a);
                 let std = p.standard_form();
-                let key = if std.is_empty() { a.to_owned() } else { std };
+                let key = if std.is_empty() { a } else { std.as_str() };
                 (
-                    h64("addr", &key),
-                    p.road.as_deref().map_or(0, |x| h64("road", x)),
-                    p.district.as_deref().map_or(0, |x| h64("district", x)),
+                    h64("addr", key),
+                    p.road.as_deref().map_or(0, |x| h32("road", x)),
+                    p.district.as_deref().map_or(0, |x| h32("district", x)),
                 )
             }
             None => (0, 0, 0),
         };
         Some(Facts {
-            name: name.map(Box::from),
+            name: name.map(|n| names.intern(n)),
             id: id.map_or(0, |x| h64("id", x)),
             phone: r
                 .get(targets::person_phone())
@@ -304,33 +388,54 @@ impl Facts {
         })
     }
 
-    fn block_keys(&self) -> Vec<u64> {
-        let mut out = Vec::with_capacity(6);
+    /// Blocking keys with when they are probed. Names are blocked with the full
+    /// birth date (surname; each given-name character, so a typo in any one
+    /// character still meets) and the full name with the birth year (a partial
+    /// date); the address cell with the surname (a household); the phone.
+    fn block_keys(&self, names: &Names) -> Vec<(u64, Probe)> {
+        let mut out = Vec::with_capacity(10);
         let name: Vec<char> = self
             .name
-            .as_deref()
-            .map_or_else(Vec::new, |n| n.chars().collect());
+            .map_or_else(Vec::new, |n| names.get(n).chars().collect());
         let year = self.birth / 10_000;
-        if let Some(n) = &self.name {
-            out.push(h64("n", n));
+        if let Some(n) = self.name {
+            out.push((h64c("n", n.0, 0), Probe::WithoutBirth));
+            if year > 0 {
+                out.push((h64c("ny", n.0, u64::from(year)), Probe::WithBirth));
+            }
         }
         if let Some(&surname) = name.first() {
-            if year > 0 {
-                out.push(h64c("sy", surname, year));
+            if self.birth > 0 {
+                let birth = u64::from(self.birth);
+                out.push((h64c("sd", surname as u32, birth), Probe::WithBirth));
                 for &c in name.iter().skip(1).take(3) {
-                    out.push(h64c("gy", c, year));
+                    out.push((h64c("gd", c as u32, birth), Probe::WithBirth));
                 }
             }
+            if self.addr != 0 {
+                out.push((h64c("as", surname as u32, self.addr), Probe::Always));
+            }
             if self.road != 0 {
-                out.push(h64c("rs", surname, (self.road & 0xffff_ffff) as u32));
+                out.push((
+                    h64c("rs", surname as u32, u64::from(self.road)),
+                    Probe::WithoutBirth,
+                ));
             }
         }
         if self.phone != 0 {
-            out.push(self.phone ^ 0x9e37_79b9_7f4a_7c15);
+            out.push((self.phone ^ 0x9e37_79b9_7f4a_7c15, Probe::Always));
         }
-        out.sort_unstable();
-        out.dedup();
+        out.sort_unstable_by_key(|k| k.0);
+        out.dedup_by_key(|k| k.0);
         out
+    }
+
+    fn probes(&self, p: Probe) -> bool {
+        match p {
+            Probe::Always => true,
+            Probe::WithBirth => self.birth != 0,
+            Probe::WithoutBirth => self.birth == 0,
+        }
     }
 }
 
@@ -341,7 +446,11 @@ fn h64(tag: &str, s: &str) -> u64 {
     h.finish() | 1
 }
 
-fn h64c(tag: &str, c: char, n: u32) -> u64 {
+fn h32(tag: &str, s: &str) -> u32 {
+    (h64(tag, s) >> 32) as u32 | 1
+}
+
+fn h64c(tag: &str, c: u32, n: u64) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     tag.hash(&mut h);
     c.hash(&mut h);
@@ -349,14 +458,64 @@ fn h64c(tag: &str, c: char, n: u32) -> u64 {
     h.finish() | 1
 }
 
+/// The blocking index: key → the entities filed under it, newest first, as
+/// chains in one flat arena (most keys hold one or two entities; a `Vec` per key
+/// cost more in headers and allocations than in entries).
+#[derive(Debug, Clone, Default)]
+struct Blocks {
+    heads: HashMap<u64, u32, PreHashed>,
+    /// (entity, index of the next older posting or [`Blocks::END`]).
+    nodes: Vec<(EntityId, u32)>,
+}
+
+impl Blocks {
+    const END: u32 = u32::MAX;
+    /// A record joining an entity usually repeats keys it already has: an
+    /// entity among this many newest postings of a key is not filed again.
+    const DEDUP_WINDOW: usize = 8;
+
+    fn insert(&mut self, key: u64, e: EntityId) {
+        let head = self.heads.get(&key).copied().unwrap_or(Self::END);
+        if self.newest(key, Self::DEDUP_WINDOW).any(|x| x == e) {
+            return;
+        }
+        let i = self.nodes.len() as u32;
+        self.nodes.push((e, head));
+        self.heads.insert(key, i);
+    }
+
+    /// Up to `max` entities filed under `key`, newest first.
+    fn newest(&self, key: u64, max: usize) -> impl Iterator<Item = EntityId> + '_ {
+        let mut i = self.heads.get(&key).copied().unwrap_or(Self::END);
+        std::iter::from_fn(move || {
+            if i == Self::END {
+                return None;
+            }
+            let (e, next) = self.nodes[i as usize];
+            i = next;
+            Some(e)
+        })
+        .take(max)
+    }
+}
+
+/// Name agreement of two interned names (equal ids are equal names).
+fn name_level(names: &Names, a: NameId, b: NameId) -> Level {
+    if a == b {
+        Level::Exact
+    } else {
+        compare_names(names.get(a), names.get(b))
+    }
+}
+
 /// Distinct values of an entity's records, for scoring (capped to bound memory).
 #[derive(Debug, Clone, Default)]
 struct Summary {
-    names: Vec<Box<str>>,
+    names: Vec<NameId>,
     ids: Vec<u64>,
     phones: Vec<u64>,
     births: Vec<u32>,
-    addrs: Vec<(u64, u64, u64)>,
+    addrs: Vec<(u64, u32, u32)>,
 }
 
 const SUMMARY_CAP: usize = 16;
@@ -369,11 +528,8 @@ fn push_distinct<T: PartialEq>(v: &mut Vec<T>, x: T) {
 
 impl Summary {
     fn add(&mut self, f: &Facts) {
-        if let Some(n) = &f.name
-            && self.names.len() < SUMMARY_CAP
-            && !self.names.iter().any(|x| x == n)
-        {
-            self.names.push(n.clone());
+        if let Some(n) = f.name {
+            push_distinct(&mut self.names, n);
         }
         if f.id != 0 {
             push_distinct(&mut self.ids, f.id);
@@ -390,11 +546,9 @@ impl Summary {
     }
 
     fn absorb(&mut self, o: &Summary) {
-        for n in &o.names {
-            if self.names.len() < SUMMARY_CAP && !self.names.contains(n) {
-                self.names.push(n.clone());
-            }
-        }
+        o.names
+            .iter()
+            .for_each(|x| push_distinct(&mut self.names, *x));
         o.ids.iter().for_each(|x| push_distinct(&mut self.ids, *x));
         o.phones
             .iter()
@@ -493,10 +647,11 @@ pub struct Resolver {
     rec_facts: Vec<Facts>,
     rec_other: HashMap<RecordId, Vec<(EntityKind, u64, EntityId)>>,
     links: Vec<Option<StoredLink>>,
-    id_index: HashMap<u64, EntityId>,
-    phone_index: HashMap<u64, EntityId>,
+    id_index: HashMap<u64, EntityId, PreHashed>,
+    phone_index: HashMap<u64, EntityId, PreHashed>,
     key_index: HashMap<(EntityKind, u64), EntityId>,
-    blocks: HashMap<u64, Vec<EntityId>>,
+    blocks: Blocks,
+    names: Names,
     possible: Vec<PossibleMatch>,
     ops: Vec<Operation>,
 }
@@ -554,10 +709,11 @@ impl Resolver {
             rec_facts: Vec::new(),
             rec_other: HashMap::new(),
             links: Vec::new(),
-            id_index: HashMap::new(),
-            phone_index: HashMap::new(),
+            id_index: HashMap::default(),
+            phone_index: HashMap::default(),
             key_index: HashMap::new(),
-            blocks: HashMap::new(),
+            blocks: Blocks::default(),
+            names: Names::default(),
             possible: Vec::new(),
             ops: Vec::new(),
         }
@@ -620,7 +776,7 @@ impl Resolver {
             self.rec_other.entry(rid).or_default().push((kind, hash, e));
             others.push((kind, e));
         }
-        let Some(facts) = Facts::from_record(record) else {
+        let Some(facts) = Facts::from_record(record, &mut self.names) else {
             self.rec_person.push(None);
             self.rec_facts.push(Facts::default());
             self.links.push(None);
@@ -641,11 +797,8 @@ impl Resolver {
         if facts.phone != 0 {
             self.phone_index.entry(facts.phone).or_insert(entity);
         }
-        for k in facts.block_keys() {
-            let b = self.blocks.entry(k).or_default();
-            if b.last() != Some(&entity) {
-                b.push(entity);
-            }
+        for (k, _) in facts.block_keys(&self.names) {
+            self.blocks.insert(k, entity);
         }
         self.rec_person.push(Some(entity));
         self.rec_facts.push(facts);
@@ -742,10 +895,11 @@ impl Resolver {
         if name_bound + birth.weight + phone.weight + addr.weight <= floor {
             return None;
         }
-        let name = match &f.name {
+        let names = &self.names;
+        let name = match f.name {
             Some(n) => best(
                 MatchField::Name,
-                &mut s.names.iter().map(|x| compare_names(n, x)),
+                &mut s.names.iter().map(|x| name_level(names, n, *x)),
             ),
             None => best(MatchField::Name, &mut std::iter::empty()),
         };
@@ -796,12 +950,12 @@ impl Resolver {
             let e = self.canonical(e);
             let s = &self.entities[e.0 as usize].summary;
             let id_conflict = f.id != 0 && !s.ids.is_empty() && !s.ids.contains(&f.id);
-            let name_ok = match &f.name {
+            let name_ok = match f.name {
                 Some(n) => {
                     s.names.is_empty()
                         || s.names
                             .iter()
-                            .any(|x| compare_names(n, x) != Level::Disagree)
+                            .any(|x| name_level(&self.names, n, *x) != Level::Disagree)
                 }
                 None => true,
             };
@@ -822,10 +976,13 @@ impl Resolver {
         }
         // Probabilistic: gather candidates from the blocks.
         let mut cands: Vec<EntityId> = Vec::new();
-        for k in f.block_keys() {
-            if let Some(b) = self.blocks.get(&k) {
-                let start = b.len().saturating_sub(self.cfg.max_block);
-                cands.extend(b[start..].iter().map(|e| self.canonical(*e)));
+        for (k, probe) in f.block_keys(&self.names) {
+            if f.probes(probe) {
+                cands.extend(
+                    self.blocks
+                        .newest(k, self.cfg.max_block)
+                        .map(|e| self.canonical(e)),
+                );
             }
         }
         cands.sort_unstable();
@@ -1044,11 +1201,8 @@ impl Resolver {
             {
                 self.phone_index.insert(f.phone, new);
             }
-            for k in f.block_keys() {
-                let b = self.blocks.entry(k).or_default();
-                if b.last() != Some(&new) {
-                    b.push(new);
-                }
+            for (k, _) in f.block_keys(&self.names) {
+                self.blocks.insert(k, new);
             }
             if let Some(o) = self.rec_other.get(r).cloned() {
                 for (kind, hash, e) in o {
