@@ -124,17 +124,19 @@ describe('city view performance', () => {
         const f = (t: number) => { k++; if (t - s0 < 3000) requestAnimationFrame(f); else r(k / ((t - s0) / 1000)); };
         requestAnimationFrame(f);
       });
-      // A continuous redraw is what a pan or zoom costs: the map and both overlays every frame.
+      // A continuous redraw is what a pan or zoom costs: the map and its overlays every frame.
       m.repaint = true;
       const fullRepaintFps = await fps3s();
       const hidden = m.getStyle().layers.filter((l: { id: string; layout?: { visibility?: string } }) => l.id !== 'bg' && l.layout?.visibility !== 'none').map((l: { id: string }) => l.id);
       for (const id of hidden) m.setLayoutProperty(id, 'visibility', 'none');
       p.map.setVisible('units', false);
       p.map.setVisible('incidents', false);
+      p.map.setVisible('alerts', false);
       const emptyMapRepaintFps = await fps3s();
       for (const id of hidden) m.setLayoutProperty(id, 'visibility', 'visible');
       p.map.setVisible('units', true);
       p.map.setVisible('incidents', true);
+      p.map.setVisible('alerts', true);
       m.repaint = false;
       return {
         frames: frames.length,

@@ -1,18 +1,18 @@
 // The offline city map: a MapLibre map whose style has no external source, no glyphs and
 // no sprite. Roads and jurisdictions come from pingan's own GeoJSON; labels are a handful of
-// HTML markers (symbol text would need a glyph server). Alerts, sensors and heat cells are
-// GeoJSON sources whose data is replaced by the caller; incidents and moving units, which
-// change several times a second, are drawn by canvas overlays (overlay.ts) so their changes
-// never redraw the map below.
+// HTML markers (symbol text would need a glyph server). Sensors and heat cells are GeoJSON
+// sources; alerts, incidents and moving units, which change while the map is watched, are
+// drawn by canvas overlays (overlay.ts) so their changes never redraw the map below: the map
+// itself redraws only when the camera moves or a sensor/heat layer reloads.
 
 import maplibregl, { type GeoJSONSource, type Map as MlMap, type StyleSpecification } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { get } from '../api';
 import { t } from '../i18n';
-import { PRIORITY_COLORS, ROAD_CLASSES, matchColor } from '../styles';
+import { ROAD_CLASSES } from '../styles';
 import type { Alert, Bbox, FeatureCollection, HeatCell, Incident, LatLng, Sensor, Unit } from '../types';
-import { alertsToGeoJSON, boundsOf, heatToGeoJSON, labelAnchor, sensorsToGeoJSON } from './geojson';
-import { incidentDots, PointOverlay, unitDots } from './overlay';
+import { boundsOf, heatToGeoJSON, labelAnchor, sensorsToGeoJSON } from './geojson';
+import { alertDots, incidentDots, PointOverlay, unitDots } from './overlay';
 
 const EMPTY: FeatureCollection = { type: 'FeatureCollection', features: [] };
 
@@ -24,8 +24,8 @@ const GROUP_LAYERS: Record<LayerGroup, string[]> = {
   heat: ['heat-incidents'],
   crowd: ['heat-crowd'],
   sensors: ['sensors'],
-  alerts: ['alerts'],
-  // Incidents and units are canvas overlays, not style layers.
+  // Alerts, incidents and units are canvas overlays, not style layers.
+  alerts: [],
   incidents: [],
   units: [],
 };
@@ -59,7 +59,6 @@ function baseStyle(): StyleSpecification {
       'heat-incidents': { type: 'geojson', data: EMPTY as never },
       'heat-crowd': { type: 'geojson', data: EMPTY as never },
       sensors: { type: 'geojson', data: EMPTY as never },
-      alerts: { type: 'geojson', data: EMPTY as never },
       pick: { type: 'geojson', data: EMPTY as never },
     },
     layers: [
@@ -84,9 +83,6 @@ function baseStyle(): StyleSpecification {
       { id: 'juris-line-district', type: 'line', source: 'juris', filter: ['!=', ['get', 'kind'], 'station'], paint: { 'line-color': '#7aa2d6', 'line-width': 2 } },
       { id: 'sensors', type: 'circle', source: 'sensors', minzoom: 11, paint: {
         'circle-radius': 3, 'circle-color': ['case', ['get', 'silent'], '#5c636e', '#22b8cf'] as never, 'circle-opacity': 0.8 } },
-      { id: 'alerts', type: 'circle', source: 'alerts', paint: {
-        'circle-radius': 11, 'circle-color': 'rgba(0,0,0,0)', 'circle-stroke-width': 2.5,
-        'circle-stroke-color': matchColor('priority', PRIORITY_COLORS) as never } },
       { id: 'pick', type: 'circle', source: 'pick', paint: { 'circle-radius': 8, 'circle-color': '#ffffff', 'circle-stroke-color': '#e5322d', 'circle-stroke-width': 3 } },
     ],
   } as StyleSpecification;
@@ -104,7 +100,9 @@ export class CityMap {
   /** Resolves once the style and base data are on screen. */
   readonly ready: Promise<void>;
   private labels: maplibregl.Marker[] = [];
-  /** Open incidents, drawn over the map canvas. */
+  /** Open alerts, drawn over the map canvas. */
+  readonly alerts: PointOverlay;
+  /** Open incidents, drawn over the alerts. */
   readonly incidents: PointOverlay;
   /** Moving units, drawn over the incidents. */
   readonly units: PointOverlay;
@@ -121,12 +119,12 @@ export class CityMap {
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'bottom-right');
     this.map.addControl(new maplibregl.ScaleControl({ unit: 'metric' }), 'bottom-left');
-    this.incidents = new PointOverlay(this.map, 'incident-overlay');
+    this.alerts = new PointOverlay(this.map, 'alert-overlay');
+    this.incidents = new PointOverlay(this.map, 'incident-overlay', this.alerts.canvas);
     this.units = new PointOverlay(this.map, 'unit-overlay', this.incidents.canvas);
     const loaded = new Promise<void>((resolve) => this.map.once('load', () => resolve()));
     this.ready = Promise.all([loaded, loadBaseData()]).then(([, base]) => this.applyBase(base.roads, base.jurisdictions, base.bbox));
     this.wireEvents();
-    this.map.on('sourcedata', this.onSourceData);
   }
 
   private destroyed = false;
@@ -136,38 +134,6 @@ export class CityMap {
     if (this.destroyed) return undefined;
     return this.map.getSource(id) as GeoJSONSource | undefined;
   }
-
-  /** Live sources with a setData still being tiled, and the newest data waiting behind it. */
-  private inFlight = new Map<string, number>();
-  private pending = new Map<string, FeatureCollection>();
-
-  /**
-   * Latest-wins backpressure: while the worker is still tiling the previous data of a source,
-   * newer data replaces the queued one instead of starting another tiling job. On a slow
-   * machine the map then updates as fast as it can draw, never building a backlog.
-   */
-  private pushLive(id: string, data: FeatureCollection): void {
-    const started = this.inFlight.get(id);
-    // A source that never reports back (hidden map, lost context) must not freeze updates.
-    if (started !== undefined && performance.now() - started < 3000) {
-      this.pending.set(id, data);
-      return;
-    }
-    const src = this.source(id);
-    if (!src) return;
-    this.inFlight.set(id, performance.now());
-    src.setData(data as never);
-  }
-
-  private onSourceData = (e: { sourceId?: string; isSourceLoaded?: boolean }): void => {
-    if (!e.sourceId || !e.isSourceLoaded || !this.inFlight.has(e.sourceId)) return;
-    this.inFlight.delete(e.sourceId);
-    const next = this.pending.get(e.sourceId);
-    if (next) {
-      this.pending.delete(e.sourceId);
-      this.pushLive(e.sourceId, next);
-    }
-  };
 
   private applyBase(roads: FeatureCollection, juris: FeatureCollection, bbox: Bbox | null): void {
     if (this.destroyed) return;
@@ -239,7 +205,7 @@ export class CityMap {
 
   setUnits(units: Iterable<Unit>): void { if (!this.destroyed) this.units.setDots(unitDots(units)); }
   setIncidents(incidents: Iterable<Incident>): void { if (!this.destroyed) this.incidents.setDots(incidentDots(incidents)); }
-  setAlerts(alerts: Iterable<Alert>): void { this.pushLive('alerts', alertsToGeoJSON(alerts)); }
+  setAlerts(alerts: Iterable<Alert>): void { if (!this.destroyed) this.alerts.setDots(alertDots(alerts)); }
   setSensors(sensors: Iterable<Sensor>): void { this.source('sensors')?.setData(sensorsToGeoJSON(sensors) as never); }
   setHeat(layer: 'incidents' | 'crowd', cells: HeatCell[]): void { this.source(`heat-${layer}`)?.setData(heatToGeoJSON(cells) as never); }
 
@@ -250,6 +216,7 @@ export class CityMap {
     }
     if (group === 'units') this.units.setVisible(visible);
     if (group === 'incidents') this.incidents.setVisible(visible);
+    if (group === 'alerts') this.alerts.setVisible(visible);
     if (group === 'borders') for (const m of this.labels) m.getElement().style.display = visible ? '' : 'none';
   }
 
@@ -291,6 +258,7 @@ export class CityMap {
     this.popupRef?.remove();
     this.units.destroy();
     this.incidents.destroy();
+    this.alerts.destroy();
     this.map.remove();
   }
 }

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { alertsToGeoJSON, boundsOf, heatToGeoJSON, labelAnchor, ringCentroid } from './geojson';
+import { boundsOf, heatToGeoJSON, labelAnchor, ringCentroid } from './geojson';
 
 describe('GeoJSON conversion', () => {
-  it('drops closed alerts', () => {
-    const a = { id: 'a', at: 't', rule: 'r', watch_id: null, priority: 'P1' as const, sensor_id: null, location: { lat: 1, lng: 2 }, org_id: null, summary: 's', identifiers_masked: null };
-    expect(alertsToGeoJSON([{ ...a, status: 'new' }, { ...a, id: 'b', status: 'closed' }]).features).toHaveLength(1);
-  });
-
   it('closes H3 rings and normalises weights to the busiest cell', () => {
     const fc = heatToGeoJSON([
       { h3: 'x', count: 10, boundary: [[0, 0], [1, 0], [1, 1]] },

@@ -1,22 +1,12 @@
 // Pure conversions from API objects to GeoJSON for the map sources, plus label anchors
 // for jurisdiction polygons. Kept free of MapLibre so they are unit-tested in Node.
 
-import { alertText, type Alert, type FeatureCollection, type HeatCell, type Sensor } from '../types';
-import { normalisePriority } from '../styles';
+import type { FeatureCollection, HeatCell, Sensor } from '../types';
 
 type Point = { type: 'Feature'; geometry: { type: 'Point'; coordinates: [number, number] }; properties: Record<string, unknown> };
 
 function point(lng: number, lat: number, properties: Record<string, unknown>): Point {
   return { type: 'Feature', geometry: { type: 'Point', coordinates: [lng, lat] }, properties };
-}
-
-export function alertsToGeoJSON(alerts: Iterable<Alert>): FeatureCollection {
-  const features: Point[] = [];
-  for (const a of alerts) {
-    if (!a.location || a.status === 'closed') continue;
-    features.push(point(a.location.lng, a.location.lat, { id: a.id, priority: normalisePriority(a.priority) ?? 'P4', status: a.status, summary: alertText(a) }));
-  }
-  return { type: 'FeatureCollection', features };
 }
 
 export function sensorsToGeoJSON(sensors: Iterable<Sensor>): FeatureCollection {

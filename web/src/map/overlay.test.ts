@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { incidentDots, incidentStyle, mercatorX, mercatorY, nearestWithin, unitDots, unitStyle, zoomInterpolate } from './overlay';
+import { alertDots, incidentDots, incidentStyle, mercatorX, mercatorY, nearestWithin, unitDots, unitStyle, zoomInterpolate } from './overlay';
 import { PRIORITY_COLORS, UNIT_STATUS_COLORS } from '../styles';
-import type { Incident, Unit } from '../types';
+import type { Alert, Incident, Unit } from '../types';
 
 const unit = (id: string, position: Unit['position'], status: Unit['status'] = 'available', stale = false): Unit => ({
   id, callsign: id, kind: 'patrol_car', org_id: 'o', status, position, position_at: null, stale, capabilities: [],
@@ -69,5 +69,15 @@ describe('dots from live state', () => {
     expect(zoomInterpolate(dots[4].style.radius, 15)).toBe(11);
     expect(zoomInterpolate(dots[3].style.radius, 9)).toBe(5);
     expect(dots[1].style.fill).toBe('#8a8f98');
+  });
+
+  it('rings open alerts in their priority colour, word priorities mapped, closed ones dropped', () => {
+    const a = { id: 'a', at: 't', rule: 'r', watch_id: null, priority: 'P1', sensor_id: null, location: { lat: 1, lng: 2 }, org_id: null, summary: 's', identifiers_masked: null, status: 'new' } as unknown as Alert;
+    const dots = alertDots([a, { ...a, id: 'b', status: 'closed' }, { ...a, id: 'c', priority: 'high' }, { ...a, id: 'd', priority: 'whatever' }, { ...a, id: 'e', location: null }] as Alert[]);
+    expect(dots.map((d) => [d.id, d.lng, d.lat])).toEqual([['a', 2, 1], ['c', 2, 1], ['d', 2, 1]]);
+    expect(dots.map((d) => d.style.stroke)).toEqual([PRIORITY_COLORS.P1, PRIORITY_COLORS.P2, PRIORITY_COLORS.P4]);
+    expect(dots[0].style).toMatchObject({ fill: 'transparent', alpha: 1 });
+    expect(zoomInterpolate(dots[0].style.radius, 12)).toBe(11);
+    expect(zoomInterpolate(dots[0].style.strokeWidth, 12)).toBe(2.5);
   });
 });

@@ -1,4 +1,4 @@
-// Live points (moving units, open incidents) drawn on 2D canvases stacked over the MapLibre
+// Live points (moving units, open incidents, open alerts) drawn on 2D canvases stacked over the MapLibre
 // canvas. As MapLibre GeoJSON layers every change re-tiled the data in the worker and redrew
 // the whole map — roads, borders and 5,000 points; in software WebGL that is 100–400 ms, and
 // units move several times a second. Here a change costs one projection and one sprite blit
@@ -8,7 +8,7 @@
 
 import type { Map as MlMap } from 'maplibre-gl';
 import { isOpenIncident, normalisePriority, PRIORITY_COLORS, unitStatusColor } from '../styles';
-import type { Incident, Unit } from '../types';
+import type { Alert, Incident, Unit } from '../types';
 
 /** Zoom stops `[zoom, px]`, interpolated linearly and clamped like MapLibre `interpolate linear`. */
 export type Stops = [number, number][];
@@ -112,6 +112,27 @@ export function incidentDots(incidents: Iterable<Incident>): Dot[] {
   }
   // Unclassified and P4 share the bottom; a stable bucket sort keeps arrival order within a rank.
   return byRank.flat();
+}
+
+// Alerts: a ring in the priority colour, wide enough to circle the incident or unit it concerns.
+const ALERT_RADIUS: Stops = [[0, 11]];
+const ALERT_STROKE: Stops = [[0, 2.5]];
+const alertStyleOf = (stroke: string): DotStyle => ({ fill: 'transparent', stroke, alpha: 1, radius: ALERT_RADIUS, strokeWidth: ALERT_STROKE });
+const ALERT_STYLES = {
+  P1: alertStyleOf(PRIORITY_COLORS.P1),
+  P2: alertStyleOf(PRIORITY_COLORS.P2),
+  P3: alertStyleOf(PRIORITY_COLORS.P3),
+  P4: alertStyleOf(PRIORITY_COLORS.P4),
+};
+
+/** Alerts not yet closed, placed where they were raised; word priorities map onto P1–P4 (unknown: P4). */
+export function alertDots(alerts: Iterable<Alert>): Dot[] {
+  const dots: Dot[] = [];
+  for (const a of alerts) {
+    if (!a.location || a.status === 'closed') continue;
+    dots.push({ id: String(a.id), lng: a.location.lng, lat: a.location.lat, style: ALERT_STYLES[normalisePriority(a.priority) ?? 'P4'] });
+  }
+  return dots;
 }
 
 export class PointOverlay {
