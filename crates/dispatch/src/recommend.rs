@@ -187,10 +187,46 @@ pub struct RecommendOutcome {
     pub exclusions: Exclusions,
 }
 
-struct Shortlisted<'a> {
-    unit: &'a CandidateUnit,
+/// A shortlisted unit: an owned copy of the candidate, so the caller can
+/// release whatever guards its unit index before routing.
+#[derive(Debug, Clone, PartialEq)]
+struct Shortlisted {
+    unit: CandidateUnit,
     straight_m: f64,
     preempts: Option<Priority>,
+}
+
+/// The units that passed the cheap filters (status, capabilities, first
+/// responder eligibility, straight-line range and the per-pool prefilter),
+/// before any road routing. Built by [`shortlist`], ranked by [`rank`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shortlist {
+    police: Vec<Shortlisted>,
+    first: Vec<Shortlisted>,
+    max_first_responders: usize,
+    exclusions: Exclusions,
+}
+
+impl Shortlist {
+    /// The shortlisted units, police first. Few: at most
+    /// `prefilter_count` per pool.
+    pub fn units(&self) -> impl Iterator<Item = &CandidateUnit> {
+        self.police.iter().chain(&self.first).map(|s| &s.unit)
+    }
+
+    /// Mutable access to the shortlisted units, e.g. to set
+    /// `position_age_s` at query time when candidates come from a cache.
+    pub fn units_mut(&mut self) -> impl Iterator<Item = &mut CandidateUnit> {
+        self.police
+            .iter_mut()
+            .chain(&mut self.first)
+            .map(|s| &mut s.unit)
+    }
+
+    /// Why candidates were left out so far.
+    pub fn exclusions(&self) -> Exclusions {
+        self.exclusions
+    }
 }
 
 fn format_duration_zh(s: u32) -> String {
@@ -201,13 +237,30 @@ fn format_duration_zh(s: u32) -> String {
     }
 }
 
-/// Ranks units for an incident.
+/// Ranks units for an incident: [`shortlist`], then [`rank`].
 pub fn recommend(
     request: &RecommendRequest<'_>,
     candidates: &[CandidateUnit],
     travel: &dyn TravelTimes,
     config: &RecommendConfig,
 ) -> RecommendOutcome {
+    rank(
+        request,
+        shortlist(request, candidates, config),
+        travel,
+        config,
+    )
+}
+
+/// The cheap first phase of [`recommend`]: filters candidates by status,
+/// capabilities and straight-line range, and keeps the nearest
+/// `prefilter_count` of each pool (police, first responders). Only the kept
+/// units are copied, so a caller can run this over a large shared index.
+pub fn shortlist<'a>(
+    request: &RecommendRequest<'_>,
+    candidates: impl IntoIterator<Item = &'a CandidateUnit>,
+    config: &RecommendConfig,
+) -> Shortlist {
     let ty = request.incident_type;
     let required = ty.required_capabilities();
     let mut ex = Exclusions::default();
@@ -220,8 +273,10 @@ pub fn recommend(
         let dx = (p.lng() - request.point.lng()) * m_per_deg * cos_lat;
         (dx * dx + dy * dy).sqrt()
     };
-    let mut police: Vec<Shortlisted<'_>> = Vec::new();
-    let mut first: Vec<Shortlisted<'_>> = Vec::new();
+    // (unit, straight-line metres, pre-empted priority)
+    type Listed<'a> = (&'a CandidateUnit, f64, Option<Priority>);
+    let mut police: Vec<Listed<'a>> = Vec::new();
+    let mut first: Vec<Listed<'a>> = Vec::new();
     for u in candidates {
         let preempts = match (u.status, u.current_incident_priority) {
             (UnitStatus::Available, _) => None,
@@ -253,20 +308,17 @@ pub fn recommend(
             ex.beyond_range += 1;
             continue;
         }
-        let s = Shortlisted {
-            unit: u,
-            straight_m,
-            preempts,
-        };
-        if fr { first.push(s) } else { police.push(s) }
+        if fr {
+            first.push((u, straight_m, preempts));
+        } else {
+            police.push((u, straight_m, preempts));
+        }
     }
-    let keep = |pool: &mut Vec<Shortlisted<'_>>, ex: &mut Exclusions| {
+    let keep = |pool: &mut Vec<Listed<'a>>, ex: &mut Exclusions| {
         let k = config.prefilter_count.max(1);
         if pool.len() > k {
             pool.select_nth_unstable_by(k - 1, |a, b| {
-                a.straight_m
-                    .total_cmp(&b.straight_m)
-                    .then(a.unit.unit_id.cmp(&b.unit.unit_id))
+                a.1.total_cmp(&b.1).then(a.0.unit_id.cmp(&b.0.unit_id))
             });
             ex.not_shortlisted += pool.len() - k;
             pool.truncate(k);
@@ -283,9 +335,41 @@ pub fn recommend(
         first.clear();
     }
     keep(&mut first, &mut ex);
+    let owned = |pool: Vec<Listed<'a>>| -> Vec<Shortlisted> {
+        pool.into_iter()
+            .map(|(u, straight_m, preempts)| Shortlisted {
+                unit: u.clone(),
+                straight_m,
+                preempts,
+            })
+            .collect()
+    };
+    Shortlist {
+        police: owned(police),
+        first: owned(first),
+        max_first_responders: max_fr,
+        exclusions: ex,
+    }
+}
 
+/// The second phase of [`recommend`]: road ETAs for the shortlisted units
+/// (straight-line flight for drones), stale and pre-emption penalties, the
+/// result limits per pool, and the reasons.
+pub fn rank(
+    request: &RecommendRequest<'_>,
+    shortlist: Shortlist,
+    travel: &dyn TravelTimes,
+    config: &RecommendConfig,
+) -> RecommendOutcome {
+    let required = request.incident_type.required_capabilities();
+    let Shortlist {
+        police,
+        first,
+        max_first_responders: max_fr,
+        exclusions: mut ex,
+    } = shortlist;
     let n_police = police.len();
-    let all: Vec<Shortlisted<'_>> = police.into_iter().chain(first).collect();
+    let all: Vec<Shortlisted> = police.into_iter().chain(first).collect();
     // Drones fly: they get a straight-line ETA and are not sent to the router.
     let road: Vec<usize> = (0..all.len())
         .filter(|&i| all[i].unit.kind != UnitKind::Drone)
@@ -361,14 +445,14 @@ pub fn recommend(
 }
 
 fn explain(
-    s: &Shortlisted<'_>,
+    s: &Shortlisted,
     eta_s: u32,
     distance_m: u32,
     best_eta: Option<u32>,
     required: &BTreeSet<Capability>,
     config: &RecommendConfig,
 ) -> Recommendation {
-    let u = s.unit;
+    let u = &s.unit;
     let fr = u.kind.is_first_responder();
     let mut reasons = Vec::new();
     let mut zh = Vec::new();

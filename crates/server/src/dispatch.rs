@@ -17,10 +17,11 @@ use std::time::Duration;
 use pingan_core::{LatLng, Timestamp};
 use pingan_dispatch::diversion::{self, HandoffInput};
 use pingan_dispatch::{
-    Capability, Classifier, CommandLevel, DeliveryOutcome, Disposition, EscalationAction,
-    EscalationPolicy, EscalationState, Handoff, HandoffState, Incident, IncidentError,
-    IncidentNumber, Partner, PartnerUpdate, Priority, RetryPolicy, Taxonomy, TimelineEntry,
-    TimelineKind, UnitKind, UnitStatus,
+    CandidateUnit, Capability, Classifier, CommandLevel, DeliveryOutcome, Disposition,
+    EscalationAction, EscalationPolicy, EscalationState, Handoff, HandoffState, Incident,
+    IncidentError, IncidentNumber, Partner, PartnerUpdate, Priority, RecommendConfig,
+    RecommendRequest, RetryPolicy, Shortlist, Taxonomy, TimelineEntry, TimelineKind, UnitKind,
+    UnitStatus,
 };
 use pingan_roads::Snap;
 use pingan_store::{IncidentPatch, IncidentRow, NewTimelineEntry, TimelineRow};
@@ -47,7 +48,50 @@ pub struct UnitEntry {
     pub incident_id: Option<i64>,
     /// Road snap of `position`, computed when the position changes.
     pub snap: Option<Snap>,
+    /// The recommender's view of the unit, kept current with status and
+    /// position so a recommendation reads the index without copying it;
+    /// `None` without a position or with an unknown kind or status.
+    pub(crate) candidate: Option<CandidateUnit>,
 }
+
+impl UnitEntry {
+    /// Recomputes [`UnitEntry::candidate`] after a change of status,
+    /// position or capabilities. `position_age_s` is left at 0: it depends on
+    /// the query time and is set on the shortlisted few.
+    fn refresh_candidate(&mut self) {
+        self.candidate = match (
+            self.position,
+            UnitKind::from_code(&self.kind),
+            UnitStatus::from_code(&self.status),
+        ) {
+            (Some(position), Some(kind), Some(status)) => Some(CandidateUnit {
+                unit_id: self.id.to_string(),
+                kind,
+                status,
+                capabilities: unit_capabilities(self),
+                position,
+                position_age_s: 0,
+                current_incident_priority: None,
+            }),
+            _ => None,
+        };
+    }
+}
+
+/// What a recommendation needs to know about a shortlisted unit besides its
+/// candidate entry: its id, callsign and road snap.
+#[derive(Debug, Clone)]
+pub(crate) struct ShortlistedUnit {
+    pub(crate) id: i64,
+    pub(crate) callsign: String,
+    pub(crate) snap: Option<Snap>,
+}
+
+/// How long the units last recommended for an incident stand in for a fresh
+/// recommendation when that incident is dispatched (escalation candidates).
+const RECENT_RECOMMENDATION_MS: i64 = 60_000;
+/// Bound on remembered recommendations (oldest half dropped beyond it).
+const RECENT_RECOMMENDATION_CAP: usize = 4096;
 
 /// The dispatch service held in [`AppState::dispatch`].
 pub struct DispatchService {
@@ -55,6 +99,8 @@ pub struct DispatchService {
     classifier: RwLock<Arc<Classifier>>,
     units: RwLock<HashMap<i64, UnitEntry>>,
     units_loaded_at: Mutex<Option<i64>>,
+    /// Per incident: when it was last recommended and the police units shown.
+    recent_recommendations: Mutex<HashMap<i64, (i64, Vec<i64>)>>,
     locks: Vec<tokio::sync::Mutex<()>>,
     escalations: Mutex<HashMap<i64, EscalationState>>,
     /// Incidents whose escalation changed since it was last stored.
@@ -82,6 +128,7 @@ impl DispatchService {
             classifier: RwLock::new(Arc::new(Classifier::builtin())),
             units: RwLock::new(HashMap::new()),
             units_loaded_at: Mutex::new(None),
+            recent_recommendations: Mutex::new(HashMap::new()),
             locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
             escalations: Mutex::new(HashMap::new()),
             escalations_dirty: Mutex::new(Default::default()),
@@ -179,21 +226,21 @@ impl DispatchService {
                     _ => None,
                 },
             };
-            map.insert(
-                u.id,
-                UnitEntry {
-                    id: u.id,
-                    callsign: u.callsign,
-                    kind: u.kind,
-                    org_path: u.org_path,
-                    status: u.status,
-                    capabilities: u.capabilities,
-                    position,
-                    position_at: u.position_at,
-                    incident_id: u.incident_id,
-                    snap,
-                },
-            );
+            let mut entry = UnitEntry {
+                id: u.id,
+                callsign: u.callsign,
+                kind: u.kind,
+                org_path: u.org_path,
+                status: u.status,
+                capabilities: u.capabilities,
+                position,
+                position_at: u.position_at,
+                incident_id: u.incident_id,
+                snap,
+                candidate: None,
+            };
+            entry.refresh_candidate();
+            map.insert(u.id, entry);
         }
         *write(&self.units) = map;
         *lock_std(&self.units_loaded_at) = Some(s.now_ms());
@@ -211,6 +258,10 @@ impl DispatchService {
             u.position = Some(p);
             u.position_at = Some(at);
             u.snap = snap;
+            match u.candidate.as_mut() {
+                Some(c) => c.position = p,
+                None => u.refresh_candidate(),
+            }
         }
     }
 
@@ -218,6 +269,10 @@ impl DispatchService {
         if let Some(u) = write(&self.units).get_mut(&unit_id) {
             u.status = status.to_string();
             u.incident_id = incident;
+            match (u.candidate.as_mut(), UnitStatus::from_code(status)) {
+                (Some(c), Some(st)) => c.status = st,
+                _ => u.refresh_candidate(),
+            }
         }
     }
 
@@ -228,6 +283,64 @@ impl DispatchService {
     /// A snapshot of every indexed unit.
     pub fn units(&self) -> Vec<UnitEntry> {
         read(&self.units).values().cloned().collect()
+    }
+
+    /// The recommender's first phase over the unit index, under its read
+    /// lock without copying the index: only the shortlisted few are copied,
+    /// their position ages set for `now_ms`, with their ids, callsigns and
+    /// road snaps keyed by candidate id.
+    pub(crate) fn shortlist(
+        &self,
+        request: &RecommendRequest<'_>,
+        config: &RecommendConfig,
+        now_ms: i64,
+    ) -> (Shortlist, HashMap<String, ShortlistedUnit>) {
+        let units = read(&self.units);
+        let mut list = pingan_dispatch::shortlist(
+            request,
+            units.values().filter_map(|u| u.candidate.as_ref()),
+            config,
+        );
+        let mut found = HashMap::new();
+        for c in list.units_mut() {
+            let Some(u) = c.unit_id.parse::<i64>().ok().and_then(|id| units.get(&id)) else {
+                continue;
+            };
+            c.position_age_s = u
+                .position_at
+                .map(|t| ((now_ms - t).max(0) / 1000).min(u32::MAX as i64) as u32)
+                .unwrap_or(u32::MAX);
+            found.insert(
+                c.unit_id.clone(),
+                ShortlistedUnit {
+                    id: u.id,
+                    callsign: u.callsign.clone(),
+                    snap: u.snap,
+                },
+            );
+        }
+        (list, found)
+    }
+
+    /// Remembers the police units just recommended for an incident, so its
+    /// dispatch can arm escalation with them without routing again.
+    pub(crate) fn remember_recommendation(&self, incident_id: i64, at: i64, units: Vec<i64>) {
+        let mut m = lock_std(&self.recent_recommendations);
+        if m.len() >= RECENT_RECOMMENDATION_CAP {
+            let mut ats: Vec<i64> = m.values().map(|v| v.0).collect();
+            let mid = ats.len() / 2;
+            let cut = *ats.select_nth_unstable(mid).1;
+            m.retain(|_, v| v.0 > cut);
+        }
+        m.insert(incident_id, (at, units));
+    }
+
+    /// The police units recommended for an incident within the last minute.
+    pub(crate) fn recent_recommendation(&self, incident_id: i64, now: i64) -> Option<Vec<i64>> {
+        lock_std(&self.recent_recommendations)
+            .get(&incident_id)
+            .filter(|(at, _)| now - at <= RECENT_RECOMMENDATION_MS && now >= *at)
+            .map(|(_, u)| u.clone())
     }
 
     pub(crate) fn escalation_register(&self, st: EscalationState) {
@@ -481,7 +594,8 @@ pub(crate) fn unit_capabilities(u: &UnitEntry) -> std::collections::BTreeSet<Cap
 }
 
 /// Runs one state change on an incident under its lock: replay, apply `op`,
-/// persist the row patch and new timeline lines, publish `incident.updated`
+/// persist the row patch, new timeline lines and unit assignments in one
+/// transaction, publish `incident.updated`
 /// and hand the new state to [`case_state_changed`]. `op` returns the new
 /// timeline entries and the replay data to store with them.
 pub(crate) async fn mutate<F>(s: &AppState, id: i64, op: F) -> ApiResult<(IncidentRow, Incident)>
@@ -501,17 +615,23 @@ where
     let rows: Vec<NewTimelineEntry> = entries.iter().map(|e| to_row(e, &data)).collect();
     let updated = s
         .store
-        .update_incident(id, &patch_of(&inc), &rows, now.millis())
+        .update_incident_with_assignments(
+            id,
+            &patch_of(&inc),
+            &rows,
+            &assignment_rows(id, &inc),
+            now.millis(),
+        )
         .await?;
-    sync_assignments(s, id, &inc).await?;
     case_state_changed(s, &updated, &rows).await;
     Ok((updated, inc))
 }
 
-/// Mirrors the domain assignments into the store (one row per dispatch of a
-/// unit, numbered per unit).
-async fn sync_assignments(s: &AppState, id: i64, inc: &Incident) -> ApiResult<()> {
+/// The domain assignments as store rows (one row per dispatch of a unit,
+/// numbered per unit), written with the incident's change.
+fn assignment_rows(id: i64, inc: &Incident) -> Vec<pingan_store::AssignmentRow> {
     let mut seen: HashMap<&str, i64> = HashMap::new();
+    let mut out = Vec::with_capacity(inc.assignments().len());
     for a in inc.assignments() {
         let seq = seen.entry(a.unit_id.as_str()).or_insert(0);
         *seq += 1;
@@ -528,20 +648,18 @@ async fn sync_assignments(s: &AppState, id: i64, inc: &Incident) -> ApiResult<()
         } else {
             "dispatched"
         };
-        s.store
-            .put_assignment(&pingan_store::AssignmentRow {
-                incident_id: id,
-                unit_id: a.unit_id.parse().unwrap_or(-1),
-                seq: *seq,
-                stage: stage.to_string(),
-                dispatched_at: a.dispatched_at.millis(),
-                acknowledged_at: a.acknowledged_at.map(|t| t.millis()),
-                arrived_at: a.arrived_at.map(|t| t.millis()),
-                cleared_at: a.cleared_at.or(a.cancelled_at).map(|t| t.millis()),
-            })
-            .await?;
+        out.push(pingan_store::AssignmentRow {
+            incident_id: id,
+            unit_id: a.unit_id.parse().unwrap_or(-1),
+            seq: *seq,
+            stage: stage.to_string(),
+            dispatched_at: a.dispatched_at.millis(),
+            acknowledged_at: a.acknowledged_at.map(|t| t.millis()),
+            arrived_at: a.arrived_at.map(|t| t.millis()),
+            cleared_at: a.cleared_at.or(a.cancelled_at).map(|t| t.millis()),
+        });
     }
-    Ok(())
+    out
 }
 
 /// Every incident state change passes through here: it publishes

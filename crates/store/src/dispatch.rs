@@ -189,6 +189,17 @@ pub struct TaxonomyOverrideRow {
 }
 
 const INCIDENT_COLS: &str = "id, number, status, type_code, priority, description, lat, lng, address, org_id, org_path, caller_phone, caller_name, channel, disposition, created_at, dispatched_at, arrived_at, closed_at, updated_at";
+/// Applies an [`IncidentPatch`]: $1 status, $2 type, $3 priority, $4 org id,
+/// $5 org path, $6 reopen (1/0), $7 disposition, $8 dispatched, $9 arrived,
+/// $10 closed, $11 updated, $12 id.
+const PATCH_INCIDENT_SQL: &str = "UPDATE incidents SET status = COALESCE($1, status), type_code = COALESCE($2, type_code), priority = COALESCE($3, priority), \
+     org_id = COALESCE($4, org_id), org_path = COALESCE($5, org_path), \
+     disposition = CASE WHEN $6 = 1 THEN NULL ELSE COALESCE($7, disposition) END, \
+     dispatched_at = COALESCE(dispatched_at, $8), arrived_at = COALESCE(arrived_at, $9), \
+     closed_at = CASE WHEN $6 = 1 THEN NULL ELSE COALESCE($10, closed_at) END, updated_at = $11 WHERE id = $12";
+/// Inserts or replaces one assignment, keyed by incident, unit and seq.
+const PUT_ASSIGNMENT_SQL: &str = "INSERT INTO incident_assignments (incident_id, unit_id, seq, stage, dispatched_at, acknowledged_at, arrived_at, cleared_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     ON CONFLICT (incident_id, unit_id, seq) DO UPDATE SET stage = excluded.stage, acknowledged_at = excluded.acknowledged_at, arrived_at = excluded.arrived_at, cleared_at = excluded.cleared_at";
 const HANDOFF_COLS: &str = "id, incident_id, partner, status, attempts, next_attempt_at, seed, payload, feedback, history, created_at, updated_at";
 
 macro_rules! incident_row {
@@ -284,6 +295,35 @@ impl Store {
     /// (`JQ` + day + 6-digit sequence), inserts the incident, the call and the
     /// initial timeline, all in one transaction.
     pub async fn create_incident(&self, new: &NewIncident, now: i64) -> Result<IncidentRow> {
+        self.insert_incident(new, None, now).await
+    }
+
+    /// [`Store::create_incident`] followed, in the same transaction, by a first
+    /// change of the new row (the call taker's suggested classification). The
+    /// change is a separate UPDATE, so whatever records state changes of
+    /// incidents sees the creation and the change as two steps, while the
+    /// request pays for one transaction. `new.timeline` holds the lines of both.
+    pub async fn create_incident_changed(
+        &self,
+        new: &NewIncident,
+        change: &IncidentPatch,
+        now: i64,
+    ) -> Result<IncidentRow> {
+        if change.org_id.is_some() {
+            return Err(StoreError::Corrupt {
+                field: "incident.org_id",
+                reason: "a new incident's first change cannot move it".into(),
+            });
+        }
+        self.insert_incident(new, Some(change), now).await
+    }
+
+    async fn insert_incident(
+        &self,
+        new: &NewIncident,
+        change: Option<&IncidentPatch>,
+        now: i64,
+    ) -> Result<IncidentRow> {
         if new.day.len() != 8 || !new.day.bytes().all(|b| b.is_ascii_digit()) {
             return Err(StoreError::Corrupt {
                 field: "incident.day",
@@ -292,7 +332,8 @@ impl Store {
         }
         let org = self.get_org(new.org_id).await?;
         let c = &new.call;
-        let id: i64 = db!(self, p => {
+        let sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1");
+        let row = db!(self, p => {
             let mut tx = p.begin().await?;
             let seq: i64 = sqlx::query(
                 "INSERT INTO incident_seq (day, last) VALUES ($1, 1) ON CONFLICT (day) DO UPDATE SET last = incident_seq.last + 1 RETURNING last",
@@ -346,11 +387,32 @@ impl Store {
             .bind(c.received_at)
             .execute(&mut *tx)
             .await?;
+            if let Some(patch) = change {
+                let reopen = i64::from(patch.reopen);
+                sqlx::query(PATCH_INCIDENT_SQL)
+                    .bind(&patch.status)
+                    .bind(&patch.type_code)
+                    .bind(&patch.priority)
+                    .bind(None::<i64>)
+                    .bind(None::<String>)
+                    .bind(reopen)
+                    .bind(&patch.disposition)
+                    .bind(patch.dispatched_at)
+                    .bind(patch.arrived_at)
+                    .bind(patch.closed_at)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             insert_timeline!(tx, id, &new.timeline);
+            // Read back inside the transaction: no second pool round trip.
+            let r = sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_one(&mut *tx).await?;
+            let row = incident_row!(r);
             tx.commit().await?;
-            id
+            row
         });
-        self.get_incident(id).await
+        Ok(row)
     }
 
     pub async fn find_incident(&self, id: i64) -> Result<Option<IncidentRow>> {
@@ -426,6 +488,40 @@ impl Store {
         }))
     }
 
+    /// Open incidents created at or after `since` (ms) inside the bounding
+    /// box `[min_lat, max_lat] × [min_lng, max_lng]`, newest first, at most
+    /// `limit`: the candidates of duplicate-call suggestions, read through the
+    /// partial index of open incidents by position (migration 0010) instead
+    /// of scanning every open incident.
+    pub async fn open_incidents_near(
+        &self,
+        (min_lat, max_lat): (f64, f64),
+        (min_lng, max_lng): (f64, f64),
+        since: i64,
+        limit: i64,
+    ) -> Result<Vec<IncidentRow>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLS} FROM incidents WHERE closed_at IS NULL AND lat >= $1 AND lat <= $2 \
+             AND lng >= $3 AND lng <= $4 AND created_at >= $5 ORDER BY created_at DESC, id DESC LIMIT $6"
+        );
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(min_lat)
+                .bind(max_lat)
+                .bind(min_lng)
+                .bind(max_lng)
+                .bind(since)
+                .bind(limit)
+                .fetch_all(p)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(incident_row!(r));
+            }
+            out
+        }))
+    }
+
     /// Applies `patch` and appends `entries` to the timeline in one transaction.
     pub async fn update_incident(
         &self,
@@ -434,45 +530,76 @@ impl Store {
         entries: &[NewTimelineEntry],
         now: i64,
     ) -> Result<IncidentRow> {
+        self.update_incident_with_assignments(id, patch, entries, &[], now)
+            .await
+    }
+
+    /// [`Store::update_incident`] that also inserts or replaces `assignments`
+    /// (as [`Store::put_assignment`]) in the same transaction, so the row, its
+    /// timeline and its unit assignments never disagree. Returns the updated row,
+    /// read back inside the transaction.
+    pub async fn update_incident_with_assignments(
+        &self,
+        id: i64,
+        patch: &IncidentPatch,
+        entries: &[NewTimelineEntry],
+        assignments: &[AssignmentRow],
+        now: i64,
+    ) -> Result<IncidentRow> {
         let org_path = match patch.org_id {
             Some(o) => Some(self.get_org(o).await?.path),
             None => None,
         };
         let reopen = i64::from(patch.reopen);
-        let n = db!(self, p => {
+        let sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1");
+        let row = db!(self, p => {
             let mut tx = p.begin().await?;
-            let n = sqlx::query(
-                "UPDATE incidents SET status = COALESCE($1, status), type_code = COALESCE($2, type_code), priority = COALESCE($3, priority), \
-                 org_id = COALESCE($4, org_id), org_path = COALESCE($5, org_path), \
-                 disposition = CASE WHEN $6 = 1 THEN NULL ELSE COALESCE($7, disposition) END, \
-                 dispatched_at = COALESCE(dispatched_at, $8), arrived_at = COALESCE(arrived_at, $9), \
-                 closed_at = CASE WHEN $6 = 1 THEN NULL ELSE COALESCE($10, closed_at) END, updated_at = $11 WHERE id = $12",
-            )
-            .bind(&patch.status)
-            .bind(&patch.type_code)
-            .bind(&patch.priority)
-            .bind(patch.org_id)
-            .bind(&org_path)
-            .bind(reopen)
-            .bind(&patch.disposition)
-            .bind(patch.dispatched_at)
-            .bind(patch.arrived_at)
-            .bind(patch.closed_at)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            let n = sqlx::query(PATCH_INCIDENT_SQL)
+                .bind(&patch.status)
+                .bind(&patch.type_code)
+                .bind(&patch.priority)
+                .bind(patch.org_id)
+                .bind(&org_path)
+                .bind(reopen)
+                .bind(&patch.disposition)
+                .bind(patch.dispatched_at)
+                .bind(patch.arrived_at)
+                .bind(patch.closed_at)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             if n == 1 {
                 insert_timeline!(tx, id, entries);
+                for a in assignments {
+                    if a.incident_id != id {
+                        return Err(StoreError::Corrupt {
+                            field: "assignment.incident_id",
+                            reason: format!("assignment of incident {} written with incident {id}", a.incident_id),
+                        });
+                    }
+                    sqlx::query(PUT_ASSIGNMENT_SQL)
+                        .bind(a.incident_id)
+                        .bind(a.unit_id)
+                        .bind(a.seq)
+                        .bind(&a.stage)
+                        .bind(a.dispatched_at)
+                        .bind(a.acknowledged_at)
+                        .bind(a.arrived_at)
+                        .bind(a.cleared_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let r = sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_one(&mut *tx).await?;
+                let row = incident_row!(r);
                 tx.commit().await?;
+                Some(row)
+            } else {
+                None
             }
-            n
         });
-        if n == 0 {
-            return Err(not_found("incident", id));
-        }
-        self.get_incident(id).await
+        row.ok_or_else(|| not_found("incident", id))
     }
 
     /// Attaches a further call (a merged duplicate) to an incident, with its
@@ -568,10 +695,7 @@ impl Store {
 
     /// Inserts or replaces one assignment (keyed by incident, unit and seq).
     pub async fn put_assignment(&self, a: &AssignmentRow) -> Result<()> {
-        db!(self, p => sqlx::query(
-            "INSERT INTO incident_assignments (incident_id, unit_id, seq, stage, dispatched_at, acknowledged_at, arrived_at, cleared_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (incident_id, unit_id, seq) DO UPDATE SET stage = excluded.stage, acknowledged_at = excluded.acknowledged_at, arrived_at = excluded.arrived_at, cleared_at = excluded.cleared_at",
-        )
+        db!(self, p => sqlx::query(PUT_ASSIGNMENT_SQL)
         .bind(a.incident_id)
         .bind(a.unit_id)
         .bind(a.seq)

@@ -330,10 +330,163 @@ async fn case_handoffs(s: &Store) {
     assert_eq!(o[1].spec, None);
 }
 
+/// Intake's one-transaction path and the duplicate candidates' box query.
+async fn case_intake_paths(s: &Store) {
+    let (_city, st) = station(s).await;
+    let at_point = |lat: f64, lng: f64, at: i64| NewIncident {
+        day: "20261124".into(),
+        status: "created".into(),
+        type_code: None,
+        priority: None,
+        org_id: st.id,
+        call: NewCall {
+            lat,
+            lng,
+            ..call(at)
+        },
+        timeline: vec![
+            entry(at, "created", None),
+            entry(at + 5, "classified", None),
+        ],
+    };
+    let classify = IncidentPatch {
+        status: Some("classified".into()),
+        type_code: Some("fight".into()),
+        priority: Some("P2".into()),
+        ..Default::default()
+    };
+    let a = s
+        .create_incident_changed(&at_point(31.2, 121.4, 1000), &classify, 1005)
+        .await
+        .unwrap();
+    assert_eq!(a.number, "JQ20261124000001");
+    assert_eq!(
+        (
+            a.status.as_str(),
+            a.type_code.as_deref(),
+            a.priority.as_deref()
+        ),
+        ("classified", Some("fight"), Some("P2"))
+    );
+    assert_eq!((a.created_at, a.updated_at), (1000, 1005));
+    assert_eq!(a, s.get_incident(a.id).await.unwrap());
+    let kinds: Vec<String> = s
+        .incident_timeline(a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.entry.kind)
+        .collect();
+    assert_eq!(kinds, ["created", "classified"]);
+    let moving = IncidentPatch {
+        org_id: Some(st.id),
+        ..classify.clone()
+    };
+    assert!(matches!(
+        s.create_incident_changed(&at_point(31.2, 121.4, 1000), &moving, 1005)
+            .await,
+        Err(StoreError::Corrupt {
+            field: "incident.org_id",
+            ..
+        })
+    ));
+
+    // Near a (inside the box), far away, too old, and closed.
+    let b = s
+        .create_incident(&at_point(31.2010, 121.4010, 2000), 2000)
+        .await
+        .unwrap();
+    s.create_incident(&at_point(31.3, 121.4, 2000), 2000)
+        .await
+        .unwrap();
+    s.create_incident(&at_point(31.2, 121.4, 10), 10)
+        .await
+        .unwrap();
+    let c = s
+        .create_incident(&at_point(31.2001, 121.3999, 3000), 3000)
+        .await
+        .unwrap();
+    let closed = IncidentPatch {
+        status: Some("closed".into()),
+        closed_at: Some(3500),
+        disposition: Some("resolved".into()),
+        ..Default::default()
+    };
+    s.update_incident(c.id, &closed, &[], 3500).await.unwrap();
+    let near = s
+        .open_incidents_near((31.195, 31.205), (121.395, 121.405), 500, 10)
+        .await
+        .unwrap();
+    let ids: Vec<i64> = near.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [b.id, a.id], "newest first, open, in box and window");
+    let one = s
+        .open_incidents_near((31.195, 31.205), (121.395, 121.405), 500, 1)
+        .await
+        .unwrap();
+    assert_eq!(one.len(), 1);
+
+    // A change with its assignments in one transaction; a foreign one is refused
+    // and leaves nothing behind.
+    let asg = AssignmentRow {
+        incident_id: a.id,
+        unit_id: 7,
+        seq: 1,
+        stage: "dispatched".into(),
+        dispatched_at: 4000,
+        acknowledged_at: None,
+        arrived_at: None,
+        cleared_at: None,
+    };
+    let dispatched = IncidentPatch {
+        status: Some("dispatched".into()),
+        dispatched_at: Some(4000),
+        ..Default::default()
+    };
+    let foreign = AssignmentRow {
+        incident_id: b.id,
+        ..asg.clone()
+    };
+    assert!(matches!(
+        s.update_incident_with_assignments(
+            a.id,
+            &dispatched,
+            &[entry(4000, "dispatched", Some(7))],
+            &[foreign],
+            4000
+        )
+        .await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert_eq!(s.get_incident(a.id).await.unwrap().status, "classified");
+    assert!(s.incident_assignments(b.id).await.unwrap().is_empty());
+    let a2 = s
+        .update_incident_with_assignments(
+            a.id,
+            &dispatched,
+            &[entry(4000, "dispatched", Some(7))],
+            std::slice::from_ref(&asg),
+            4000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (a2.status.as_str(), a2.dispatched_at),
+        ("dispatched", Some(4000))
+    );
+    assert_eq!(s.incident_assignments(a.id).await.unwrap(), vec![asg]);
+    assert_eq!(s.incident_timeline(a.id).await.unwrap().len(), 3);
+    assert!(matches!(
+        s.update_incident_with_assignments(999_999, &dispatched, &[], &[], 1)
+            .await,
+        Err(StoreError::NotFound { .. })
+    ));
+}
+
 macro_rules! suite {
     ($dbs:expr) => {{
         case_incidents(&$dbs.open("incidents").await).await;
         case_handoffs(&$dbs.open("handoffs").await).await;
+        case_intake_paths(&$dbs.open("intake").await).await;
     }};
 }
 

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use pingan_core::normalize::phone::Phone;
 use pingan_core::{LatLng, Timestamp};
-use pingan_dispatch::{Channel, Classification, Evidence, IncidentNumber};
+use pingan_dispatch::{Channel, Classification, Evidence, Incident, IncidentNumber};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -179,21 +179,22 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
         .map(|t| t.name_zh().to_string())
         .unwrap_or_default();
 
-    // Duplicates among open incidents near the call in the last window.
+    // Duplicates among open incidents near the call in the last window: a
+    // bounding box of the matching radius around the call, read through the
+    // index of open incidents by position.
     let cfg = pingan_dispatch::DuplicateConfig::default();
-    let (open_rows, _) = s
+    // 5% margin over the radius: the box must contain the matching circle
+    // whatever the approximation of degrees to metres.
+    let per_deg = pingan_core::geo::EARTH_RADIUS_M.to_radians();
+    let dlat = cfg.radius_m * 1.05 / per_deg;
+    let dlng = cfg.radius_m * 1.05 / (per_deg * point.lat().to_radians().cos().max(0.01));
+    let open_rows = s
         .store
-        .list_incidents(
-            &pingan_store::IncidentFilter {
-                path_prefix: "/".into(),
-                since: Some(received - cfg.window_s * 1000),
-                open: true,
-                ..Default::default()
-            },
-            pingan_store::Page {
-                limit: 500,
-                offset: 0,
-            },
+        .open_incidents_near(
+            (point.lat() - dlat, point.lat() + dlat),
+            (point.lng() - dlng, point.lng() + dlng),
+            received - cfg.window_s * 1000,
+            500,
         )
         .await?;
     let open: Vec<pingan_dispatch::OpenIncident> = open_rows
@@ -218,6 +219,11 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
         &cfg,
     );
 
+    // The incident is created with its suggested classification applied, in
+    // one transaction: the domain incident produces both timeline lines (so a
+    // replay reaches the same state), and the store records the creation and
+    // the classification as two steps. The call taker confirms or overrides
+    // the suggestion with /classify.
     let at = Timestamp(received);
     let number_day = IncidentNumber::for_time(at, crate::dispatch::UTC_OFFSET_MIN, 1)
         .map_err(|e| ApiError::invalid("time", e.to_string()))?;
@@ -227,14 +233,19 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
         channel.code(),
         description.chars().take(60).collect::<String>()
     );
-    let created = pingan_store::NewTimelineEntry {
-        at: received,
-        kind: "created".into(),
-        actor: actor.to_string(),
-        detail: summary,
-        unit_id: None,
-        data: json!({"org": org_id.to_string()}).to_string(),
-    };
+    let org = org_id.to_string();
+    let mut inc = Incident::create(number_day, &org, at, actor, &summary)
+        .map_err(crate::dispatch::incident_error)?;
+    let created_line = crate::dispatch::to_row(&inc.timeline()[0], &json!({ "org": org }));
+    // As a later /classify would: never earlier than the call itself.
+    let classified_at = Timestamp(s.now_ms().max(received));
+    let classified = inc
+        .classify(&cls.type_code, cls.priority, classified_at, "classifier")
+        .map_err(crate::dispatch::incident_error)?;
+    let classified_line = crate::dispatch::to_row(
+        &classified,
+        &json!({"type": cls.type_code, "priority": cls.priority.to_string()}),
+    );
     let call = pingan_store::NewCall {
         channel: channel.code().into(),
         caller_phone: phone.as_str().to_string(),
@@ -247,7 +258,7 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
     };
     let row = s
         .store
-        .create_incident(
+        .create_incident_changed(
             &pingan_store::NewIncident {
                 day: format!("{y:04}{m:02}{d:02}"),
                 status: "created".into(),
@@ -255,9 +266,13 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
                 priority: None,
                 org_id,
                 call,
-                timeline: vec![created],
+                timeline: vec![created_line.clone(), classified_line.clone()],
             },
-            s.now_ms(),
+            &pingan_store::IncidentPatch {
+                org_id: None,
+                ..crate::dispatch::patch_of(&inc)
+            },
+            classified_at.millis(),
         )
         .await?;
     // Issuing the receipt code must never fail the call itself.
@@ -268,33 +283,15 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
             None
         }
     };
-    crate::dispatch::case_state_changed(
-        s,
-        &row,
-        &[pingan_store::NewTimelineEntry {
-            at: received,
-            kind: "created".into(),
-            actor: actor.to_string(),
-            detail: String::new(),
-            unit_id: None,
-            data: "{}".into(),
-        }],
-    )
-    .await;
-    // The suggestion is applied at once so units can be recommended without
-    // waiting; the call taker confirms or overrides it with /classify.
-    let (tc, prio) = (cls.type_code.clone(), cls.priority);
-    let row = match crate::dispatch::mutate(s, row.id, move |inc, now| {
-        let e = inc
-            .classify(&tc, prio, now, "classifier")
-            .map_err(crate::dispatch::incident_error)?;
-        Ok((vec![e], json!({"type": tc, "priority": prio.to_string()})))
-    })
-    .await
-    {
-        Ok((r, _)) => r,
-        Err(_) => row,
+    // Both steps reach the state-change hook, in order, as separate changes.
+    let as_created = pingan_store::IncidentRow {
+        status: "created".into(),
+        type_code: None,
+        priority: None,
+        ..row.clone()
     };
+    crate::dispatch::case_state_changed(s, &as_created, &[created_line]).await;
+    crate::dispatch::case_state_changed(s, &row, &[classified_line]).await;
     let mut duplicates = Vec::new();
     for mg in merges {
         if let Some(o) = open_rows

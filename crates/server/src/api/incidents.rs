@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use pingan_core::LatLng;
 use pingan_core::normalize::mask::{mask_name, mask_phone};
-use pingan_dispatch::recommend::{CandidateUnit, RecommendConfig, RecommendRequest, TravelTimes};
+use pingan_dispatch::recommend::{RecommendConfig, RecommendRequest, TravelTimes};
 use pingan_dispatch::{CommandLevel, Partner, PartnerUpdate, Priority, UnitStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -166,7 +166,15 @@ pub async fn incident_dto(
     }
     let tax = s.dispatch.taxonomy();
     let mut units = Vec::new();
-    for a in s.store.incident_assignments(row.id).await? {
+    // Assignments are stored with the first dispatch, which also sets
+    // `dispatched_at` for good: an incident never dispatched has none (new
+    // incidents are described several times per call; skip the read).
+    let assignments = if row.dispatched_at.is_some() {
+        s.store.incident_assignments(row.id).await?
+    } else {
+        Vec::new()
+    };
+    for a in assignments {
         let callsign = match s.dispatch.unit(a.unit_id) {
             Some(u) => u.callsign,
             None => s
@@ -492,64 +500,42 @@ pub fn recommend_for(
             "the road network is not loaded",
         )
     })?;
-    let now = s.now_ms();
-    let units = s.dispatch.units();
-    let mut snaps = std::collections::HashMap::with_capacity(units.len());
-    let mut cands = Vec::with_capacity(units.len());
-    let mut meta = std::collections::HashMap::with_capacity(units.len());
-    for u in &units {
-        let (Some(pos), Some(kind), Some(status)) = (
-            u.position,
-            pingan_dispatch::UnitKind::from_code(&u.kind),
-            UnitStatus::from_code(&u.status),
-        ) else {
-            continue;
-        };
-        if let Some(sn) = &u.snap {
-            snaps.insert((pos.lat().to_bits(), pos.lng().to_bits()), *sn);
-        }
-        meta.insert(u.id.to_string(), (u.id, u.callsign.clone()));
-        cands.push(CandidateUnit {
-            unit_id: u.id.to_string(),
-            kind,
-            status,
-            capabilities: svc::unit_capabilities(u),
-            position: pos,
-            position_age_s: u
-                .position_at
-                .map(|t| ((now - t).max(0) / 1000).min(u32::MAX as i64) as u32)
-                .unwrap_or(u32::MAX),
-            current_incident_priority: None,
-        });
-    }
-    let travel = RoadTravel {
-        router: &city.router,
-        snaps: &snaps,
-    };
     let cfg = RecommendConfig {
         max_results,
         allow_preemption: false,
         stale_after_s: s.config.position_stale_secs as u32,
         ..RecommendConfig::default()
     };
-    let out = pingan_dispatch::recommend(
-        &RecommendRequest {
-            point,
-            incident_type: ty,
-            priority,
-        },
-        &cands,
-        &travel,
-        &cfg,
-    );
+    let request = RecommendRequest {
+        point,
+        incident_type: ty,
+        priority,
+    };
+    // The cheap phase runs over the shared unit index; only the shortlisted
+    // few are copied out and routed.
+    let (list, meta) = s.dispatch.shortlist(&request, &cfg, s.now_ms());
+    let snaps = list
+        .units()
+        .filter_map(|c| {
+            Some((
+                (c.position.lat().to_bits(), c.position.lng().to_bits()),
+                meta.get(&c.unit_id)?.snap?,
+            ))
+        })
+        .collect();
+    let travel = RoadTravel {
+        router: &city.router,
+        snaps: &snaps,
+    };
+    let out = pingan_dispatch::rank(&request, list, &travel, &cfg);
     Ok(out
         .recommendations
         .into_iter()
         .filter_map(|r| {
-            let (id, callsign) = meta.get(&r.unit_id)?.clone();
+            let m = meta.get(&r.unit_id)?;
             Some(RecommendationDto {
-                unit_id: id,
-                callsign,
+                unit_id: m.id,
+                callsign: m.callsign.clone(),
                 kind: r.kind.code().to_string(),
                 eta_s: r.eta_s,
                 distance_m: r.distance_m,
@@ -582,6 +568,15 @@ async fn recommendations(
         .unwrap_or(Priority::P3);
     let point = LatLng::new(row.lat, row.lng).map_err(|e| ApiError::internal(e.to_string()))?;
     let items = recommend_for(&s, point, &tc, prio, 5)?;
+    s.dispatch.remember_recommendation(
+        id,
+        s.now_ms(),
+        items
+            .iter()
+            .filter(|r| !r.first_responder)
+            .map(|r| r.unit_id)
+            .collect(),
+    );
     Ok(axum::Json(Recommendations { items }))
 }
 
@@ -607,10 +602,17 @@ async fn dispatch(
             "at most 50 units per dispatch",
         ));
     }
-    // Next candidates for escalation: the recommendation order at dispatch time.
+    // Next candidates for escalation: the police units the dispatcher was
+    // just shown for this incident, else the recommendation order now.
     s.dispatch.ensure_units(&s).await?;
-    let next = match (row.type_code.as_deref(), LatLng::new(row.lat, row.lng)) {
-        (Some(tc), Ok(pt)) => {
+    let recent = s.dispatch.recent_recommendation(id, s.now_ms());
+    let next = match (
+        recent,
+        row.type_code.as_deref(),
+        LatLng::new(row.lat, row.lng),
+    ) {
+        (Some(units), _, _) => units,
+        (None, Some(tc), Ok(pt)) => {
             let prio = row
                 .priority
                 .as_deref()
@@ -625,7 +627,7 @@ async fn dispatch(
                 })
                 .unwrap_or_default()
         }
-        _ => Vec::new(),
+        (None, _, _) => Vec::new(),
     };
     let row = svc::dispatch_units(&s, id, &r.unit_ids, &p.name, next).await?;
     Ok(axum::Json(incident_dto(&s, &row, false).await?))
