@@ -73,40 +73,42 @@ fn house_key(r: &Record) -> Option<String> {
     Some(if s.is_empty() { a.to_owned() } else { s })
 }
 
-fn keys(r: &Record) -> Vec<(RelationKind, String, u64)> {
-    let mut out = Vec::new();
+/// Calls `f` with each relation key of a record: kind, shared value and hash.
+fn visit_keys(r: &Record, f: &mut dyn FnMut(RelationKind, &str, u64)) {
     let has_person =
         r.get(targets::person_name()).is_some() || r.get(targets::person_id_number()).is_some();
     if !has_person {
-        return out;
+        return;
     }
     if let Some(h) = house_key(r) {
-        out.push((RelationKind::SameHouse, h.clone(), h64(1, &h, 0)));
+        f(RelationKind::SameHouse, &h, h64(1, &h, 0));
     }
     if let Some(p) = r.get(targets::vehicle_plate()) {
-        out.push((RelationKind::SameVehicle, p.to_owned(), h64(2, p, 0)));
+        f(RelationKind::SameVehicle, p, h64(2, p, 0));
     }
     if let Some(p) = r.get(targets::person_phone()) {
-        out.push((RelationKind::SamePhone, p.to_owned(), h64(3, p, 0)));
+        f(RelationKind::SamePhone, p, h64(3, p, 0));
     }
     if let Some(place) = r.get(targets::event_place()) {
         let b = r.observed_at.millis().div_euclid(BUCKET_MS);
-        out.push((
-            RelationKind::SeenTogether,
-            place.to_owned(),
-            h64(4, place, b),
-        ));
+        f(RelationKind::SeenTogether, place, h64(4, place, b));
     }
+}
+
+fn keys(r: &Record) -> Vec<(RelationKind, String, u64)> {
+    let mut out = Vec::new();
+    visit_keys(r, &mut |kind, via, k| out.push((kind, via.to_owned(), k)));
     out
 }
 
 impl RelationIndex {
     pub fn add(&mut self, id: RecordId, r: &Record) {
-        for (_, _, k) in keys(r) {
+        // Only the hashes are kept: no copy of the shared values per record.
+        visit_keys(r, &mut |_, _, k| {
             let next = self.heads.get(&k).copied().unwrap_or(NO_POSTING);
             self.heads.insert(k, self.postings.len() as u32);
             self.postings.push((id, next, r.observed_at.millis()));
-        }
+        });
     }
 
     /// Records filed under `key` with their observation times, oldest first.

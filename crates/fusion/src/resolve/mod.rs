@@ -394,9 +394,20 @@ impl Facts {
     /// date); the address cell with the surname (a household); the phone.
     fn block_keys(&self, names: &Names) -> Vec<(u64, Probe)> {
         let mut out = Vec::with_capacity(10);
-        let name: Vec<char> = self
+        self.block_keys_into(names, &mut out);
+        out
+    }
+
+    /// [`Facts::block_keys`] into a reused buffer (cleared first): this runs
+    /// twice per record.
+    fn block_keys_into(&self, names: &Names, out: &mut Vec<(u64, Probe)>) {
+        out.clear();
+        let mut name = self
             .name
-            .map_or_else(Vec::new, |n| names.get(n).chars().collect());
+            .map(|n| names.get(n).chars())
+            .into_iter()
+            .flatten();
+        let surname = name.next();
         let year = self.birth / 10_000;
         if let Some(n) = self.name {
             out.push((h64c("n", n.0, 0), Probe::WithoutBirth));
@@ -404,11 +415,11 @@ impl Facts {
                 out.push((h64c("ny", n.0, u64::from(year)), Probe::WithBirth));
             }
         }
-        if let Some(&surname) = name.first() {
+        if let Some(surname) = surname {
             if self.birth > 0 {
                 let birth = u64::from(self.birth);
                 out.push((h64c("sd", surname as u32, birth), Probe::WithBirth));
-                for &c in name.iter().skip(1).take(3) {
+                for c in name.take(3) {
                     out.push((h64c("gd", c as u32, birth), Probe::WithBirth));
                 }
             }
@@ -427,7 +438,6 @@ impl Facts {
         }
         out.sort_unstable_by_key(|k| k.0);
         out.dedup_by_key(|k| k.0);
-        out
     }
 
     fn probes(&self, p: Probe) -> bool {
@@ -470,9 +480,10 @@ struct Blocks {
 
 impl Blocks {
     const END: u32 = u32::MAX;
-    /// A record joining an entity usually repeats keys it already has: an
-    /// entity among this many newest postings of a key is not filed again.
-    const DEDUP_WINDOW: usize = 8;
+    /// An entity among this many newest postings of a key is not filed again
+    /// (each posting looked at is a cache miss; records that repeat their
+    /// entity's facts file no keys at all, see [`Resolver::add`]).
+    const DEDUP_WINDOW: usize = 1;
 
     fn insert(&mut self, key: u64, e: EntityId) {
         let head = self.heads.get(&key).copied().unwrap_or(Self::END);
@@ -652,6 +663,9 @@ pub struct Resolver {
     key_index: HashMap<(EntityKind, u64), EntityId>,
     blocks: Blocks,
     names: Names,
+    /// Scratch buffers of `add`, kept to spare two allocations per record.
+    key_buf: Vec<(u64, Probe)>,
+    cand_buf: Vec<EntityId>,
     possible: Vec<PossibleMatch>,
     ops: Vec<Operation>,
 }
@@ -714,6 +728,8 @@ impl Resolver {
             key_index: HashMap::new(),
             blocks: Blocks::default(),
             names: Names::default(),
+            key_buf: Vec::new(),
+            cand_buf: Vec::new(),
             possible: Vec::new(),
             ops: Vec::new(),
         }
@@ -790,6 +806,15 @@ impl Resolver {
         let (entity, joined, explanation) = self.resolve_person(rid, &facts);
         let ent = &mut self.entities[entity.0 as usize];
         ent.records.push(rid);
+        // A record that repeats what its entity already holds (its one name and
+        // birth date, a known address and phone) has exactly keys the entity is
+        // filed under already: skip filing them again.
+        let s = &ent.summary;
+        let redundant = joined
+            && facts.name.is_none_or(|n| s.names == [n])
+            && (facts.birth == 0 || s.births == [facts.birth])
+            && (facts.addr == 0 || s.addrs.iter().any(|a| a.0 == facts.addr))
+            && (facts.phone == 0 || s.phones.contains(&facts.phone));
         ent.summary.add(&facts);
         if facts.id != 0 {
             self.id_index.entry(facts.id).or_insert(entity);
@@ -797,8 +822,13 @@ impl Resolver {
         if facts.phone != 0 {
             self.phone_index.entry(facts.phone).or_insert(entity);
         }
-        for (k, _) in facts.block_keys(&self.names) {
-            self.blocks.insert(k, entity);
+        if !redundant {
+            let mut keys = std::mem::take(&mut self.key_buf);
+            facts.block_keys_into(&self.names, &mut keys);
+            for (k, _) in &keys {
+                self.blocks.insert(*k, entity);
+            }
+            self.key_buf = keys;
         }
         self.rec_person.push(Some(entity));
         self.rec_facts.push(facts);
@@ -975,21 +1005,25 @@ impl Resolver {
             }
         }
         // Probabilistic: gather candidates from the blocks.
-        let mut cands: Vec<EntityId> = Vec::new();
-        for (k, probe) in f.block_keys(&self.names) {
-            if f.probes(probe) {
+        let mut cands = std::mem::take(&mut self.cand_buf);
+        cands.clear();
+        let mut keys = std::mem::take(&mut self.key_buf);
+        f.block_keys_into(&self.names, &mut keys);
+        for (k, probe) in &keys {
+            if f.probes(*probe) {
                 cands.extend(
                     self.blocks
-                        .newest(k, self.cfg.max_block)
+                        .newest(*k, self.cfg.max_block)
                         .map(|e| self.canonical(e)),
                 );
             }
         }
+        self.key_buf = keys;
         cands.sort_unstable();
         cands.dedup();
         let mut best: Option<(f64, EntityId, [FieldComparison; 4])> = None;
         let mut scored = 0u32;
-        for e in cands {
+        for &e in &cands {
             let s = &self.entities[e.0 as usize].summary;
             // Two different valid ID numbers are two different people.
             if f.id != 0 && !s.ids.is_empty() && !s.ids.contains(&f.id) {
@@ -1003,6 +1037,7 @@ impl Resolver {
                 best = Some((score, e, comps));
             }
         }
+        self.cand_buf = cands;
         let best = best.map(|(score, e, comps)| (score, e, comps.to_vec()));
         match best {
             Some((score, e, comps)) if score >= self.cfg.link_threshold => (
