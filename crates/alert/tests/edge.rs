@@ -147,6 +147,40 @@ fn single_event_parse_and_wire_round_trip() {
     );
 }
 
+/// The raw-event form is byte-for-byte what the earlier generic-JSON writer
+/// produced (sorted keys, `location` only when known, attribute values as
+/// strings), so stored raw events keep one shape across versions.
+#[test]
+fn wire_form_is_exact_and_stable() {
+    let mut e = ev_at(
+        "D1",
+        42,
+        &[plate("川A00042"), card("C-1")],
+        ll(30.61, 104.01),
+    );
+    e.attributes.insert("lane".into(), "2".into());
+    e.attributes.insert("dir".into(), "N\"E".into());
+    assert_eq!(
+        event_to_json(&e),
+        format!(
+            r#"{{"attributes":{{"dir":"N\"E","lane":"2"}},"identifiers":[{{"kind":"plate","value":"川A00042"}},{{"kind":"card","value":"C-1"}}],"kind":"{}","location":{{"lat":30.61,"lng":104.01}},"sensor_id":"D1","time":{}}}"#,
+            e.kind.as_str(),
+            e.time.millis()
+        )
+    );
+    e.location = None;
+    e.attributes.clear();
+    e.identifiers.clear();
+    assert_eq!(
+        event_to_json(&e),
+        format!(
+            r#"{{"attributes":{{}},"identifiers":[],"kind":"{}","sensor_id":"D1","time":{}}}"#,
+            e.kind.as_str(),
+            e.time.millis()
+        )
+    );
+}
+
 fn sample_alert() -> AlertDraft {
     let mut e = city(quiet_config());
     let mut sp = spec(ids(&[plate("川A12345")]), Condition::Sighting);
