@@ -5,11 +5,23 @@
 //!
 //! Watch specs and alert drafts are stored as JSON text written by the server;
 //! the columns beside them (status, org path, times) are what queries filter on.
+//!
+//! On SQLite the raw events live in a database file of their own beside the
+//! main one (`pingan.db` → `pingan.events.db`, see [`event_db_path`]), with
+//! its own pool: SQLite has one writer lock per file, and the raw-event stream
+//! (hundreds of thousands of rows a second) must never hold the lock that
+//! alert, audit and every other write takes. PostgreSQL keeps them in its one
+//! database (row-level locking already keeps them apart).
 
-use sqlx::{AssertSqlSafe, Row};
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, Connection, Row};
 
 use crate::orgs::escape_like;
-use crate::{Page, Result, Store, StoreError, db};
+use crate::{BackendRef, Page, Result, Store, StoreError, db};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SensorRow {
@@ -143,9 +155,102 @@ const SENSOR_COLS: &str =
 const WATCH_COLS: &str = "id, label, spec, legal_basis, case_ref, owner, org_path, expires_at, created_by, status, ended_at, created_at, updated_at";
 const ALERT_COLS: &str = "id, rule, watch_id, org_path, priority, status, alert_time, draft, history, outcome, incident_id, hits, created_at, updated_at";
 
-/// Rows per multi-row INSERT of raw events (4 parameters each, well under
-/// SQLite's parameter limit).
+/// Rows per multi-row INSERT of raw events on PostgreSQL (4 parameters each).
 const EVENT_CHUNK: usize = 500;
+
+/// Schema of the SQLite raw-event database. `id` is a plain rowid (no
+/// AUTOINCREMENT bookkeeping per insert); the purge index covers only events
+/// that hit no rule, the only ones the retention purge deletes.
+const EVENT_DB_SCHEMA: &str = "\
+CREATE TABLE IF NOT EXISTS alert_events (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    sensor_id TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    hit INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alert_events_unhit_at ON alert_events(at) WHERE hit = 0;
+PRAGMA user_version = 1;
+";
+
+/// The raw-event database file that goes with the main SQLite file `main`:
+/// `x.db` → `x.events.db`, any other name gets `.events.db` appended.
+pub fn event_db_path(main: &str) -> String {
+    match main.strip_suffix(".db") {
+        Some(stem) => format!("{stem}.events.db"),
+        None => format!("{main}.events.db"),
+    }
+}
+
+/// Opens (creating if needed) the raw-event database beside the main SQLite
+/// file `main` and returns its pool.
+///
+/// Raw events of an older layout, kept in the main file's `alert_events`, are
+/// moved over once, keeping their ids (so a move cut short by a crash is
+/// simply redone: rows already moved are skipped).
+pub(crate) async fn open_event_db(main: &str) -> Result<SqlitePool> {
+    let opts = SqliteConnectOptions::new()
+        .filename(event_db_path(main))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10));
+    let mut conn = sqlx::SqliteConnection::connect_with(&opts).await?;
+    sqlx::raw_sql(EVENT_DB_SCHEMA).execute(&mut conn).await?;
+    sqlx::query("ATTACH DATABASE ? AS legacy")
+        .bind(main)
+        .execute(&mut conn)
+        .await?;
+    let legacy: Option<i64> = sqlx::query(
+        "SELECT 1 AS x FROM legacy.sqlite_master WHERE type = 'table' AND name = 'alert_events'",
+    )
+    .fetch_optional(&mut conn)
+    .await?
+    .map(|r| r.try_get("x"))
+    .transpose()?;
+    let pending = match legacy {
+        Some(_) => sqlx::query("SELECT 1 AS x FROM legacy.alert_events LIMIT 1")
+            .fetch_optional(&mut conn)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    if pending {
+        let mut tx = conn.begin().await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO main.alert_events (id, at, sensor_id, raw, hit) \
+             SELECT id, at, sensor_id, raw, hit FROM legacy.alert_events",
+        )
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM legacy.alert_events")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    }
+    sqlx::query("DETACH DATABASE legacy")
+        .execute(&mut conn)
+        .await?;
+    conn.close().await?;
+    // One writer at a time anyway; the second connection serves counts and
+    // purges without waiting for an insert to finish.
+    Ok(SqlitePoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(opts)
+        .await?)
+}
+
+/// `[[at,"sensor_id","raw",hit],…]`: a whole raw-event batch as one JSON
+/// parameter for SQLite's `json_each` (one cached statement and one bind per
+/// batch instead of four binds per row).
+fn events_json(events: &[NewEvent]) -> String {
+    let rows: Vec<(i64, &str, &str, i64)> = events
+        .iter()
+        .map(|e| (e.at, e.sensor_id.as_str(), e.raw.as_str(), i64::from(e.hit)))
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_string())
+}
 
 /// Rows deleted per statement by the retention purge.
 const PURGE_CHUNK: i64 = 5_000;
@@ -205,6 +310,16 @@ macro_rules! alert_row {
             hits: $r.try_get("hits")?,
             created_at: $r.try_get("created_at")?,
             updated_at: $r.try_get("updated_at")?,
+        }
+    };
+}
+
+/// [`db!`] over the raw-event pool (see [`Store::events_backend`]).
+macro_rules! events_db {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store.events_backend() {
+            BackendRef::Sqlite($pool) => $body,
+            BackendRef::Postgres($pool) => $body,
         }
     };
 }
@@ -315,29 +430,68 @@ impl Store {
         Ok(())
     }
 
-    /// Moves `last_seen` forward for many sensors in one transaction (the
-    /// write-behind path records liveness once per flush, not per event).
+    /// Moves `last_seen` forward for many sensors in one statement (the
+    /// write-behind path records liveness once per flush, not per event). One
+    /// statement, not one per sensor: on SQLite a transaction holds the main
+    /// file's write lock for all its round trips, and alert writes queue behind it.
     pub async fn touch_sensors(&self, seen: &[(String, i64)], now: i64) -> Result<()> {
         if seen.is_empty() {
             return Ok(());
         }
-        db!(self, p => {
-            let mut tx = p.begin().await?;
-            for (id, at) in seen {
+        // One row per sensor: UPDATE … FROM uses an arbitrary one of several matches.
+        let mut latest: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+        for (id, at) in seen {
+            let t = latest.entry(id.as_str()).or_insert(*at);
+            *t = (*t).max(*at);
+        }
+        match self.backend() {
+            BackendRef::Sqlite(p) => {
+                let json = serde_json::to_string(&latest.into_iter().collect::<Vec<_>>())
+                    .unwrap_or_else(|_| "[]".to_string());
+                let _writer = self.main_writer().await;
                 sqlx::query(
                     "UPDATE alert_sensors SET \
-                     last_seen = CASE WHEN last_seen IS NULL OR last_seen < $2 THEN $2 ELSE last_seen END, \
-                     updated_at = $3 WHERE id = $1",
+                     last_seen = CASE WHEN last_seen IS NULL OR last_seen < j.at THEN j.at ELSE last_seen END, \
+                     updated_at = $2 \
+                     FROM (SELECT value ->> 0 AS id, value ->> 1 AS at FROM json_each($1)) AS j \
+                     WHERE alert_sensors.id = j.id",
                 )
-                .bind(id)
-                .bind(*at)
+                .bind(json)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(p)
                 .await?;
             }
-            tx.commit().await?;
-        });
+            BackendRef::Postgres(p) => {
+                let (ids, ats): (Vec<String>, Vec<i64>) =
+                    latest.into_iter().map(|(k, v)| (k.to_string(), v)).unzip();
+                sqlx::query(
+                    "UPDATE alert_sensors AS s SET \
+                     last_seen = CASE WHEN s.last_seen IS NULL OR s.last_seen < j.at THEN j.at ELSE s.last_seen END, \
+                     updated_at = $3 \
+                     FROM UNNEST($1::text[], $2::bigint[]) AS j(id, at) \
+                     WHERE s.id = j.id",
+                )
+                .bind(ids)
+                .bind(ats)
+                .bind(now)
+                .execute(p)
+                .await?;
+            }
+        }
         Ok(())
+    }
+
+    /// On SQLite, the in-process turn at the main file's writer lock for the
+    /// alert hot path (alert inserts, liveness touches), shared with audit
+    /// appends, which hold that lock for a whole transaction. Waiting here is
+    /// exact; colliding inside SQLite instead means its busy handler's sleeps
+    /// of 1, 2, 5, 10, 15 … ms, which made up most of the event→alert latency
+    /// tail. PostgreSQL locks rows, so it takes no turn.
+    async fn main_writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.dialect() {
+            crate::Dialect::Sqlite => Some(self.inner.audit_lock.lock().await),
+            crate::Dialect::Postgres => None,
+        }
     }
 
     // ---- watches ----
@@ -466,34 +620,45 @@ impl Store {
 
     // ---- alerts ----
 
-    /// Inserts alerts in one transaction; returns their ids in order.
+    /// Inserts alerts atomically; returns their ids in order. A single alert
+    /// (the usual case on the hot path) is one autocommit statement: one
+    /// round trip to the database instead of BEGIN, INSERT and COMMIT.
     pub async fn create_alerts(&self, alerts: &[NewAlert], now: i64) -> Result<Vec<i64>> {
+        const INSERT: &str = "INSERT INTO alerts (rule, watch_id, org_path, priority, status, alert_time, draft, history, outcome, incident_id, hits, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'new', $5, $6, '[]', NULL, NULL, 1, $7, $7) RETURNING id";
+        macro_rules! insert {
+            ($a:expr, $exec:expr) => {{
+                let id: i64 = sqlx::query(INSERT)
+                    .bind(&$a.rule)
+                    .bind($a.watch_id)
+                    .bind(&$a.org_path)
+                    .bind(&$a.priority)
+                    .bind($a.time)
+                    .bind(&$a.draft)
+                    .bind(now)
+                    .fetch_one($exec)
+                    .await?
+                    .try_get("id")?;
+                id
+            }};
+        }
         if alerts.is_empty() {
             return Ok(Vec::new());
         }
-        Ok(db!(self, p => {
-            let mut tx = p.begin().await?;
-            let mut ids = Vec::with_capacity(alerts.len());
-            for a in alerts {
-                let id: i64 = sqlx::query(
-                    "INSERT INTO alerts (rule, watch_id, org_path, priority, status, alert_time, draft, history, outcome, incident_id, hits, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'new', $5, $6, '[]', NULL, NULL, 1, $7, $7) RETURNING id",
-                )
-                .bind(&a.rule)
-                .bind(a.watch_id)
-                .bind(&a.org_path)
-                .bind(&a.priority)
-                .bind(a.time)
-                .bind(&a.draft)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("id")?;
-                ids.push(id);
-            }
-            tx.commit().await?;
-            ids
-        }))
+        let _writer = self.main_writer().await;
+        Ok(match alerts {
+            [] => Vec::new(),
+            [a] => db!(self, p => vec![insert!(a, p)]),
+            _ => db!(self, p => {
+                let mut tx = p.begin().await?;
+                let mut ids = Vec::with_capacity(alerts.len());
+                for a in alerts {
+                    ids.push(insert!(a, &mut *tx));
+                }
+                tx.commit().await?;
+                ids
+            }),
+        })
     }
 
     pub async fn get_alert(&self, id: i64) -> Result<AlertRow> {
@@ -588,30 +753,51 @@ impl Store {
 
     // ---- raw events ----
 
-    /// Appends accepted raw events (multi-row inserts in one transaction).
+    /// Where raw events live: their own SQLite database, or PostgreSQL's one.
+    fn events_backend(&self) -> BackendRef<'_> {
+        match &self.inner.events {
+            Some(p) => BackendRef::Sqlite(p),
+            None => self.backend(),
+        }
+    }
+
+    /// Appends accepted raw events atomically (one statement on SQLite,
+    /// multi-row inserts in one transaction on PostgreSQL).
     pub async fn insert_events(&self, events: &[NewEvent]) -> Result<u64> {
         if events.is_empty() {
             return Ok(0);
         }
-        let mut total = 0;
-        db!(self, p => {
-            let mut tx = p.begin().await?;
-            for chunk in events.chunks(EVENT_CHUNK) {
-                // Anonymous `?` on SQLite: sqlx binds `$n` by looking its name up,
-                // which SQLite does by a linear scan — quadratic in a 2,000-parameter insert.
-                let sql = format!(
-                    "INSERT INTO alert_events (at, sensor_id, raw, hit) VALUES {}",
-                    crate::ledger::placeholders(self.dialect(), chunk.len(), 4)
-                );
-                let mut q = sqlx::query(AssertSqlSafe(sql));
-                for e in chunk {
-                    q = q.bind(e.at).bind(&e.sensor_id).bind(&e.raw).bind(i64::from(e.hit));
+        Ok(match self.events_backend() {
+            BackendRef::Sqlite(p) => sqlx::query(
+                "INSERT INTO alert_events (at, sensor_id, raw, hit) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
+            )
+            .bind(events_json(events))
+            .execute(p)
+            .await?
+            .rows_affected(),
+            BackendRef::Postgres(p) => {
+                let mut total = 0;
+                let mut tx = p.begin().await?;
+                for chunk in events.chunks(EVENT_CHUNK) {
+                    let sql = format!(
+                        "INSERT INTO alert_events (at, sensor_id, raw, hit) VALUES {}",
+                        crate::ledger::placeholders(self.dialect(), chunk.len(), 4)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for e in chunk {
+                        q = q
+                            .bind(e.at)
+                            .bind(&e.sensor_id)
+                            .bind(&e.raw)
+                            .bind(i64::from(e.hit));
+                    }
+                    total += q.execute(&mut *tx).await?.rows_affected();
                 }
-                total += q.execute(&mut *tx).await?.rows_affected();
+                tx.commit().await?;
+                total
             }
-            tx.commit().await?;
-        });
-        Ok(total)
+        })
     }
 
     /// Deletes events older than `before` that hit no rule; returns how many.
@@ -620,7 +806,7 @@ impl Store {
     pub async fn purge_events(&self, before: i64) -> Result<u64> {
         let mut total = 0;
         loop {
-            let n = db!(self, p => sqlx::query(
+            let n = events_db!(self, p => sqlx::query(
                 "DELETE FROM alert_events WHERE id IN \
                  (SELECT id FROM alert_events WHERE at < $1 AND hit = 0 LIMIT $2)",
             )
@@ -638,7 +824,7 @@ impl Store {
 
     /// `(total, hits)` of stored raw events.
     pub async fn count_events(&self) -> Result<(i64, i64)> {
-        Ok(db!(self, p => {
+        Ok(events_db!(self, p => {
             let r = sqlx::query("SELECT COUNT(*) AS n, (SELECT COUNT(*) FROM alert_events WHERE hit = 1) AS h FROM alert_events")
                 .fetch_one(p)
                 .await?;

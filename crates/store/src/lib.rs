@@ -34,7 +34,7 @@ mod users;
 
 pub use alert::{
     AlertFilter, AlertLifecycle, AlertRow, NewAlert, NewEvent, NewSensor, NewWatch, SensorRow,
-    WatchFilter, WatchRow,
+    WatchFilter, WatchRow, event_db_path,
 };
 pub use audit::{
     AuditEntry, AuditFilter, AuditRecord, AuditVerification, GENESIS_HASH, chain_hash,
@@ -163,6 +163,9 @@ pub(crate) struct Inner {
     /// Serialises appends to the audit hash chain within this process; PostgreSQL
     /// additionally takes an advisory lock so several processes can share one chain.
     pub(crate) audit_lock: tokio::sync::Mutex<()>,
+    /// SQLite only: the raw sensor-event database, a file of its own so its
+    /// writes never take the main file's writer lock (see `alert.rs`).
+    pub(crate) events: Option<SqlitePool>,
 }
 
 /// The handle every other part of pingan persists through. Cheap to clone.
@@ -184,6 +187,7 @@ impl Store {
     ///
     /// `url` is `postgres://…`/`postgresql://…`, `sqlite://PATH`, or a plain file path.
     pub async fn open(url: &str) -> Result<Store> {
+        let mut events = None;
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts: PgConnectOptions = url
                 .parse()
@@ -211,12 +215,14 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
+            events = Some(alert::open_event_db(path).await?);
             Backend::Sqlite(pool)
         };
         let store = Store {
             inner: Arc::new(Inner {
                 backend,
                 audit_lock: tokio::sync::Mutex::new(()),
+                events,
             }),
         };
         migrate::run(&store).await?;
@@ -277,6 +283,9 @@ impl Store {
         match &self.inner.backend {
             Backend::Sqlite(p) => p.close().await,
             Backend::Postgres(p) => p.close().await,
+        }
+        if let Some(p) = &self.inner.events {
+            p.close().await;
         }
     }
 }

@@ -271,3 +271,72 @@ async fn alert_suite_postgres() {
     suite!(dbs);
     dbs.finish().await;
 }
+
+/// SQLite keeps raw events in a file of their own: raw events an older
+/// version stored in the main file move over once (ids kept, nothing moved
+/// twice), and a write lock held on the main file does not hold up raw-event
+/// inserts (the reason for the split: alert writes take that lock).
+#[tokio::test]
+async fn sqlite_raw_events_have_their_own_file() {
+    use sqlx::Connection;
+    let dbs = pg::Databases::sqlite("alert-events-file");
+    let pg::Databases::Sqlite { root } = &dbs else {
+        unreachable!("a SQLite set")
+    };
+    let main = root.join("pingan.db");
+    let main = main.to_str().unwrap();
+    assert_eq!(
+        event_db_path(main),
+        root.join("pingan.events.db").to_str().unwrap()
+    );
+    assert_eq!(event_db_path("/x/data"), "/x/data.events.db");
+    let ev = |at: i64, hit: bool| NewEvent {
+        at,
+        sensor_id: "CP-1".into(),
+        raw: format!("{{\"time\":{at}}}"),
+        hit,
+    };
+
+    let s = Store::open(main).await.unwrap();
+    // The earlier layout: rows in the main file's own alert_events table.
+    s.execute_raw(
+        "INSERT INTO alert_events (id, at, sensor_id, raw, hit) VALUES \
+         (7, 1, 'CP-1', '{\"time\":1}', 1), (8, 2, 'CP-1', '{\"time\":2}', 0)",
+    )
+    .await
+    .unwrap();
+    s.close().await;
+    let s = Store::open(main).await.unwrap();
+    assert_eq!(s.count_events().await.unwrap(), (2, 1));
+    // The main file's table was emptied by the move.
+    assert_eq!(s.execute_raw("DELETE FROM alert_events").await.unwrap(), 0);
+    assert_eq!(s.insert_events(&[ev(3, false)]).await.unwrap(), 1);
+
+    // Another connection holds the main file's write lock …
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{main}"))
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut other)
+        .await
+        .unwrap();
+    // … and raw events are still stored (the main file's busy timeout is 10 s).
+    let inserted = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        s.insert_events(&[ev(4, false), ev(5, true)]),
+    )
+    .await
+    .expect("raw-event insert waited for the main file's write lock");
+    assert_eq!(inserted.unwrap(), 2);
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+    other.close().await.unwrap();
+    assert_eq!(s.count_events().await.unwrap(), (5, 2));
+    assert_eq!(s.purge_events(10).await.unwrap(), 3);
+    s.close().await;
+
+    // Reopening moves nothing twice.
+    let s = Store::open(main).await.unwrap();
+    assert_eq!(s.count_events().await.unwrap(), (2, 2));
+    s.close().await;
+    dbs.finish().await;
+}
