@@ -51,8 +51,9 @@ pub struct AlertConfig {
     pub raw_flush_events: usize,
     /// … or once the oldest buffered event has waited this long.
     pub raw_flush_every: Duration,
-    /// Raw events per write transaction: the SQLite writer lock is released
-    /// between transactions, so alert writes wait at most one of them.
+    /// Raw events per write (one atomic statement on SQLite). Raw events have
+    /// their own database file on SQLite, so this bounds only how much one
+    /// failed write retries, not how long alert writes wait.
     pub raw_tx_events: usize,
     /// How often the engine clock ticks (expiry, silence, suppression ends).
     pub tick: Duration,
@@ -78,7 +79,7 @@ impl AlertConfig {
             queue_events: s.queue_events,
             raw_flush_events: s.raw_flush_events,
             raw_flush_every: Duration::from_millis(s.raw_flush_ms),
-            raw_tx_events: 500,
+            raw_tx_events: 5_000,
             tick: Duration::from_secs(1),
             retention: Duration::from_secs(s.event_retention_hours * 3_600),
             purge_every: Duration::from_secs(s.purge_every_secs),
@@ -733,10 +734,13 @@ enum Out {
     Flush(oneshot::Sender<()>),
 }
 
-/// Engine thread → raw-event writer (write-behind).
+/// Engine thread → raw-event writer (write-behind). Events travel as parsed;
+/// the writer renders their stored JSON, off the engine thread.
 enum Raw {
     Batch {
-        events: Vec<NewEvent>,
+        events: Vec<SensorEvent>,
+        /// Per event: whether it triggered an alert (kept past retention).
+        hits: Vec<bool>,
         /// Sensor id → latest event time seen in the batch (capped at now).
         seen: Vec<(String, i64)>,
     },
@@ -924,7 +928,6 @@ impl AlertService {
             root_path(&j)
         };
         let (persister_store, writer_clock) = (store.clone(), clock.clone());
-        let alert_writes = Arc::new(AtomicUsize::new(0));
         let persister = Persister {
             store,
             clock,
@@ -935,7 +938,6 @@ impl AlertService {
             forget_after_ms: config.engine().suppression_window.as_millis() as i64 + 60_000,
             root: fallback_root,
             raw: raw_tx,
-            alert_writes: alert_writes.clone(),
         };
         tokio::spawn(persister.run(out_rx));
         let writer = RawWriter {
@@ -946,7 +948,6 @@ impl AlertService {
             flush_every: config.raw_flush_every,
             tx_events: config.raw_tx_events.max(1),
             retention: config.retention,
-            alert_writes,
         };
         tokio::spawn(writer.run(raw_rx, config.purge_every));
         Ok(Arc::new(AlertService {
@@ -964,6 +965,19 @@ impl AlertService {
             .read()
             .map(|m| m.get(id).is_some_and(|p| p.starts_with(org_prefix)))
             .unwrap_or(false)
+    }
+
+    /// Runs `f` with the check [`Self::sensor_allowed`] makes, reading the
+    /// registry under one lock for a whole batch instead of once per line.
+    pub fn with_sensor_check<R>(
+        &self,
+        org_prefix: &str,
+        f: impl FnOnce(&dyn Fn(&str) -> bool) -> R,
+    ) -> R {
+        match self.sensors.read() {
+            Ok(m) => f(&|id| m.get(id).is_some_and(|p| p.starts_with(org_prefix))),
+            Err(_) => f(&|_| false),
+        }
     }
 
     /// Queues accepted events without waiting: `Busy` when the engine queue
@@ -1082,34 +1096,28 @@ fn engine_loop(
         match cmd {
             Some(Cmd::Events(events)) => {
                 let now = clock.now();
-                let mut stored = Vec::with_capacity(events.len());
+                let mut hits = Vec::with_capacity(events.len());
                 let mut effects = Vec::new();
-                let mut seen: HashMap<&str, i64> = HashMap::new();
                 for ev in &events {
                     let fx = pingan_alert::ingest(&mut engine, ev, now);
-                    let hit = fx
-                        .iter()
-                        .any(|e| matches!(e, Effect::Alert(a) if a.event_seq.is_some()));
-                    stored.push(NewEvent {
-                        at: ev.time.millis(),
-                        sensor_id: ev.sensor_id.clone(),
-                        raw: event_to_json(ev),
-                        hit,
-                    });
+                    hits.push(
+                        fx.iter()
+                            .any(|e| matches!(e, Effect::Alert(a) if a.event_seq.is_some())),
+                    );
                     effects.extend(fx);
-                    let t = seen.entry(ev.sensor_id.as_str()).or_insert(i64::MIN);
-                    *t = (*t).max(ev.time.millis().min(now.millis()));
                 }
                 // Alerts first: they go to the persister now, the raw events
                 // behind them to the write-behind writer.
                 if !effects.is_empty() && out.blocking_send(Out::Effects(effects)).is_err() {
                     return;
                 }
+                let mut seen: HashMap<&str, i64> = HashMap::new();
+                for ev in &events {
+                    let t = seen.entry(ev.sensor_id.as_str()).or_insert(i64::MIN);
+                    *t = (*t).max(ev.time.millis().min(now.millis()));
+                }
                 let seen = seen.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-                let batch = Raw::Batch {
-                    events: stored,
-                    seen,
-                };
+                let batch = Raw::Batch { events, hits, seen };
                 let sent = match raw.try_send(batch) {
                     Ok(()) => Ok(()),
                     // Cannot happen while the gate holds (see `start`); waiting
@@ -1194,8 +1202,6 @@ struct Persister {
     root: String,
     /// Flushes are passed on to the raw writer.
     raw: mpsc::Sender<Raw>,
-    /// Alert writes under way; the raw writer waits while any is.
-    alert_writes: Arc<AtomicUsize>,
 }
 
 /// Retries a store step with backoff; the outcome is logged either way.
@@ -1271,10 +1277,7 @@ impl Persister {
         let ids = if rows.is_empty() {
             None
         } else {
-            self.alert_writes.fetch_add(1, Ordering::AcqRel);
-            let ids = with_retry!("alerts", self.store.create_alerts(&rows, now));
-            self.alert_writes.fetch_sub(1, Ordering::AcqRel);
-            ids
+            with_retry!("alerts", self.store.create_alerts(&rows, now))
         };
         if let Some(ids) = ids {
             for ((seq, dto, org_path), id) in drafts.into_iter().zip(ids) {
@@ -1370,9 +1373,9 @@ impl Persister {
 }
 
 /// The write-behind writer of raw events: buffers accepted events into large
-/// batches, writes them in short transactions (so alert writes interleave),
-/// records sensor liveness once per flush, frees the admission budget, and
-/// runs the retention purge.
+/// batches, renders and writes them (on SQLite into their own database file,
+/// so alert writes never queue behind them), records sensor liveness once per
+/// flush, frees the admission budget, and runs the retention purge.
 struct RawWriter {
     store: Store,
     clock: Arc<dyn Clock>,
@@ -1381,14 +1384,13 @@ struct RawWriter {
     flush_every: Duration,
     tx_events: usize,
     retention: Duration,
-    /// Alert writes under way (see [`Persister`]): raw events give way to them.
-    alert_writes: Arc<AtomicUsize>,
 }
 
 /// What the raw writer holds between flushes.
 #[derive(Default)]
 struct RawBuffer {
-    events: Vec<NewEvent>,
+    events: Vec<SensorEvent>,
+    hits: Vec<bool>,
     seen: HashMap<String, i64>,
     batches: usize,
     since: Option<tokio::time::Instant>,
@@ -1403,8 +1405,9 @@ impl RawWriter {
             let due = buf.since.map(|t| t + self.flush_every);
             tokio::select! {
                 m = rx.recv() => match m {
-                    Some(Raw::Batch { events, seen }) => {
+                    Some(Raw::Batch { events, hits, seen }) => {
                         buf.events.extend(events);
+                        buf.hits.extend(hits);
                         for (id, at) in seen {
                             let t = buf.seen.entry(id).or_insert(at);
                             *t = (*t).max(at);
@@ -1440,21 +1443,47 @@ impl RawWriter {
     }
 
     async fn write(&self, buf: &mut RawBuffer) {
-        let buf = std::mem::take(buf);
+        let RawBuffer {
+            events,
+            hits,
+            seen,
+            batches,
+            ..
+        } = std::mem::take(buf);
+        let n = events.len();
         let now = self.clock.now().millis();
-        for chunk in buf.events.chunks(self.tx_events) {
-            // An alert waiting for the SQLite writer lock goes first: it would
-            // otherwise queue behind this chunk's transaction.
-            while self.alert_writes.load(Ordering::Acquire) > 0 {
-                tokio::time::sleep(Duration::from_millis(1)).await;
+        if n > 0 {
+            // Rendering tens of thousands of events is CPU work: keep it off
+            // the async workers that serve HTTP and persist alerts.
+            let rows = tokio::task::spawn_blocking(move || stored_events(&events, &hits))
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "rendering raw events failed");
+                    Vec::new()
+                });
+            for chunk in rows.chunks(self.tx_events) {
+                with_retry!("events", self.store.insert_events(chunk));
             }
-            with_retry!("events", self.store.insert_events(chunk));
         }
-        let seen: Vec<(String, i64)> = buf.seen.into_iter().collect();
+        let seen: Vec<(String, i64)> = seen.into_iter().collect();
         with_retry!("last seen", self.store.touch_sensors(&seen, now));
         // Written or given up after retries (logged): either way the budget is free.
-        self.gate.release(buf.events.len(), buf.batches);
+        self.gate.release(n, batches);
     }
+}
+
+/// The stored rows of accepted events: the wire JSON and the hit flag.
+fn stored_events(events: &[SensorEvent], hits: &[bool]) -> Vec<NewEvent> {
+    events
+        .iter()
+        .zip(hits)
+        .map(|(ev, &hit)| NewEvent {
+            at: ev.time.millis(),
+            sensor_id: ev.sensor_id.clone(),
+            raw: event_to_json(ev),
+            hit,
+        })
+        .collect()
 }
 
 /// The live-event payload of an alert: identifiers masked (the stream is a

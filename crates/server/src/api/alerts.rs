@@ -130,8 +130,8 @@ async fn events_inner(s: AppState, p: Principal, req: Request) -> ApiResult<Resp
         &owned
     };
     let svc = s.alerts.clone();
-    let batch = pingan_alert::parse_ndjson(input, Some(s.now()), &svc.config.parse, &|id| {
-        svc.sensor_allowed(id, &p.org_path)
+    let batch = svc.with_sensor_check(&p.org_path, |known| {
+        pingan_alert::parse_ndjson(input, Some(s.now()), &svc.config.parse, known)
     });
     let rejected: Vec<EventRejection> = batch
         .errors
