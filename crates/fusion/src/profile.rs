@@ -7,7 +7,7 @@
 //! incrementally as records arrive; record→entity goes through the resolver at
 //! query time, so relations follow merges and splits without maintenance.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use pingan_core::Timestamp;
@@ -15,7 +15,7 @@ use pingan_core::normalize::address::parse_address;
 
 use crate::ingest::Record;
 use crate::model::{EntityKind, Target, targets};
-use crate::resolve::{EntityId, PreHashed, RecordId, Resolver};
+use crate::resolve::{Chains, EntityId, RecordId, Resolver};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RelationKind {
@@ -49,20 +49,13 @@ fn h64(tag: u8, s: &str, n: i64) -> u64 {
     h.finish()
 }
 
-/// Reverse index from shared values (house, plate, phone, place+time) to records.
-///
-/// Most keys are shared by a few records (a hotel at one half-hour, a house), so
-/// postings are chains in one flat arena rather than a `Vec` per key, whose
-/// header and allocation outweighed the 16 bytes of a posting.
+/// Reverse index from shared values (house, plate, phone, place+time) to records
+/// with their observation times. Most keys are shared by a few records (a hotel
+/// at one half-hour, a house), hence [`Chains`] rather than a `Vec` per key.
 #[derive(Debug, Default, Clone)]
 pub struct RelationIndex {
-    /// Key → index of its newest posting.
-    heads: HashMap<u64, u32, PreHashed>,
-    /// (record, observed at, index of the next older posting or [`NO_POSTING`]).
-    postings: Vec<(RecordId, u32, i64)>,
+    by_key: Chains<(RecordId, i64)>,
 }
-
-const NO_POSTING: u32 = u32::MAX;
 
 fn house_key(r: &Record) -> Option<String> {
     let a = r
@@ -105,21 +98,13 @@ impl RelationIndex {
     pub fn add(&mut self, id: RecordId, r: &Record) {
         // Only the hashes are kept: no copy of the shared values per record.
         visit_keys(r, &mut |_, _, k| {
-            let next = self.heads.get(&k).copied().unwrap_or(NO_POSTING);
-            self.heads.insert(k, self.postings.len() as u32);
-            self.postings.push((id, next, r.observed_at.millis()));
+            self.by_key.push(k, (id, r.observed_at.millis()))
         });
     }
 
     /// Records filed under `key` with their observation times, oldest first.
     fn postings(&self, key: u64) -> Vec<(RecordId, i64)> {
-        let mut out = Vec::new();
-        let mut i = self.heads.get(&key).copied().unwrap_or(NO_POSTING);
-        while i != NO_POSTING {
-            let (r, next, t) = self.postings[i as usize];
-            out.push((r, t));
-            i = next;
-        }
+        let mut out: Vec<(RecordId, i64)> = self.by_key.newest(key).collect();
         out.reverse();
         out
     }

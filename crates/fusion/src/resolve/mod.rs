@@ -468,45 +468,70 @@ fn h64c(tag: &str, c: u32, n: u64) -> u64 {
     h.finish() | 1
 }
 
-/// The blocking index: key → the entities filed under it, newest first, as
-/// chains in one flat arena (most keys hold one or two entities; a `Vec` per key
-/// cost more in headers and allocations than in entries).
-#[derive(Debug, Clone, Default)]
-struct Blocks {
+/// A multimap from pre-hashed keys to small values, newest first, as chains in
+/// one flat arena: most keys hold one or two values, and a `Vec` per key cost
+/// more in headers and allocations than in entries. Used for blocking keys and
+/// the relation index.
+#[derive(Debug, Clone)]
+pub(crate) struct Chains<T> {
+    /// Key → index of its newest value.
     heads: HashMap<u64, u32, PreHashed>,
-    /// (entity, index of the next older posting or [`Blocks::END`]).
-    nodes: Vec<(EntityId, u32)>,
+    values: Vec<T>,
+    /// Per value: index of the next older value of its key, or [`CHAIN_END`].
+    next: Vec<u32>,
 }
 
-impl Blocks {
-    const END: u32 = u32::MAX;
-    /// An entity among this many newest postings of a key is not filed again
-    /// (each posting looked at is a cache miss; records that repeat their
-    /// entity's facts file no keys at all, see [`Resolver::add`]).
-    const DEDUP_WINDOW: usize = 1;
+const CHAIN_END: u32 = u32::MAX;
 
-    fn insert(&mut self, key: u64, e: EntityId) {
-        let head = self.heads.get(&key).copied().unwrap_or(Self::END);
-        if self.newest(key, Self::DEDUP_WINDOW).any(|x| x == e) {
-            return;
+impl<T> Default for Chains<T> {
+    fn default() -> Self {
+        Chains {
+            heads: HashMap::default(),
+            values: Vec::new(),
+            next: Vec::new(),
         }
-        let i = self.nodes.len() as u32;
-        self.nodes.push((e, head));
-        self.heads.insert(key, i);
+    }
+}
+
+impl<T: Copy> Chains<T> {
+    pub(crate) fn push(&mut self, key: u64, v: T) {
+        let head = self.heads.get(&key).copied().unwrap_or(CHAIN_END);
+        self.heads.insert(key, self.values.len() as u32);
+        self.values.push(v);
+        self.next.push(head);
+    }
+
+    /// The values filed under `key`, newest first.
+    pub(crate) fn newest(&self, key: u64) -> impl Iterator<Item = T> + '_ {
+        let mut i = self.heads.get(&key).copied().unwrap_or(CHAIN_END);
+        std::iter::from_fn(move || {
+            if i == CHAIN_END {
+                return None;
+            }
+            let v = self.values[i as usize];
+            i = self.next[i as usize];
+            Some(v)
+        })
+    }
+}
+
+/// The blocking index: key → the entities filed under it, newest first.
+#[derive(Debug, Clone, Default)]
+struct Blocks(Chains<EntityId>);
+
+impl Blocks {
+    /// Files `e` under `key` unless it is the newest entity there already
+    /// (looking further costs a cache miss per entry; records that repeat their
+    /// entity's facts file no keys at all, see [`Resolver::add`]).
+    fn insert(&mut self, key: u64, e: EntityId) {
+        if self.0.newest(key).next() != Some(e) {
+            self.0.push(key, e);
+        }
     }
 
     /// Up to `max` entities filed under `key`, newest first.
     fn newest(&self, key: u64, max: usize) -> impl Iterator<Item = EntityId> + '_ {
-        let mut i = self.heads.get(&key).copied().unwrap_or(Self::END);
-        std::iter::from_fn(move || {
-            if i == Self::END {
-                return None;
-            }
-            let (e, next) = self.nodes[i as usize];
-            i = next;
-            Some(e)
-        })
-        .take(max)
+        self.0.newest(key).take(max)
     }
 }
 
@@ -1430,5 +1455,64 @@ impl Resolver {
             at,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chains_list_values_per_key_newest_first() {
+        let mut c: Chains<u32> = Chains::default();
+        c.push(7, 1);
+        c.push(9, 2);
+        c.push(7, 3);
+        c.push(7, 4);
+        assert_eq!(c.newest(7).collect::<Vec<_>>(), [4, 3, 1]);
+        assert_eq!(c.newest(9).collect::<Vec<_>>(), [2]);
+        assert_eq!(c.newest(8).count(), 0);
+    }
+
+    #[test]
+    fn blocks_do_not_refile_the_newest_entity_and_cap_the_scan() {
+        let mut b = Blocks::default();
+        for e in [1, 1, 2, 2, 3] {
+            b.insert(5, EntityId(e));
+        }
+        assert_eq!(
+            b.newest(5, 10).collect::<Vec<_>>(),
+            [EntityId(3), EntityId(2), EntityId(1)]
+        );
+        assert_eq!(
+            b.newest(5, 2).collect::<Vec<_>>(),
+            [EntityId(3), EntityId(2)]
+        );
+    }
+
+    #[test]
+    fn names_intern_once_and_birth_keys_only_probe_with_a_birth_date() {
+        let mut names = Names::default();
+        let a = names.intern("王小明");
+        assert_eq!(names.intern("王小明"), a);
+        assert_ne!(names.intern("汪小明"), a);
+        assert_eq!(names.get(a), "王小明");
+        let with_birth = Facts {
+            name: Some(a),
+            birth: 1990_03_07,
+            ..Facts::default()
+        };
+        let keys = with_birth.block_keys(&names);
+        // n, ny, sd, gd(小), gd(明)
+        assert_eq!(keys.len(), 5);
+        let probed = keys.iter().filter(|(_, p)| with_birth.probes(*p)).count();
+        assert_eq!(probed, 4);
+        let without = Facts {
+            name: Some(a),
+            ..Facts::default()
+        };
+        let keys = without.block_keys(&names);
+        assert_eq!(keys.len(), 1);
+        assert!(without.probes(keys[0].1));
     }
 }
