@@ -1499,7 +1499,7 @@ mod tests {
         assert_eq!(names.get(a), "王小明");
         let with_birth = Facts {
             name: Some(a),
-            birth: 1990_03_07,
+            birth: 19_900_307,
             ..Facts::default()
         };
         let keys = with_birth.block_keys(&names);
