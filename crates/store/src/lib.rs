@@ -163,6 +163,8 @@ pub(crate) struct Inner {
     /// Serialises appends to the audit hash chain within this process; PostgreSQL
     /// additionally takes an advisory lock so several processes can share one chain.
     pub(crate) audit_lock: tokio::sync::Mutex<()>,
+    /// Audit entries queued for the next group-committed append (`audit.rs`).
+    pub(crate) audit_pending: std::sync::Mutex<Vec<audit::PendingAudit>>,
     /// SQLite only: the raw sensor-event database, a file of its own so its
     /// writes never take the main file's writer lock (see `alert.rs`).
     pub(crate) events: Option<SqlitePool>,
@@ -222,6 +224,7 @@ impl Store {
             inner: Arc::new(Inner {
                 backend,
                 audit_lock: tokio::sync::Mutex::new(()),
+                audit_pending: std::sync::Mutex::new(Vec::new()),
                 events,
             }),
         };
