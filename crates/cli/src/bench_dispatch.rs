@@ -9,6 +9,11 @@
 //!    over a fresh temp SQLite store; `--clients` concurrent clients each run
 //!    `POST /calls` → `GET /incidents/{id}/recommendations` →
 //!    `POST /incidents/{id}/dispatch` until `--calls` round trips are done.
+//!    Closed loop: each client starts its next round trip when the last one
+//!    ends, with the dispatcher's bearer token on every request. Prints
+//!    throughput, p50/p99 per request and per round trip, the process's CPU
+//!    time per round trip (server and clients together) and the load average,
+//!    since the machine is shared.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -286,6 +291,8 @@ async fn bench(a: &BenchDispatchArgs, dir: PathBuf) -> anyhow::Result<()> {
     let points: Arc<Vec<LatLng>> =
         Arc::new((0..a.calls).map(|_| road_point(&mut rng, &city)).collect());
     let next = Arc::new(AtomicUsize::new(0));
+    let load_before = load_average();
+    let cpu_before = process_cpu();
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(a.clients);
     for _ in 0..a.clients {
@@ -330,6 +337,10 @@ async fn bench(a: &BenchDispatchArgs, dir: PathBuf) -> anyhow::Result<()> {
         }
     }
     let wall = started.elapsed();
+    let cpu = match (cpu_before, process_cpu()) {
+        (Some(b), Some(e)) => Some(e.saturating_sub(b)),
+        _ => None,
+    };
     server.abort();
     state.store.close().await;
     let done = totals.len();
@@ -343,6 +354,20 @@ async fn bench(a: &BenchDispatchArgs, dir: PathBuf) -> anyhow::Result<()> {
         done as f64 / wall.as_secs_f64(),
         (posts.len() + recs.len() + dispatches.len() + retries) as f64 / wall.as_secs_f64()
     );
+    // Server and clients share this process: CPU per round trip covers both
+    // ends (HTTP client, server, SQLite), as the machine pays for them.
+    if let Some(cpu) = cpu.filter(|_| done > 0) {
+        println!(
+            "  process CPU {:.2} s over {:.2} s wall = {:.2} ms CPU per round trip ({:.2} cores busy)",
+            cpu.as_secs_f64(),
+            wall.as_secs_f64(),
+            ms(cpu) / done as f64,
+            cpu.as_secs_f64() / wall.as_secs_f64()
+        );
+    }
+    if let (Some(b), Some(e)) = (load_before, load_average()) {
+        println!("  load average (1 min) before {b:.2}, after {e:.2} (other work on the machine)");
+    }
     let total = pct(totals);
     print_pct("  round trip", &total);
     print_pct("  POST /calls", &pct(posts));
@@ -364,6 +389,27 @@ async fn bench(a: &BenchDispatchArgs, dir: PathBuf) -> anyhow::Result<()> {
         bail!("no round trip completed");
     }
     Ok(())
+}
+
+/// User plus system CPU time of this process so far (Linux `/proc`).
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The 1-minute load average (Linux `/proc`).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 struct RoundTrip {

@@ -68,6 +68,10 @@ fn bench_dispatch_prints_its_numbers() {
 
     let rt = line(&stdout, "12 round trips in");
     assert!(number_after(rt, "= ") > 0.0, "{rt}");
+    // CPU time comes in 10 ms ticks: a dozen round trips may round to zero.
+    let cpu = line(&stdout, "process CPU");
+    assert!(number_after(cpu, "wall = ") >= 0.0, "{cpu}");
+    assert!(line(&stdout, "load average (1 min) before").contains("after"));
     let total = line(&stdout, "round trip:");
     assert_eq!(number_after(total, "n="), 12.0);
     assert!(number_after(total, "p99=") >= number_after(total, "p50="));
