@@ -538,7 +538,8 @@ impl FusionService {
     async fn replay(&self) -> Result<(), FusionError> {
         let total = self.store.count_fusion_records(None).await?;
         let indexed = lock(&self.hub).index.len() as i64;
-        // Upserts are keyed by record key, so re-indexing everything is idempotent.
+        // Upserts replace by record id, which replay assigns in store order (the
+        // same ids every start), so re-indexing everything is idempotent.
         let reindex = indexed != total;
         let mut after = 0;
         loop {
