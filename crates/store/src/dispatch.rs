@@ -263,6 +263,30 @@ macro_rules! assignment_row {
     };
 }
 
+/// Applies an [`IncidentPatch`] inside an open transaction (with the org id
+/// and path to bind, which the caller resolves); evaluates to the rows
+/// affected.
+macro_rules! patch_incident {
+    ($tx:expr, $id:expr, $patch:expr, $org_id:expr, $org_path:expr, $now:expr) => {
+        sqlx::query(PATCH_INCIDENT_SQL)
+            .bind(&$patch.status)
+            .bind(&$patch.type_code)
+            .bind(&$patch.priority)
+            .bind($org_id)
+            .bind($org_path)
+            .bind(i64::from($patch.reopen))
+            .bind(&$patch.disposition)
+            .bind($patch.dispatched_at)
+            .bind($patch.arrived_at)
+            .bind($patch.closed_at)
+            .bind($now)
+            .bind($id)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
+    };
+}
+
 /// Inserts timeline rows inside an open transaction.
 macro_rules! insert_timeline {
     ($tx:expr, $incident:expr, $entries:expr) => {
@@ -388,22 +412,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if let Some(patch) = change {
-                let reopen = i64::from(patch.reopen);
-                sqlx::query(PATCH_INCIDENT_SQL)
-                    .bind(&patch.status)
-                    .bind(&patch.type_code)
-                    .bind(&patch.priority)
-                    .bind(None::<i64>)
-                    .bind(None::<String>)
-                    .bind(reopen)
-                    .bind(&patch.disposition)
-                    .bind(patch.dispatched_at)
-                    .bind(patch.arrived_at)
-                    .bind(patch.closed_at)
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                patch_incident!(tx, id, patch, None::<i64>, None::<String>, now);
             }
             insert_timeline!(tx, id, &new.timeline);
             // Read back inside the transaction: no second pool round trip.
@@ -550,26 +559,10 @@ impl Store {
             Some(o) => Some(self.get_org(o).await?.path),
             None => None,
         };
-        let reopen = i64::from(patch.reopen);
         let sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1");
         let row = db!(self, p => {
             let mut tx = p.begin().await?;
-            let n = sqlx::query(PATCH_INCIDENT_SQL)
-                .bind(&patch.status)
-                .bind(&patch.type_code)
-                .bind(&patch.priority)
-                .bind(patch.org_id)
-                .bind(&org_path)
-                .bind(reopen)
-                .bind(&patch.disposition)
-                .bind(patch.dispatched_at)
-                .bind(patch.arrived_at)
-                .bind(patch.closed_at)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let n = patch_incident!(tx, id, patch, patch.org_id, &org_path, now);
             if n == 1 {
                 insert_timeline!(tx, id, entries);
                 for a in assignments {
