@@ -183,37 +183,6 @@ async fn merging_a_duplicate_call() {
     app.stop().await;
 }
 
-/// Builds the app over `dir` (the demo city on first use), like a process start.
-async fn boot(dir: &std::path::Path, first: bool) -> pingan_server::AppState {
-    use std::sync::Arc;
-    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("roads-cache");
-    let osm = pingan_server::demo::default_osm(&cache, 2026).unwrap();
-    let city = pingan_server::demo::CityMap::load(&osm, &cache).unwrap();
-    let store = pingan_store::Store::open(dir.join("pingan.db").to_str().unwrap())
-        .await
-        .unwrap();
-    if first {
-        let opts = pingan_server::demo::DemoOptions {
-            seed: 2026,
-            password: PASSWORD.into(),
-            osm: None,
-        };
-        let now = pingan_server::system_clock().now().millis();
-        pingan_server::demo::build_city(&store, &city, &opts, now)
-            .await
-            .unwrap();
-    }
-    let cfg = pingan_server::Config {
-        data_dir: dir.to_path_buf(),
-        ..pingan_server::Config::default()
-    };
-    let (_router, state) = pingan_server::build(store, cfg, pingan_server::system_clock())
-        .await
-        .unwrap();
-    *state.city.write().unwrap() = Some(Arc::new(city));
-    state
-}
-
 #[test]
 fn pending_escalations_survive_a_restart() {
     use pingan_dispatch::{EscalationPolicy, Priority};
@@ -224,7 +193,7 @@ fn pending_escalations_survive_a_restart() {
     // First process: a call, a dispatch nobody acknowledges, then the process dies.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (id, first, next) = rt.block_on(async {
-        let s = boot(&dir, true).await;
+        let s = common::boot_over(&dir, true).await;
         s.dispatch.set_escalation_policy(EscalationPolicy {
             ack_timeout_s: 3,
             max_redispatches: 2,
@@ -295,7 +264,7 @@ fn pending_escalations_survive_a_restart() {
     // down, so the re-armed escalation moves the job to the next unit.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let s = boot(&dir, false).await;
+        let s = common::boot_over(&dir, false).await;
         let mut kinds = Vec::new();
         for _ in 0..40 {
             kinds = s

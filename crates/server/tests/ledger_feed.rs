@@ -5,47 +5,16 @@
 //! in order, with one caller commitment per case and the portal's case leaves
 //! — and a further restart records nothing twice.
 
-use std::path::Path;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use pingan_ledger::{CaseStateChange, LeafRecord, WatchAction, WatchEvent};
 use pingan_server::AppState;
 
-const PASSWORD: &str = "pingan-demo";
 /// A trigger standing in for a full disk: every ledger entry insert fails.
 const LEDGER_FULL: &str = "CREATE TRIGGER test_ledger_full BEFORE INSERT ON ledger_entries \
      BEGIN SELECT RAISE(ABORT, 'simulated full disk'); END";
-
-/// Builds the app over `dir` (the demo city on first use), like a process start.
-async fn boot(dir: &Path, first: bool) -> AppState {
-    let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("roads-cache");
-    let osm = pingan_server::demo::default_osm(&cache, 2026).unwrap();
-    let city = pingan_server::demo::CityMap::load(&osm, &cache).unwrap();
-    let store = pingan_store::Store::open(dir.join("pingan.db").to_str().unwrap())
-        .await
-        .unwrap();
-    if first {
-        let opts = pingan_server::demo::DemoOptions {
-            seed: 2026,
-            password: PASSWORD.into(),
-            osm: None,
-        };
-        let now = pingan_server::system_clock().now().millis();
-        pingan_server::demo::build_city(&store, &city, &opts, now)
-            .await
-            .unwrap();
-    }
-    let cfg = pingan_server::Config {
-        data_dir: dir.to_path_buf(),
-        ..pingan_server::Config::default()
-    };
-    let (_router, state) = pingan_server::build(store, cfg, pingan_server::system_clock())
-        .await
-        .unwrap();
-    *state.city.write().unwrap() = Some(Arc::new(city));
-    state
-}
 
 /// Polls `f` every 100 ms until it yields a value (at most 30 s).
 async fn eventually<T, F, Fut>(what: &str, f: F) -> T
@@ -116,7 +85,7 @@ fn state_changes_made_while_the_ledger_is_down_survive_a_crash_exactly_once() {
     // in, is classified and dispatched, a watch is created and expires; then the process dies.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (id, number, watch_id, size_before) = rt.block_on(async {
-        let s = boot(&dir, true).await;
+        let s = common::boot_over(&dir, true).await;
         // Let the start-up audit anchor land before the disk "fills".
         let size_before = eventually("the start-up audit anchor", || {
             let s = &s;
@@ -210,7 +179,7 @@ fn state_changes_made_while_the_ledger_is_down_survive_a_crash_exactly_once() {
             .await
             .unwrap();
         store.close().await;
-        let s = boot(&dir, false).await;
+        let s = common::boot_over(&dir, false).await;
         eventually("the feed drained", || {
             let s = &s;
             async move { pending(s).await.is_empty().then_some(()) }
@@ -295,7 +264,7 @@ fn state_changes_made_while_the_ledger_is_down_survive_a_crash_exactly_once() {
     // Third process: nothing is pending, so nothing is recorded again.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let s = boot(&dir, false).await;
+        let s = common::boot_over(&dir, false).await;
         // Longer than the worker's poll: it has looked at the feed by now.
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         assert!(pending(&s).await.is_empty());

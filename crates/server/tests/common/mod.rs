@@ -41,6 +41,46 @@ fn city(dir: &std::path::Path) -> CityMap {
     CityMap::load(&osm, &cache).unwrap()
 }
 
+/// Builds the app over `cfg.data_dir` the way a process start does, writing the
+/// demo city into the store first when `with_city`.
+async fn build_over(with_city: bool, cfg: Config) -> (axum::Router, AppState) {
+    let dir = cfg.data_dir.clone();
+    let store = pingan_store::Store::open(dir.join("pingan.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let city = city(&dir);
+    if with_city {
+        let opts = DemoOptions {
+            seed: 2026,
+            password: PASSWORD.into(),
+            osm: None,
+        };
+        pingan_server::demo::build_city(
+            &store,
+            &city,
+            &opts,
+            pingan_server::system_clock().now().millis(),
+        )
+        .await
+        .unwrap();
+    }
+    let (router, state) = pingan_server::build(store, cfg, pingan_server::system_clock())
+        .await
+        .unwrap();
+    *state.city.write().unwrap() = Some(Arc::new(city));
+    (router, state)
+}
+
+/// The app over an existing data dir without serving it, for restart tests:
+/// `first` writes the demo city, later boots find it in the store.
+pub async fn boot_over(dir: &std::path::Path, first: bool) -> AppState {
+    let cfg = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
+    build_over(first, cfg).await.1
+}
+
 impl TestApp {
     /// A server with the demo city (orgs, units, users for every role).
     pub async fn demo() -> TestApp {
@@ -55,29 +95,7 @@ impl TestApp {
     async fn start(with_city: bool, mut cfg: Config) -> TestApp {
         let dir = temp_dir("api");
         cfg.data_dir = dir.clone();
-        let store = pingan_store::Store::open(dir.join("pingan.db").to_str().unwrap())
-            .await
-            .unwrap();
-        let city = city(&dir);
-        if with_city {
-            let opts = DemoOptions {
-                seed: 2026,
-                password: PASSWORD.into(),
-                osm: None,
-            };
-            pingan_server::demo::build_city(
-                &store,
-                &city,
-                &opts,
-                pingan_server::system_clock().now().millis(),
-            )
-            .await
-            .unwrap();
-        }
-        let (router, state) = pingan_server::build(store, cfg, pingan_server::system_clock())
-            .await
-            .unwrap();
-        *state.city.write().unwrap() = Some(Arc::new(city));
+        let (router, state) = build_over(with_city, cfg).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
