@@ -37,14 +37,16 @@ pub struct Hub {
     times: SinkTimes,
 }
 
-/// Wall time the hub spent in each of its phases (on the committing thread;
-/// tantivy tokenises and writes segments on its own threads, whose tail shows in
+/// Wall time the hub spent in each of its phases: resolution on the committing
+/// thread, indexing on the batch's indexing thread (the two overlap; tantivy
+/// tokenises and writes segments on its own threads, whose tail shows in
 /// `commit`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct SinkTimes {
     /// Entity resolution and the relation index.
     pub resolve_secs: f64,
-    /// Building search documents and handing them to the index writer.
+    /// Building search documents and handing them to the index writer (on the
+    /// indexing thread, overlapping resolution).
     pub index_secs: f64,
     /// Search index commits (waits for the writer threads to finish).
     pub commit_secs: f64,
@@ -172,12 +174,35 @@ impl Hub {
     }
 }
 
-impl ImportSink for Hub {
-    type Error = HubError;
+/// A record on its way to the search index, built and handed to tantivy by
+/// the batch's indexing thread.
+enum ToIndex {
+    /// A new record id: nothing to replace.
+    Add(RecordId, Record),
+    /// A changed record keeps its id; its document is replaced.
+    Replace(RecordId, Record),
+}
 
-    fn commit(&mut self, batch: Batch) -> Result<CommitOutcome, HubError> {
-        let mut out = CommitOutcome::default();
-        for rec in batch.records {
+/// Records in flight between the resolving and the indexing thread.
+const INDEX_QUEUE: usize = 1024;
+
+impl Hub {
+    /// Resolves and books a batch's records, sending each new or changed one
+    /// to `index` (when there is a search index) as it goes.
+    fn apply(
+        &mut self,
+        records: Vec<Record>,
+        index: Option<&std::sync::mpsc::SyncSender<ToIndex>>,
+        out: &mut CommitOutcome,
+    ) {
+        // A failed send means the indexing thread stopped on an error, which
+        // its join reports; resolution carries on so the batch stays whole.
+        let send = |msg: ToIndex| {
+            if let Some(tx) = index {
+                let _ = tx.send(msg);
+            }
+        };
+        for rec in records {
             if let Some(&id) = self.by_key.get(&rec.key) {
                 if self.hashes[id.0 as usize] == rec.content_hash {
                     out.duplicates += 1;
@@ -185,12 +210,11 @@ impl ImportSink for Hub {
                     // An update keeps the record's identity and entity link; the
                     // analyst sees the new values in the profile.
                     self.hashes[id.0 as usize] = rec.content_hash;
-                    if let Some(s) = &mut self.search {
-                        s.upsert(&SearchDoc::from_record(id, &rec))?;
-                        self.uncommitted_docs += 1;
-                    }
                     if self.keep_records {
+                        send(ToIndex::Replace(id, rec.clone()));
                         self.records[id.0 as usize] = rec;
+                    } else {
+                        send(ToIndex::Replace(id, rec));
                     }
                     out.updated += 1;
                 }
@@ -204,14 +228,7 @@ impl ImportSink for Hub {
             }
             out.inserted += 1;
             self.relations.add(res.record, &rec);
-            let t_index = Instant::now();
-            self.times.resolve_secs += (t_index - t).as_secs_f64();
-            if let Some(s) = &mut self.search {
-                // A new record id: nothing to replace.
-                s.add(&SearchDoc::from_record(res.record, &rec))?;
-                self.uncommitted_docs += 1;
-            }
-            self.times.index_secs += t_index.elapsed().as_secs_f64();
+            self.times.resolve_secs += t.elapsed().as_secs_f64();
             self.by_key.insert(rec.key, res.record);
             self.hashes.push(rec.content_hash);
             let file = match self.files.iter().rposition(|f| *f == rec.file) {
@@ -223,9 +240,60 @@ impl ImportSink for Hub {
             };
             self.locations.push((file as u32, rec.line));
             if self.keep_records {
+                send(ToIndex::Add(res.record, rec.clone()));
                 self.records.push(rec);
+            } else {
+                send(ToIndex::Add(res.record, rec));
             }
         }
+    }
+}
+
+impl ImportSink for Hub {
+    type Error = HubError;
+
+    /// Resolution runs on this thread while a second thread builds the
+    /// batch's search documents and feeds tantivy (whose writer blocks when its
+    /// own tokenising thread falls behind), so a batch costs about the longer
+    /// of the two instead of their sum.
+    fn commit(&mut self, batch: Batch) -> Result<CommitOutcome, HubError> {
+        let mut out = CommitOutcome::default();
+        let search = self.search.take();
+        let indexed = match &search {
+            None => {
+                self.apply(batch.records, None, &mut out);
+                Ok((0, 0.0))
+            }
+            Some(index) => std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<ToIndex>(INDEX_QUEUE);
+                let indexer = scope.spawn(move || -> Result<(usize, f64), SearchError> {
+                    let t = Instant::now();
+                    let mut n = 0;
+                    for msg in rx {
+                        match msg {
+                            ToIndex::Add(id, rec) => {
+                                index.add(&SearchDoc::from_record(id, &rec))?
+                            }
+                            ToIndex::Replace(id, rec) => {
+                                index.upsert(&SearchDoc::from_record(id, &rec))?
+                            }
+                        }
+                        n += 1;
+                    }
+                    Ok((n, t.elapsed().as_secs_f64()))
+                });
+                self.apply(batch.records, Some(&tx), &mut out);
+                drop(tx);
+                match indexer.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }),
+        };
+        self.search = search;
+        let (docs, secs) = indexed?;
+        self.uncommitted_docs += docs;
+        self.times.index_secs += secs;
         let room = self.max_rejections.saturating_sub(self.rejections.len());
         self.rejections
             .extend(batch.rejections.into_iter().take(room));

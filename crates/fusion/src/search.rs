@@ -329,7 +329,7 @@ impl SearchIndex {
 
     /// Adds or replaces (by record id) a record's document; visible after
     /// [`commit`](Self::commit).
-    pub fn upsert(&mut self, d: &SearchDoc) -> Result<(), SearchError> {
+    pub fn upsert(&self, d: &SearchDoc) -> Result<(), SearchError> {
         self.delete(d.record);
         self.add(d)
     }
@@ -337,7 +337,7 @@ impl SearchIndex {
     /// Adds the document of a record that is not in the index yet (a new
     /// record): no delete is queued, which would cost a dictionary lookup in
     /// every segment at commit. Use [`upsert`](Self::upsert) when unsure.
-    pub fn add(&mut self, d: &SearchDoc) -> Result<(), SearchError> {
+    pub fn add(&self, d: &SearchDoc) -> Result<(), SearchError> {
         let f = self.f;
         let key = d.key.to_hex();
         let mut doc = TantivyDocument::default();
@@ -371,7 +371,7 @@ impl SearchIndex {
     }
 
     /// Removes a record's document; visible after [`commit`](Self::commit).
-    pub fn delete(&mut self, record: RecordId) {
+    pub fn delete(&self, record: RecordId) {
         self.writer
             .delete_term(Term::from_field_u64(self.f.record, u64::from(record.0)));
     }
