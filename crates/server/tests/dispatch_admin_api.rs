@@ -185,7 +185,7 @@ async fn merging_a_duplicate_call() {
 
 #[test]
 fn pending_escalations_survive_a_restart() {
-    use pingan_dispatch::{EscalationPolicy, Priority};
+    use pingan_dispatch::EscalationPolicy;
     let dir = std::env::temp_dir().join(format!("pingan-test-escalation-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -199,41 +199,8 @@ fn pending_escalations_survive_a_restart() {
             max_redispatches: 2,
             district_timeout_s: 600,
         });
-        s.dispatch.reload_units(&s).await.unwrap();
-        let u = s
-            .dispatch
-            .units()
-            .into_iter()
-            .find(|u| u.kind == "patrol_car" && u.position.is_some())
-            .unwrap();
-        let p = u.position.unwrap();
-        let call = pingan_server::api::calls::intake(
-            &s,
-            "dispatcher",
-            pingan_server::api::calls::CallRequest {
-                channel: "110".into(),
-                caller_phone: "13812345678".into(),
-                caller_name: None,
-                description: "饭店门口有人打架".into(),
-                location: Some(pingan_server::api::LatLngDto {
-                    lat: p.lat(),
-                    lng: p.lng(),
-                }),
-                address: None,
-                time: None,
-            },
-        )
-        .await
-        .unwrap();
+        let (call, police) = common::fight_call_beside_patrol_car(&s).await;
         let id = call.incident.id;
-        let tc = call.incident.type_code.clone().unwrap();
-        let recs =
-            pingan_server::api::incidents::recommend_for(&s, p, &tc, Priority::P2, 5).unwrap();
-        let police: Vec<i64> = recs
-            .iter()
-            .filter(|r| !r.first_responder)
-            .map(|r| r.unit_id)
-            .collect();
         assert!(police.len() >= 2, "{police:?}");
         pingan_server::dispatch::dispatch_units(&s, id, &police[..1], "dispatcher", police.clone())
             .await

@@ -76,7 +76,6 @@ fn new_watch(org_path: &str, expires_at: i64) -> pingan_store::NewWatch {
 
 #[test]
 fn state_changes_made_while_the_ledger_is_down_survive_a_crash_exactly_once() {
-    use pingan_dispatch::Priority;
     let dir = std::env::temp_dir().join(format!("pingan-test-ledger-feed-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -93,45 +92,12 @@ fn state_changes_made_while_the_ledger_is_down_survive_a_crash_exactly_once() {
         })
         .await;
         s.store.execute_raw(LEDGER_FULL).await.unwrap();
-        s.dispatch.reload_units(&s).await.unwrap();
-        let u = s
-            .dispatch
-            .units()
-            .into_iter()
-            .find(|u| u.kind == "patrol_car" && u.position.is_some())
-            .unwrap();
-        let p = u.position.unwrap();
-        let call = pingan_server::api::calls::intake(
-            &s,
-            "dispatcher",
-            pingan_server::api::calls::CallRequest {
-                channel: "110".into(),
-                caller_phone: "13812345678".into(),
-                caller_name: None,
-                description: "饭店门口有人打架".into(),
-                location: Some(pingan_server::api::LatLngDto {
-                    lat: p.lat(),
-                    lng: p.lng(),
-                }),
-                address: None,
-                time: None,
-            },
-        )
-        .await
-        .unwrap();
+        let (call, police) = common::fight_call_beside_patrol_car(&s).await;
         assert!(
             call.receipt_code.is_some(),
             "intake does not wait for the ledger"
         );
         let id = call.incident.id;
-        let tc = call.incident.type_code.clone().unwrap();
-        let recs =
-            pingan_server::api::incidents::recommend_for(&s, p, &tc, Priority::P2, 5).unwrap();
-        let police: Vec<i64> = recs
-            .iter()
-            .filter(|r| !r.first_responder)
-            .map(|r| r.unit_id)
-            .collect();
         pingan_server::dispatch::dispatch_units(&s, id, &police[..1], "dispatcher", police.clone())
             .await
             .unwrap();

@@ -81,6 +81,50 @@ pub async fn boot_over(dir: &std::path::Path, first: bool) -> AppState {
     build_over(first, cfg).await.1
 }
 
+/// Takes a fight call in process (as `dispatcher`) at a positioned patrol
+/// car and returns it with the police units recommended for it (P2, top 5),
+/// ready for `dispatch::dispatch_units`.
+pub async fn fight_call_beside_patrol_car(
+    s: &AppState,
+) -> (pingan_server::api::calls::CallResult, Vec<i64>) {
+    s.dispatch.reload_units(s).await.unwrap();
+    let u = s
+        .dispatch
+        .units()
+        .into_iter()
+        .find(|u| u.kind == "patrol_car" && u.position.is_some())
+        .unwrap();
+    let p = u.position.unwrap();
+    let call = pingan_server::api::calls::intake(
+        s,
+        "dispatcher",
+        pingan_server::api::calls::CallRequest {
+            channel: "110".into(),
+            caller_phone: "13812345678".into(),
+            caller_name: None,
+            description: "饭店门口有人打架".into(),
+            location: Some(pingan_server::api::LatLngDto {
+                lat: p.lat(),
+                lng: p.lng(),
+            }),
+            address: None,
+            time: None,
+        },
+    )
+    .await
+    .unwrap();
+    let tc = call.incident.type_code.clone().unwrap();
+    let recs =
+        pingan_server::api::incidents::recommend_for(s, p, &tc, pingan_dispatch::Priority::P2, 5)
+            .unwrap();
+    let police = recs
+        .iter()
+        .filter(|r| !r.first_responder)
+        .map(|r| r.unit_id)
+        .collect();
+    (call, police)
+}
+
 impl TestApp {
     /// A server with the demo city (orgs, units, users for every role).
     pub async fn demo() -> TestApp {
