@@ -29,21 +29,6 @@ async fn setup(s: &Store) -> (OrgRow, OrgRow, OrgRow, IncidentRow, IncidentRow) 
         .await
         .unwrap();
     let incident = |org_id: i64| NewIncident {
-        day: "20261124".into(),
-        status: "created".into(),
-        type_code: None,
-        priority: None,
-        org_id,
-        call: NewCall {
-            channel: "110".into(),
-            caller_phone: "13812345678".into(),
-            caller_name: None,
-            description: "噪音扰民".into(),
-            lat: 30.6,
-            lng: 104.0,
-            address: None,
-            received_at: 10,
-        },
         timeline: vec![NewTimelineEntry {
             at: 10,
             kind: "created".into(),
@@ -52,6 +37,7 @@ async fn setup(s: &Store) -> (OrgRow, OrgRow, OrgRow, IncidentRow, IncidentRow) 
             unit_id: None,
             data: "{}".into(),
         }],
+        ..pg::noise_incident(org_id)
     };
     let i1 = s.create_incident(&incident(a.id), 10).await.unwrap();
     let i2 = s.create_incident(&incident(b.id), 10).await.unwrap();

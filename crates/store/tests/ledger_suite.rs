@@ -222,24 +222,7 @@ fn row(kind: &str, id: i64, status: &str) -> (String, i64, String) {
 
 async fn case_durable_feed(s: &Store) {
     let (city, st) = pg::city_and_station(s, "东门派出所").await;
-    let new = NewIncident {
-        day: "20261124".into(),
-        status: "created".into(),
-        type_code: None,
-        priority: None,
-        org_id: st.id,
-        call: NewCall {
-            channel: "110".into(),
-            caller_phone: "13812345678".into(),
-            caller_name: None,
-            description: "噪音扰民".into(),
-            lat: 30.6,
-            lng: 104.0,
-            address: None,
-            received_at: 10,
-        },
-        timeline: vec![],
-    };
+    let new = pg::noise_incident(st.id);
     let inc = s.create_incident(&new, 20).await.unwrap();
     let patch = |status: Option<&str>, org_id: Option<i64>, priority: Option<&str>| IncidentPatch {
         status: status.map(Into::into),

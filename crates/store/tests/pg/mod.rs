@@ -253,3 +253,27 @@ pub(crate) async fn city_and_station(
         .unwrap();
     (city, st)
 }
+
+/// A noise complaint (one 110 call at 30.6, 104.0, received at 10) in
+/// `org_id`, with no timeline entries.
+#[allow(dead_code)]
+pub(crate) fn noise_incident(org_id: i64) -> pingan_store::NewIncident {
+    pingan_store::NewIncident {
+        day: "20261124".into(),
+        status: "created".into(),
+        type_code: None,
+        priority: None,
+        org_id,
+        call: pingan_store::NewCall {
+            channel: "110".into(),
+            caller_phone: "13812345678".into(),
+            caller_name: None,
+            description: "噪音扰民".into(),
+            lat: 30.6,
+            lng: 104.0,
+            address: None,
+            received_at: 10,
+        },
+        timeline: vec![],
+    }
+}
