@@ -23,7 +23,7 @@ use pingan_jurisdiction::Jurisdiction;
 use pingan_ledger::{
     AlertDisposition, CaseEntity, CaseStateChange, Commitment, LeafRecord, WatchAction, WatchEvent,
 };
-use pingan_store::{IncidentRow, LedgerFeedRow, NewNotification, Store, StoreError, WatchRow};
+use pingan_store::{IncidentRow, LedgerFeedRow, NewNotification, Store, StoreError};
 use prometheus_client::metrics::counter::Counter;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -165,25 +165,6 @@ impl LedgerFeed {
     /// Wakes the worker to record pending changes now.
     pub fn wake(&self) {
         self.wake.notify_one();
-    }
-
-    /// Called after an incident state change: wakes the worker (the store
-    /// already queued the state durably).
-    pub fn case_changed(&self, _row: &IncidentRow, _at: i64) {
-        self.wake();
-    }
-
-    /// Called after a watch was created or changed: wakes the worker (the
-    /// store already queued the change durably; the watched identities and the
-    /// definition enter the log only as salted commitments).
-    pub fn watch_changed(&self, _row: &WatchRow, _action: WatchAction, _at: i64) {
-        self.wake();
-    }
-
-    /// Called after an alert disposition (`acknowledged`, `verified`,
-    /// `dispatched`, `closed:true_positive`, …): wakes the worker.
-    pub fn alert_disposed(&self, _id: i64, _disposition: &str, _at: i64, _org_path: &str) {
-        self.wake();
     }
 }
 

@@ -663,12 +663,11 @@ fn assignment_rows(id: i64, inc: &Incident) -> Vec<pingan_store::AssignmentRow> 
 }
 
 /// Every incident state change passes through here: it publishes
-/// `incident.updated` for the console and is the single place where the
-/// ledger records case states (`LeafRecord::CaseState`, queued without
-/// waiting; see [`crate::citizen`]).
+/// `incident.created`/`incident.updated` for the console and wakes the ledger
+/// feed worker (the store's triggers queued the state change durably in the
+/// change's own transaction; see [`crate::citizen`]).
 pub async fn case_state_changed(s: &AppState, row: &IncidentRow, lines: &[NewTimelineEntry]) {
-    let at = lines.iter().map(|l| l.at).max().unwrap_or(row.updated_at);
-    s.citizen.feed.case_changed(row, at);
+    s.citizen.feed.wake();
     let dto = match crate::api::incidents::incident_dto(s, row, false).await {
         Ok(d) => d,
         Err(e) => {

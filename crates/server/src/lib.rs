@@ -58,7 +58,7 @@ pub struct AppState {
     pub dispatch: Arc<dispatch::DispatchService>,
     /// The verifiable case log: `state.ledger.append(&record)`, `.receipt(index)`.
     pub ledger: Arc<ledger::LedgerService>,
-    /// Citizen transparency: ledger feed (`state.citizen.feed.case_changed(..)`),
+    /// Citizen transparency: ledger feed worker (`state.citizen.feed.wake()` after a change the store queued),
     /// receipt codes, portal rate limits, notification outbox.
     pub citizen: Arc<citizen::CitizenService>,
     /// The early-warning worker (engine thread + persister).

@@ -518,9 +518,7 @@ async fn create_watch(
     )
     .await
     .map_err(IntoResponse::into_response)?;
-    s.citizen
-        .feed
-        .watch_changed(&row, pingan_ledger::WatchAction::Created, row.created_at);
+    s.citizen.feed.wake();
     let dto = watch_dto(row).map_err(IntoResponse::into_response)?;
     Ok((StatusCode::CREATED, axum::Json(dto)))
 }
@@ -621,9 +619,7 @@ async fn update_watch(
     )
     .await
     .map_err(IntoResponse::into_response)?;
-    s.citizen
-        .feed
-        .watch_changed(&row, pingan_ledger::WatchAction::Changed, row.updated_at);
+    s.citizen.feed.wake();
     Ok(axum::Json(
         watch_dto(row).map_err(IntoResponse::into_response)?,
     ))
@@ -674,9 +670,7 @@ async fn cancel_watch(
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     // A cancellation is a change of the watch's status.
-    s.citizen
-        .feed
-        .watch_changed(&row, pingan_ledger::WatchAction::Changed, s.now_ms());
+    s.citizen.feed.wake();
     Ok(axum::Json(
         watch_dto(row).map_err(IntoResponse::into_response)?,
     ))
@@ -1032,13 +1026,7 @@ async fn step(
         .store
         .update_alert_lifecycle(id, &change, now.millis())
         .await?;
-    let disposition = match &row.outcome {
-        Some(o) if row.status == "closed" => format!("closed:{o}"),
-        _ => row.status.clone(),
-    };
-    s.citizen
-        .feed
-        .alert_disposed(id, &disposition, now.millis(), &row.org_path);
+    s.citizen.feed.wake();
     s.audit(
         &p,
         Audit {
