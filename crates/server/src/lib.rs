@@ -38,6 +38,7 @@ pub mod live;
 pub mod metrics;
 pub mod notify;
 pub mod orgs;
+pub mod partner_sim;
 pub mod sim;
 
 pub use config::Config;

@@ -13,6 +13,17 @@
 //! as `unit.positions`, arrives, clears after an on-scene time, and the
 //! incident is closed with a disposition. Idle patrol units drift on patrol.
 //!
+//! Calls that are not (only) police work take the dispatcher's one-key
+//! diversion first (the same state change and signed, durably queued hand-offs
+//! as `POST /incidents/{id}/divert`), to every partner the taxonomy and the
+//! caller's words call for (`pingan_dispatch::decide_partners`) that has a
+//! registered endpoint: non-police calls are handed over entirely and
+//! followed until the partners report them resolved (then closed as handled
+//! by partner) or hand them back (rejected, undeliverable, or 12345 sending an
+//! urgent case back to 110: police are dispatched); joint incidents (a fire
+//! with injuries) go to several partners and still get police units. Without
+//! registered partners every call is police work, as before.
+//!
 //! [`Simulator::step`] advances to the server clock's "now"; [`spawn`] drives it
 //! once a second for `pingan demo` (config `demo.simulate`). Decisions draw from
 //! one seeded generator, so a run is reproducible given the same step times.
@@ -25,7 +36,8 @@ use pingan_core::{LatLng, Timestamp};
 use pingan_dispatch::classify::{BUILTIN_CORPUS, parse_corpus};
 use pingan_dispatch::sim::SimError;
 use pingan_dispatch::{
-    CallGenerator, Disposition, LocationSampler, Priority, SimCall, SimConfig, SimRng, Taxonomy,
+    CallGenerator, Disposition, DiversionFlags, IncidentState, LocationSampler, Partner, Priority,
+    SimCall, SimConfig, SimRng, Taxonomy, TimelineEntry, TimelineKind, decide_partners,
 };
 use pingan_roads::{Eta, Route};
 use pingan_store::PositionUpdate;
@@ -38,7 +50,7 @@ use crate::api::incidents::{apply_unit_status, merge_incidents, recommend_for};
 use crate::config::DemoSettings;
 use crate::demo::{CityMap, DemoRng, random_road_point};
 use crate::dispatch::{self as svc, incident_error};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::live::LiveEvent;
 
 /// The actor name on every timeline line the simulator writes.
@@ -107,14 +119,40 @@ pub struct StepReport {
     /// Actions refused by the services (e.g. a human dispatcher got there
     /// first); they are dropped or retried, never forced.
     pub refused: usize,
+    /// Incidents handed entirely to partner agencies (one-key diversion).
+    pub diverted: usize,
+    /// Incidents handed to partners while police respond too (联动).
+    pub joint: usize,
+    /// Hand-offs queued (one per partner of a diverted or joint incident).
+    pub handoffs: usize,
+    /// Diverted incidents that came back to police: a partner refused it,
+    /// delivery failed for good, or 12345 returned it to 110.
+    pub taken_back: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Task {
-    Dispatch { incident: i64, attempt: u32 },
-    Acknowledge { unit: i64, incident: i64 },
-    Clear { unit: i64, incident: i64 },
-    Close { incident: i64, attempt: u32 },
+    Dispatch {
+        incident: i64,
+        attempt: u32,
+    },
+    Acknowledge {
+        unit: i64,
+        incident: i64,
+    },
+    Clear {
+        unit: i64,
+        incident: i64,
+    },
+    Close {
+        incident: i64,
+        attempt: u32,
+    },
+    /// The dispatcher checks on a diverted incident's hand-offs.
+    FollowUp {
+        incident: i64,
+        attempt: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,26 +292,9 @@ impl Simulator {
             .generator
             .calls_between(from, now, &mut RoadSampler { city: &city });
         for c in calls {
-            match self.take_call(s, &c).await {
-                Ok(id) => {
-                    report.calls += 1;
-                    if self.merge_duplicate(s, id).await {
-                        report.merged += 1;
-                        continue;
-                    }
-                    let d = self.between(self.settings.dispatch_delay_s);
-                    self.schedule(
-                        c.at.plus_millis(d),
-                        Task::Dispatch {
-                            incident: id,
-                            attempt: 0,
-                        },
-                    );
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e.message, "simulated call refused");
-                    report.refused += 1;
-                }
+            if let Err(e) = self.admit(s, &c, &mut report).await {
+                tracing::debug!(error = %e.message, "simulated call refused");
+                report.refused += 1;
             }
         }
 
@@ -294,6 +315,38 @@ impl Simulator {
         self.move_units(s, now, &mut report).await?;
         self.start_patrols(s, &city, from, now);
         Ok(report)
+    }
+
+    /// Takes a call from outside the generator (a scripted scenario for a
+    /// presentation, a test) exactly as a generated one: intake, duplicate
+    /// merge, and the dispatcher's decision after the usual delay. Returns the
+    /// incident id.
+    pub async fn add_call(&mut self, s: &AppState, c: &SimCall) -> ApiResult<i64> {
+        let mut report = StepReport::default();
+        self.admit(s, c, &mut report).await
+    }
+
+    async fn admit(
+        &mut self,
+        s: &AppState,
+        c: &SimCall,
+        report: &mut StepReport,
+    ) -> ApiResult<i64> {
+        let id = self.take_call(s, c).await?;
+        report.calls += 1;
+        if self.merge_duplicate(s, id).await {
+            report.merged += 1;
+            return Ok(id);
+        }
+        let d = self.between(self.settings.dispatch_delay_s);
+        self.schedule(
+            c.at.plus_millis(d),
+            Task::Dispatch {
+                incident: id,
+                attempt: 0,
+            },
+        );
+        Ok(id)
     }
 
     /// A dispatcher merges a call that intake flagged as a duplicate of an
@@ -402,13 +455,16 @@ impl Simulator {
                 let Some(tc) = row.type_code.as_deref() else {
                     return Ok(());
                 };
+                if !self.hand_off(s, &row, tc, now, report).await? {
+                    return Ok(());
+                }
                 let prio = row
                     .priority
                     .as_deref()
                     .and_then(|p| Priority::from_str(p).ok())
                     .unwrap_or(Priority::P3);
-                let point = LatLng::new(row.lat, row.lng)
-                    .map_err(|e| crate::ApiError::internal(e.to_string()))?;
+                let point =
+                    LatLng::new(row.lat, row.lng).map_err(|e| ApiError::internal(e.to_string()))?;
                 let recs = recommend_for(s, point, tc, prio, 5)?;
                 let Some(best) = recs.first() else {
                     // Nobody free: the dispatcher tries again a minute later.
@@ -509,13 +565,7 @@ impl Simulator {
                     "closed" => Ok(()),
                     "cleared" => {
                         let d = self.disposition(&row);
-                        let code = svc::disposition_string(&d);
-                        svc::mutate(s, incident, move |inc, at| {
-                            let e = inc.close(d, at, ACTOR).map_err(incident_error)?;
-                            Ok((vec![e], json!({ "disposition": code })))
-                        })
-                        .await?;
-                        s.dispatch.escalation_drop(incident);
+                        close_incident(s, incident, d).await?;
                         report.closed += 1;
                         self.citizen_evaluates(s, &row).await;
                         Ok(())
@@ -534,7 +584,129 @@ impl Simulator {
                     _ => Ok(()),
                 }
             }
+            Task::FollowUp { incident, attempt } => {
+                self.follow_up(s, incident, attempt, now, report).await
+            }
         }
+    }
+
+    /// The dispatcher's one-key diversion of a classified incident to the
+    /// partners its type and the caller's words call for, limited to partners
+    /// with a registered endpoint (an agency without a link is not handed
+    /// anything; police handle the call). Returns whether police still
+    /// respond: yes for police-only and joint incidents, and for an incident
+    /// handed off before (it came back to 110).
+    async fn hand_off(
+        &mut self,
+        s: &AppState,
+        row: &pingan_store::IncidentRow,
+        type_code: &str,
+        now: Timestamp,
+        report: &mut StepReport,
+    ) -> ApiResult<bool> {
+        let tax = s.dispatch.taxonomy();
+        let Some(ty) = tax.get(type_code) else {
+            return Ok(true);
+        };
+        let plan = decide_partners(ty, &DiversionFlags::from_text(&row.description));
+        if plan.partners.is_empty() || !s.store.incident_handoffs(row.id).await?.is_empty() {
+            return Ok(true);
+        }
+        let mut partners = Vec::new();
+        for p in plan.partners {
+            if s.store.find_partner(p.code()).await?.is_some() {
+                partners.push(p);
+            }
+        }
+        if partners.is_empty() {
+            return Ok(true);
+        }
+        let note = format!("{}，请按职责处置", ty.name_zh());
+        let ids = divert_incident(s, row.id, &partners, &note, ACTOR).await?;
+        report.handoffs += ids.len();
+        if plan.police_response {
+            report.joint += 1;
+            return Ok(true);
+        }
+        report.diverted += 1;
+        self.schedule(
+            now.plus_secs(FOLLOW_UP_S),
+            Task::FollowUp {
+                incident: row.id,
+                attempt: 0,
+            },
+        );
+        Ok(false)
+    }
+
+    /// Checks a diverted incident: closed as handled by partner once every
+    /// hand-off is resolved; taken back and dispatched to police when a
+    /// partner refused it or delivery failed; dispatched to police when 12345
+    /// returned it to 110 (the platform reopened it); otherwise checked again.
+    async fn follow_up(
+        &mut self,
+        s: &AppState,
+        incident: i64,
+        attempt: u32,
+        now: Timestamp,
+        report: &mut StepReport,
+    ) -> ApiResult<()> {
+        let row = s.store.get_incident(incident).await?;
+        let back_to_police = match row.status.as_str() {
+            "classified" => true,
+            "diverted" => {
+                let hs = s.store.incident_handoffs(incident).await?;
+                if let Some(h) = hs
+                    .iter()
+                    .find(|h| h.status == "rejected" || h.status == "failed")
+                {
+                    let reason = format!(
+                        "{} {}：{}，110接回处置",
+                        h.partner,
+                        h.status,
+                        h.feedback.as_deref().unwrap_or("无反馈")
+                    );
+                    svc::mutate(s, incident, move |inc, at| {
+                        let e = inc
+                            .reopen(&reason, Default::default(), at, ACTOR)
+                            .map_err(incident_error)?;
+                        Ok((vec![e], json!({"op": "reopen"})))
+                    })
+                    .await?;
+                    true
+                } else if !hs.is_empty() && hs.iter().all(|h| h.status == "resolved") {
+                    close_incident(s, incident, Disposition::HandledByPartner).await?;
+                    report.closed += 1;
+                    self.citizen_evaluates(s, &row).await;
+                    return Ok(());
+                } else {
+                    if attempt < MAX_FOLLOW_UPS {
+                        self.schedule(
+                            now.plus_secs(FOLLOW_UP_S),
+                            Task::FollowUp {
+                                incident,
+                                attempt: attempt + 1,
+                            },
+                        );
+                    }
+                    return Ok(());
+                }
+            }
+            // Closed, or someone at the console took it over.
+            _ => false,
+        };
+        if back_to_police {
+            report.taken_back += 1;
+            let d = self.between(self.settings.dispatch_delay_s);
+            self.schedule(
+                now.plus_millis(d),
+                Task::Dispatch {
+                    incident,
+                    attempt: 0,
+                },
+            );
+        }
+        Ok(())
     }
 
     /// About a third of callers leave an evaluation after closure, mostly
@@ -755,6 +927,72 @@ impl Simulator {
             patrolling += 1;
         }
     }
+}
+
+/// Seconds between the dispatcher's checks on a diverted incident.
+const FOLLOW_UP_S: i64 = 60;
+/// Checks before the simulator leaves a diverted incident to the people at
+/// the console (six hours: partners resolve within two).
+const MAX_FOLLOW_UPS: u32 = 360;
+
+/// Closes an incident with `d` and drops its escalation timer.
+async fn close_incident(s: &AppState, incident: i64, d: Disposition) -> ApiResult<()> {
+    let code = svc::disposition_string(&d);
+    svc::mutate(s, incident, move |inc, at| {
+        let e = inc.close(d, at, ACTOR).map_err(incident_error)?;
+        Ok((vec![e], json!({ "disposition": code })))
+    })
+    .await?;
+    s.dispatch.escalation_drop(incident);
+    Ok(())
+}
+
+/// One-key diversion of incident `id` to `partners`, as the
+/// `POST /api/v1/incidents/{id}/divert` route does it: a classified incident
+/// police do not attend becomes `diverted`; one police attend (classified or
+/// in an active response) records the partners as a joint incident; then one
+/// signed hand-off per partner is queued in the durable outbox. Returns the
+/// hand-off ids.
+pub(crate) async fn divert_incident(
+    s: &AppState,
+    id: i64,
+    partners: &[Partner],
+    note: &str,
+    actor: &str,
+) -> ApiResult<Vec<i64>> {
+    let current = s.store.get_incident(id).await?;
+    let police = current
+        .type_code
+        .as_deref()
+        .and_then(|t| s.dispatch.taxonomy().get(t).map(|ty| ty.police_response()))
+        .unwrap_or(true);
+    let ps = partners.to_vec();
+    let who = actor.to_string();
+    let (row, _) = svc::mutate(s, id, move |inc, now| {
+        let codes: Vec<&str> = ps.iter().map(|x| x.code()).collect();
+        if inc.state() == IncidentState::Classified && !police {
+            let e = inc.divert(&ps, now, &who).map_err(incident_error)?;
+            Ok((vec![e], json!({"partners": codes})))
+        } else if inc.state() == IncidentState::Classified || inc.state().is_active_response() {
+            inc.add_partners(&ps);
+            let e = TimelineEntry {
+                at: now,
+                kind: TimelineKind::Diverted,
+                actor: who.clone(),
+                detail: format!("joint: {}", codes.join(",")),
+                unit_id: None,
+            };
+            Ok((vec![e], json!({"partners": codes, "joint": true})))
+        } else {
+            Err(ApiError::conflict(format!(
+                "cannot divert an incident in state {}",
+                inc.state()
+            ))
+            .with_field("state"))
+        }
+    })
+    .await?;
+    svc::divert(s, &row, partners, note, actor).await
 }
 
 /// A direct line at town driving speed, for the rare point the road network
