@@ -245,7 +245,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(osm) => Some(load_city(osm, &cfg.data_dir).await?),
                 None => None,
             };
-            serve(store, cfg, city, None, None).await
+            serve(store, cfg, city, None, None, None).await
         }
         Command::Replay(a) => replay(&a),
         Command::Source(c) => source::run(file, c).await,
@@ -364,6 +364,7 @@ async fn serve(
     city: Option<CityMap>,
     banner: Option<String>,
     populate: Option<(u64, u64)>,
+    demo_partners: Option<u64>,
 ) -> anyhow::Result<()> {
     let listen = cfg.listen.clone();
     let (router, state) =
@@ -404,6 +405,25 @@ async fn serve(
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "serving");
+    if let Some(seed) = demo_partners {
+        // The demo city's partner agencies: webhook receivers on loopback that
+        // verify each hand-off and report back to this server's feedback API.
+        let settings = pingan_server::partner_sim::PartnerSimSettings {
+            seed,
+            ..Default::default()
+        };
+        let p = pingan_server::partner_sim::PartnerSim::start(
+            &state,
+            &format!("http://{addr}"),
+            settings,
+        )
+        .await?;
+        p.spawn_driver();
+        println!(
+            "demo partners 12345, 120, 119 and traffic take hand-offs on http://{}",
+            p.addr()
+        );
+    }
     if let Some(b) = banner {
         println!("{b}");
     }
@@ -468,7 +488,7 @@ async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
         "console: {url}/  API: {url}/api/v1  OpenAPI: {url}/api/openapi.json"
     ));
     let populate = fresh.then_some((a.seed, a.people));
-    serve(store, cfg, Some(city), Some(banner), populate).await
+    serve(store, cfg, Some(city), Some(banner), populate, Some(a.seed)).await
 }
 
 /// Reads a JSON array, or the `items` of an API page, from `path`.
