@@ -23,7 +23,7 @@ use crate::ingest::{ImportOptions, import};
 use crate::mapping::{Mapping, example_mapping};
 use crate::read::FileFormat;
 use crate::resolve::{RecordId, Resolver};
-use crate::search::{SearchIndex, SearchQuery};
+use crate::search::{SearchIndex, SearchQuery, SearchResults};
 
 /// Synthetic records per person across the five sources (measured: 525,000
 /// records for 150,000 people), to turn a record target into a population.
@@ -146,6 +146,11 @@ pub struct Phases {
     pub index: f64,
     /// Committing thread: index commits (the writer threads' tail).
     pub commit: f64,
+    /// Store path only: the store writer thread building and committing SQL
+    /// batches (overlapping resolution); 0 for the in-memory hub.
+    pub store: f64,
+    /// Store path only: the committing thread blocked on a full store queue.
+    pub store_wait: f64,
 }
 
 impl BenchReport {
@@ -244,7 +249,88 @@ pub fn run(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport
     res
 }
 
-fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport, BenchError> {
+/// The generated departmental exports of a run, with their ground truth.
+pub struct Generated {
+    pub city: SynthCity,
+    /// (source kind, file name, path) per export, in import order.
+    pub files: Vec<(SourceKind, String, PathBuf)>,
+    /// Per file, the true person of each row (row i is on line i + 2, after
+    /// the header), in a flat vector so the bookkeeping weighs little in the RSS.
+    truth: Vec<Vec<u64>>,
+    pub records: u64,
+    pub secs: f64,
+}
+
+impl Generated {
+    /// The mapping TOML the bench registers for a source kind.
+    pub fn mapping_toml(kind: SourceKind) -> Result<&'static str, BenchError> {
+        example_mapping(kind.name()).ok_or_else(|| BenchError::Mapping {
+            source_kind: kind.name(),
+            message: "no example mapping".into(),
+        })
+    }
+
+    /// Pairwise precision, recall and F1 of a resolution against the truth, over
+    /// the `records` record ids: `person_of` gives a record's person entity,
+    /// `location` its file name and line.
+    pub fn score(
+        &self,
+        records: usize,
+        person_of: &dyn Fn(RecordId) -> Option<u32>,
+        location: &dyn Fn(RecordId) -> Option<(String, u64)>,
+    ) -> Quality {
+        let mut pred_truth: HashMap<(u32, u64), u64> = HashMap::new();
+        let mut pred: HashMap<u32, u64> = HashMap::new();
+        let mut gold: HashMap<u64, u64> = HashMap::new();
+        for i in 0..records {
+            let rid = RecordId(i as u32);
+            let Some(e) = person_of(rid) else {
+                continue;
+            };
+            let Some((file, line)) = location(rid) else {
+                continue;
+            };
+            let Some(&t) = self
+                .files
+                .iter()
+                .position(|(_, name, _)| *name == file)
+                .and_then(|f| self.truth[f].get(line.checked_sub(2)? as usize))
+            else {
+                continue;
+            };
+            *pred_truth.entry((e, t)).or_default() += 1;
+            *pred.entry(e).or_default() += 1;
+            *gold.entry(t).or_default() += 1;
+        }
+        let tp: u64 = pred_truth.values().map(|n| pairs(*n)).sum();
+        let pp: u64 = pred.values().map(|n| pairs(*n)).sum();
+        let gp: u64 = gold.values().map(|n| pairs(*n)).sum();
+        let precision = tp as f64 / pp.max(1) as f64;
+        let recall = tp as f64 / gp.max(1) as f64;
+        Quality {
+            precision,
+            recall,
+            f1: 2.0 * precision * recall / (precision + recall).max(f64::MIN_POSITIVE),
+        }
+    }
+
+    /// Drops the truth once scored (it weighs in the RSS of what follows).
+    pub fn drop_truth(&mut self) {
+        self.truth = Vec::new();
+    }
+}
+
+/// Pairwise resolution quality against the generator's truth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quality {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// Generates the synthetic city of `cfg` and writes its departmental exports
+/// as CSV files under `cfg.dir` (created).
+pub fn generate(cfg: &BenchConfig) -> Result<Generated, BenchError> {
     let io = |path: &std::path::Path| {
         let path = path.display().to_string();
         move |source| BenchError::Io { path, source }
@@ -257,10 +343,6 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
         streets(),
     ))?;
     std::fs::create_dir_all(&cfg.dir).map_err(io(&cfg.dir))?;
-
-    // 1. Departmental exports as files; the truth (person id) is kept aside per
-    //    file by row (row i is on line i + 2, after the header) so resolution can
-    //    be scored, in a flat vector so the bookkeeping weighs little in the RSS.
     let t = Instant::now();
     let mut files = Vec::new();
     let mut truth: Vec<Vec<u64>> = Vec::new();
@@ -280,11 +362,27 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
         w.flush().map_err(io(&path))?;
         files.push((kind, name, path));
     }
-    let generate_secs = t.elapsed().as_secs_f64();
+    Ok(Generated {
+        city,
+        files,
+        truth,
+        records: generated,
+        secs: t.elapsed().as_secs_f64(),
+    })
+}
+
+fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport, BenchError> {
+    let io = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |source| BenchError::Io { path, source }
+    };
+    // 1. Departmental exports as files, with the truth kept aside.
+    let mut gen_ = generate(cfg)?;
+    let (generated, generate_secs) = (gen_.records, gen_.secs);
     log(format!(
         "generated {generated} records of {} people in {} sources in {generate_secs:.1} s",
         cfg.people,
-        files.len()
+        gen_.files.len()
     ));
 
     // 2. Import + normalise + resolve + index.
@@ -306,21 +404,17 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
     let cpu_before = cpu_secs();
     let t_all = Instant::now();
     let mut sources = Vec::new();
-    for (kind, name, path) in &files {
+    for (kind, name, path) in &gen_.files {
         let mapping_error = |message: String| BenchError::Mapping {
             source_kind: kind.name(),
             message,
         };
-        let text = example_mapping(kind.name())
-            .ok_or_else(|| mapping_error("no example mapping".into()))?;
-        let m = Mapping::from_toml(text).map_err(|e| mapping_error(e.to_string()))?;
+        let m = Mapping::from_toml(Generated::mapping_toml(*kind)?)
+            .map_err(|e| mapping_error(e.to_string()))?;
         let opts = ImportOptions {
             batch_size: cfg.batch_size.max(1),
             times: Some(read_times.clone()),
-            ..ImportOptions::new(
-                FileFormat::Csv,
-                Timestamp::from_civil_utc(2026, 11, 24, 0, 0, 0),
-            )
+            ..ImportOptions::new(FileFormat::Csv, bench_import_time())
         };
         let t = Instant::now();
         let f = std::io::BufReader::with_capacity(256 << 10, File::open(path).map_err(io(path))?);
@@ -338,16 +432,7 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
             merged: cp.counts.merged,
             secs: t.elapsed().as_secs_f64(),
         };
-        log(format!(
-            "  {:<20} read {:>9} accepted {:>9} rejected {:>7} merged {:>9} {:>7.1} s {:>8.0} rows/s",
-            run.source,
-            run.read,
-            run.accepted,
-            run.rejected,
-            run.merged,
-            run.secs,
-            run.read as f64 / run.secs.max(f64::MIN_POSITIVE)
-        ));
+        log(render_source(&run));
         sources.push(run);
     }
     hub.flush()?;
@@ -363,43 +448,21 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
         resolve: sink.resolve_secs,
         index: sink.index_secs,
         commit: sink.commit_secs,
+        ..Phases::default()
     };
 
     // 3. Resolution quality, pairwise over accepted person records.
-    let mut pred_truth: HashMap<(u32, u64), u64> = HashMap::new();
-    let mut pred: HashMap<u32, u64> = HashMap::new();
-    let mut gold: HashMap<u64, u64> = HashMap::new();
-    for i in 0..hub.record_count() {
-        let rid = RecordId(i as u32);
-        let Some(e) = hub.resolver().person_of(rid) else {
-            continue;
-        };
-        let Some((file, line)) = hub.location(rid) else {
-            continue;
-        };
-        let Some(&t) = files
-            .iter()
-            .position(|(_, name, _)| name == file)
-            .and_then(|f| truth[f].get(line.checked_sub(2)? as usize))
-        else {
-            continue;
-        };
-        *pred_truth.entry((e.0, t)).or_default() += 1;
-        *pred.entry(e.0).or_default() += 1;
-        *gold.entry(t).or_default() += 1;
-    }
-    drop(truth);
-    let tp: u64 = pred_truth.values().map(|n| pairs(*n)).sum();
-    let pp: u64 = pred.values().map(|n| pairs(*n)).sum();
-    let gp: u64 = gold.values().map(|n| pairs(*n)).sum();
-    let precision = tp as f64 / pp.max(1) as f64;
-    let recall = tp as f64 / gp.max(1) as f64;
-    let f1 = 2.0 * precision * recall / (precision + recall).max(f64::MIN_POSITIVE);
+    let q = gen_.score(
+        hub.record_count(),
+        &|r| hub.resolver().person_of(r).map(|e| e.0),
+        &|r| hub.location(r).map(|(f, l)| (f.to_owned(), l)),
+    );
+    gen_.drop_truth();
 
     // 4. Search latency over queries drawn from the sources.
     let mut search = Vec::new();
     if let Some(index) = hub.search() {
-        search = measure_search(&city, cfg.people, index)?;
+        search = measure_search(&gen_.city, cfg.people, &mut |q| index.search(q))?;
     }
     let report = BenchReport {
         people: cfg.people,
@@ -410,9 +473,9 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
         import_secs,
         person_entities: hub.resolver().person_count(),
         possible_matches: hub.resolver().possible_matches().len(),
-        precision,
-        recall,
-        f1,
+        precision: q.precision,
+        recall: q.recall,
+        f1: q.f1,
         search,
         peak_rss_mib: status_mib("VmHWM:"),
         phases,
@@ -423,11 +486,33 @@ fn run_in(cfg: &BenchConfig, log: &mut dyn FnMut(String)) -> Result<BenchReport,
     Ok(report)
 }
 
-fn measure_search(
+/// The import time the bench stamps on records (fixed, so runs compare).
+pub fn bench_import_time() -> Timestamp {
+    Timestamp::from_civil_utc(2026, 11, 24, 0, 0, 0)
+}
+
+/// One source's import as a progress line.
+pub fn render_source(run: &SourceRun) -> String {
+    format!(
+        "  {:<20} read {:>9} accepted {:>9} rejected {:>7} merged {:>9} {:>7.1} s {:>8.0} rows/s",
+        run.source,
+        run.read,
+        run.accepted,
+        run.rejected,
+        run.merged,
+        run.secs,
+        run.read as f64 / run.secs.max(f64::MIN_POSITIVE)
+    )
+}
+
+/// Search latency per query kind over names, addresses and identifiers drawn
+/// from the city's registries, through `search` (an index, or a service in
+/// front of one).
+pub fn measure_search<E>(
     city: &SynthCity,
     people: u64,
-    index: &SearchIndex,
-) -> Result<Vec<SearchStats>, BenchError> {
+    search: &mut dyn FnMut(&SearchQuery) -> Result<SearchResults, E>,
+) -> Result<Vec<SearchStats>, E> {
     let mut queries: Vec<(&'static str, String)> = Vec::new();
     let step = (people as usize / 400).max(1);
     for kind in [SourceKind::HouseholdRegistry, SourceKind::VehicleRegistry] {
@@ -457,7 +542,7 @@ fn measure_search(
     let mut all = Vec::with_capacity(queries.len());
     for (kind, q) in &queries {
         let t = Instant::now();
-        let res = index.search(&SearchQuery {
+        let res = search(&SearchQuery {
             text: q.clone(),
             limit: 20,
             ..SearchQuery::default()
@@ -506,13 +591,15 @@ pub fn render(r: &BenchReport) -> Vec<String> {
             r.generated
         ),
         format!(
-            "phases (s): read {:.1}, normalise {:.1}, reader waiting {:.1} | resolve {:.1}, index {:.1}, index commit {:.1} | CPU {:.1} s for {:.1} s wall, load {:.1} → {:.1}",
+            "phases (s): read {:.1}, normalise {:.1}, reader waiting {:.1} | resolve {:.1}, index {:.1}, index commit {:.1} | store write {:.1}, waiting for the store {:.1} | CPU {:.1} s for {:.1} s wall, load {:.1} → {:.1}",
             r.phases.read,
             r.phases.normalise,
             r.phases.read_wait,
             r.phases.resolve,
             r.phases.index,
             r.phases.commit,
+            r.phases.store,
+            r.phases.store_wait,
             r.import_cpu_secs,
             r.import_secs,
             r.load_before,

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::ingest::{Batch, Checkpoint, CommitOutcome, ImportSink, Record, RecordKey, Rejection};
@@ -14,7 +15,11 @@ use crate::profile::{Profile, RelationIndex, TimelineEvent, build_profile};
 use crate::resolve::{EntityId, RecordId, Resolver};
 use crate::search::{SearchDoc, SearchError, SearchIndex};
 
-#[derive(Debug)]
+/// Builds a record's search document on the indexing thread. The server's
+/// builder adds the org nodes the record's address is located in; the default
+/// is [`SearchDoc::from_record`].
+pub type DocBuilder = Arc<dyn Fn(RecordId, &Record) -> SearchDoc + Send + Sync>;
+
 pub struct Hub {
     /// Full records; empty when the hub is lean (records live in the caller's store).
     records: Vec<Record>,
@@ -22,11 +27,15 @@ pub struct Hub {
     /// Per record id: content hash (update detection) and where it came from.
     hashes: Vec<[u8; 16]>,
     locations: Vec<(u32, u64)>,
-    files: Vec<std::sync::Arc<str>>,
+    /// Per record id: its key, by which a lean hub's caller fetches the full
+    /// record from its store.
+    keys: Vec<RecordKey>,
+    files: Vec<Arc<str>>,
     by_key: HashMap<RecordKey, RecordId>,
     resolver: Resolver,
     relations: RelationIndex,
     search: Option<SearchIndex>,
+    doc_builder: Option<DocBuilder>,
     checkpoints: HashMap<(String, String), Checkpoint>,
     rejections: Vec<Rejection>,
     /// Rejections kept in memory; the rest are only counted.
@@ -35,6 +44,16 @@ pub struct Hub {
     /// Commit the search index after this many new documents (and at each finished file).
     pub search_commit_every: usize,
     times: SinkTimes,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("records", &self.hashes.len())
+            .field("keep_records", &self.keep_records)
+            .field("indexed", &self.search.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Wall time the hub spent in each of its phases: resolution on the committing
@@ -85,11 +104,13 @@ impl Hub {
             keep_records,
             hashes: Vec::new(),
             locations: Vec::new(),
+            keys: Vec::new(),
             files: Vec::new(),
             by_key: HashMap::new(),
             resolver,
             relations: RelationIndex::default(),
             search,
+            doc_builder: None,
             checkpoints: HashMap::new(),
             rejections: Vec::new(),
             max_rejections: 100_000,
@@ -123,6 +144,18 @@ impl Hub {
         self.by_key.get(&key).copied()
     }
 
+    /// The key of a record (kept or not): a lean hub's caller fetches the
+    /// full record from its store by this key.
+    pub fn key_of(&self, id: RecordId) -> Option<RecordKey> {
+        self.keys.get(id.0 as usize).copied()
+    }
+
+    /// How the indexing thread builds search documents from now on (default
+    /// [`SearchDoc::from_record`]).
+    pub fn set_doc_builder(&mut self, builder: DocBuilder) {
+        self.doc_builder = Some(builder);
+    }
+
     pub fn resolver(&self) -> &Resolver {
         &self.resolver
     }
@@ -134,6 +167,11 @@ impl Hub {
 
     pub fn search(&self) -> Option<&SearchIndex> {
         self.search.as_ref()
+    }
+
+    /// Mutable access to the index (clearing it before a full re-index).
+    pub fn search_mut(&mut self) -> Option<&mut SearchIndex> {
+        self.search.as_mut()
     }
 
     pub fn relations(&self) -> &RelationIndex {
@@ -239,6 +277,7 @@ impl Hub {
                 }
             };
             self.locations.push((file as u32, rec.line));
+            self.keys.push(rec.key);
             if self.keep_records {
                 send(ToIndex::Add(res.record, rec.clone()));
                 self.records.push(rec);
@@ -249,40 +288,44 @@ impl Hub {
     }
 }
 
-impl ImportSink for Hub {
-    type Error = HubError;
-
-    /// Resolution runs on this thread while a second thread builds the
-    /// batch's search documents and feeds tantivy (whose writer blocks when its
-    /// own tokenising thread falls behind), so a batch costs about the longer
-    /// of the two instead of their sum.
-    fn commit(&mut self, batch: Batch) -> Result<CommitOutcome, HubError> {
+impl Hub {
+    /// Resolves `records` and, when `index` is set and there is a search
+    /// index, indexes the new and changed ones on a second thread meanwhile.
+    /// Indexing runs beside resolution (tantivy's writer blocks when its own
+    /// tokenising thread falls behind), so a batch costs about the longer of
+    /// the two instead of their sum.
+    fn resolve_batch(
+        &mut self,
+        records: Vec<Record>,
+        index: bool,
+    ) -> Result<CommitOutcome, HubError> {
         let mut out = CommitOutcome::default();
-        let search = self.search.take();
+        let search = if index { self.search.take() } else { None };
+        let build = self.doc_builder.clone();
         let indexed = match &search {
             None => {
-                self.apply(batch.records, None, &mut out);
+                self.apply(records, None, &mut out);
                 Ok((0, 0.0))
             }
             Some(index) => std::thread::scope(|scope| {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<ToIndex>(INDEX_QUEUE);
                 let indexer = scope.spawn(move || -> Result<(usize, f64), SearchError> {
                     let t = Instant::now();
+                    let doc = |id: RecordId, rec: &Record| match &build {
+                        Some(b) => b(id, rec),
+                        None => SearchDoc::from_record(id, rec),
+                    };
                     let mut n = 0;
                     for msg in rx {
                         match msg {
-                            ToIndex::Add(id, rec) => {
-                                index.add(&SearchDoc::from_record(id, &rec))?
-                            }
-                            ToIndex::Replace(id, rec) => {
-                                index.upsert(&SearchDoc::from_record(id, &rec))?
-                            }
+                            ToIndex::Add(id, rec) => index.add(&doc(id, &rec))?,
+                            ToIndex::Replace(id, rec) => index.upsert(&doc(id, &rec))?,
                         }
                         n += 1;
                     }
                     Ok((n, t.elapsed().as_secs_f64()))
                 });
-                self.apply(batch.records, Some(&tx), &mut out);
+                self.apply(records, Some(&tx), &mut out);
                 drop(tx);
                 match indexer.join() {
                     Ok(r) => r,
@@ -290,10 +333,32 @@ impl ImportSink for Hub {
                 }
             }),
         };
-        self.search = search;
+        if index {
+            self.search = search;
+        }
         let (docs, secs) = indexed?;
         self.uncommitted_docs += docs;
         self.times.index_secs += secs;
+        Ok(out)
+    }
+
+    /// Adds records that are already persisted (a store-backed hub rebuilt at
+    /// start, in store order so record ids come out the same): resolution,
+    /// relations and keys, with no checkpoint or rejection bookkeeping;
+    /// indexed only when `index` is set (the index is behind the store).
+    pub fn replay(&mut self, records: Vec<Record>, index: bool) -> Result<CommitOutcome, HubError> {
+        self.resolve_batch(records, index)
+    }
+}
+
+impl ImportSink for Hub {
+    type Error = HubError;
+
+    /// Resolves the batch while a second thread indexes it,
+    /// keeps its rejections and checkpoint, and commits the index at the end of
+    /// a file or every `search_commit_every` documents.
+    fn commit(&mut self, batch: Batch) -> Result<CommitOutcome, HubError> {
+        let out = self.resolve_batch(batch.records, true)?;
         let room = self.max_rejections.saturating_sub(self.rejections.len());
         self.rejections
             .extend(batch.rejections.into_iter().take(room));

@@ -370,6 +370,13 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Removes every document (before a full re-index, which then adds
+    /// without per-record deletes); visible after [`commit`](Self::commit).
+    pub fn clear(&self) -> Result<(), SearchError> {
+        self.writer.delete_all_documents()?;
+        Ok(())
+    }
+
     /// Removes a record's document; visible after [`commit`](Self::commit).
     pub fn delete(&self, record: RecordId) {
         self.writer

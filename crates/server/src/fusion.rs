@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use pingan_core::normalize::address::parse_address;
 use pingan_core::{Clock, LatLng, Timestamp};
-use pingan_fusion::hub::Hub;
+use pingan_fusion::hub::{Hub, SinkTimes};
 use pingan_fusion::ingest::{
     Batch, Checkpoint, CommitOutcome, ImportCounts, ImportError, ImportOptions, ImportSink,
     Progress, Record, RecordKey, content_hash, import,
@@ -38,11 +38,15 @@ use pingan_store::{
     HouseRow, NewFusionSource, RegistryBulk, ResidentRow, StdAddressRow, Store, StoreError,
     VehicleRegRow,
 };
+use serde::de::{Deserializer, MapAccess, Visitor};
 
 /// Records read back from the store per query while replaying.
 const REPLAY_CHUNK: i64 = 20_000;
-/// Commit the search index after this many upserts within one import.
-const INDEX_COMMIT_EVERY: usize = 50_000;
+/// Batches in flight between the resolving thread and the store writer: one
+/// queued while one is written, so the two overlap and memory stays bounded.
+const STORE_QUEUE: usize = 1;
+/// Decoded replay chunks in flight between the store reader and the resolver.
+const REPLAY_QUEUE: usize = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FusionError {
@@ -162,6 +166,16 @@ impl Locator {
             Visibility::Org(o) => self.doc(RecordId(0), r).orgs.contains(&o),
         }
     }
+}
+
+/// An entity's profile as a caller may see it.
+#[derive(Debug, Clone)]
+pub struct EntityProfile {
+    pub profile: Profile,
+    /// Per linked record: why it joined the entity.
+    pub explanations: Vec<(RecordId, String)>,
+    /// The linked records the caller may see, as stored.
+    pub records: HashMap<RecordId, Record>,
 }
 
 /// How to read an uploaded file.
@@ -289,44 +303,77 @@ fn same_part(a: &str, b: &str) -> bool {
     }
 }
 
-struct HubState {
-    hub: Hub,
-    index: SearchIndex,
-    uncommitted: usize,
-}
-
 /// The data hub service; one per server (`AppState::fusion`).
 pub struct FusionService {
     store: Store,
     clock: Arc<dyn Clock>,
-    hub: Arc<Mutex<HubState>>,
+    /// Lean: full records live in the store (fetched by key for profiles);
+    /// the hub keeps resolution, relations, keys and the search index, which
+    /// it feeds from its own indexing thread through the locator's documents.
+    hub: Arc<Mutex<Hub>>,
     geocoder: Arc<RwLock<Geocoder>>,
     locator: Locator,
     /// One import at a time: checkpoints and replay order assume serial batches.
     import_lock: tokio::sync::Mutex<()>,
+    /// Store writer time over all imports (see [`FusionService::times`]).
+    store_times: Arc<Mutex<StoreTimes>>,
 }
 
-fn lock(m: &Mutex<HubState>) -> MutexGuard<'_, HubState> {
+/// Where the service's imports spent their time, summed since start.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ServiceTimes {
+    /// The hub's resolution, indexing and index-commit time.
+    pub hub: SinkTimes,
+    /// The store writer thread: building rows and committing SQL batches
+    /// (overlapping resolution of the next batch).
+    pub store_secs: f64,
+    /// The resolving thread blocked because the store writer was behind.
+    pub store_wait_secs: f64,
+    /// `FusionService::open`: reading and decoding stored records.
+    pub replay_read_secs: f64,
+    /// `FusionService::open`: re-resolving (and, when behind, re-indexing) them.
+    pub replay_resolve_secs: f64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct StoreTimes {
+    write: f64,
+    wait: f64,
+    replay_read: f64,
+    replay_resolve: f64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// `{"person.name":"…",…}`, written directly (no JSON tree per record; the
+/// values are serialised as JSON strings by serde_json's escaper).
+fn fields_json(r: &Record) -> String {
+    let mut out = String::with_capacity(r.fields.iter().map(|(_, v)| v.len() + 24).sum());
+    out.push('{');
+    for (i, (t, v)) in r.fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(t.kind().as_str());
+        out.push('.');
+        out.push_str(t.field());
+        out.push_str("\":");
+        out.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "\"\"".to_owned()));
+    }
+    out.push('}');
+    out
+}
+
 fn record_to_row(r: &Record) -> FusionRecordRow {
-    let fields: serde_json::Map<String, serde_json::Value> = r
-        .fields
-        .iter()
-        .map(|(t, v)| {
-            (
-                format!("{}.{}", t.kind().as_str(), t.field()),
-                serde_json::Value::String(v.to_owned()),
-            )
-        })
-        .collect();
     FusionRecordRow {
         seq: 0,
         record_key: r.key.to_hex(),
         source: r.source.to_string(),
         category: r.category.to_string(),
-        fields: serde_json::Value::Object(fields).to_string(),
+        fields: fields_json(r),
         file: r.file.to_string(),
         line: r.line as i64,
         observed_at: r.observed_at.millis(),
@@ -344,16 +391,12 @@ fn row_to_record(r: &FusionRecordRow) -> Result<Record, FusionError> {
         .ok()
         .and_then(|v| v.try_into().ok())
         .ok_or_else(|| bad("content_hash is not 16 hex bytes"))?;
-    let obj: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&r.fields).map_err(|_| bad("fields is not a JSON object"))?;
-    let mut pairs = Vec::with_capacity(obj.len());
-    for (k, v) in obj {
-        let t = Target::parse(&k).ok_or_else(|| bad("unknown field target"))?;
-        let v = v
-            .as_str()
-            .ok_or_else(|| bad("field value is not a string"))?;
-        pairs.push((t, v.to_owned()));
-    }
+    let mut de = serde_json::Deserializer::from_str(&r.fields);
+    let pairs = match de.deserialize_map(FieldsVisitor) {
+        Ok(Ok(pairs)) => pairs,
+        Ok(Err(reason)) => return Err(bad(reason)),
+        Err(_) => return Err(bad("fields is not a JSON object of strings")),
+    };
     Ok(Record {
         key,
         content_hash: hash,
@@ -364,6 +407,35 @@ fn row_to_record(r: &FusionRecordRow) -> Result<Record, FusionError> {
         observed_at: Timestamp::from_millis(r.observed_at),
         fields: pingan_fusion::ingest::Fields::new(pairs),
     })
+}
+
+/// Decodes a stored `fields` object straight into (target, value) pairs: no
+/// JSON tree and no key strings allocated per record (replay decodes millions).
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    /// An unknown target is reported as the record's corruption, not a JSON error.
+    type Value = Result<Vec<(Target, String)>, &'static str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object of field target to string value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        let mut unknown = false;
+        while let Some((k, v)) = map.next_entry::<std::borrow::Cow<'de, str>, String>()? {
+            match Target::parse(&k) {
+                Some(t) => pairs.push((t, v)),
+                None => unknown = true,
+            }
+        }
+        Ok(if unknown {
+            Err("unknown field target")
+        } else {
+            Ok(pairs)
+        })
+    }
 }
 
 fn checkpoint_row(c: &Checkpoint) -> FusionCheckpointRow {
@@ -400,52 +472,51 @@ fn row_checkpoint(c: &FusionCheckpointRow) -> Checkpoint {
     }
 }
 
-/// Adds records to the hub and the index (no store write): used by commit and replay.
-fn apply_records(
-    st: &mut HubState,
-    locator: &Locator,
+/// One batch on its way to the store writer thread.
+struct StoreJob {
     records: Vec<Record>,
-    checkpoint: Checkpoint,
-    reindex: bool,
-) -> Result<CommitOutcome, FusionError> {
-    let keys: Vec<RecordKey> = records.iter().map(|r| r.key).collect();
-    let out = st
-        .hub
-        .commit(Batch {
-            records,
-            rejections: Vec::new(),
-            checkpoint,
-        })
-        .map_err(|e| FusionError::Worker(e.to_string()))?;
-    if reindex {
-        for k in keys {
-            if let Some(id) = st.hub.record_by_key(k)
-                && let Some(r) = st.hub.record(id)
-            {
-                st.index.upsert(&locator.doc(id, r))?;
-                st.uncommitted += 1;
-            }
-        }
-        if st.uncommitted >= INDEX_COMMIT_EVERY {
-            st.index.commit()?;
-            st.uncommitted = 0;
-        }
-    }
-    Ok(out)
+    rejections: Vec<FusionRejectionRow>,
+    checkpoint: FusionCheckpointRow,
 }
 
-/// The store-backed sink: hub + index first, then one SQL transaction with the
-/// records, rejections and checkpoint. If the SQL commit fails the hub is ahead
-/// of the store until the next start, which rebuilds it from the store.
-struct StoreSink<'a> {
-    hub: &'a Mutex<HubState>,
-    locator: &'a Locator,
-    store: &'a Store,
-    rt: tokio::runtime::Handle,
+/// The store writer: builds each batch's rows and commits records, rejections
+/// and checkpoint in one SQL transaction, in batch order, while the importing
+/// thread resolves the next batch. Returns its busy time; stops at the first
+/// failed commit (the importing thread sees the closed queue and joins it).
+fn write_batches(
+    store: &Store,
+    rt: &tokio::runtime::Handle,
     now: i64,
+    jobs: std::sync::mpsc::Receiver<StoreJob>,
+) -> Result<f64, FusionError> {
+    let mut busy = 0.0;
+    for job in jobs {
+        let t = std::time::Instant::now();
+        let batch = FusionBatch {
+            records: job.records.iter().map(record_to_row).collect(),
+            rejections: job.rejections,
+            checkpoint: job.checkpoint,
+        };
+        drop(job.records);
+        rt.block_on(store.commit_fusion_batch(&batch, now))?;
+        busy += t.elapsed().as_secs_f64();
+    }
+    Ok(busy)
+}
+
+/// The store-backed sink: the hub resolves and indexes a batch, then the batch
+/// goes to the store writer thread, which commits records, rejections and the
+/// checkpoint in one SQL transaction (so a killed import resumes exactly after
+/// the last stored batch) while this thread resolves the next one. If a SQL
+/// commit fails the hub is ahead of the store until the next start, which
+/// rebuilds it from the store.
+struct StoreSink<'a> {
+    hub: &'a Mutex<Hub>,
     stop_after_rows: Option<u64>,
     committed_rows: u64,
     rejections: Vec<FusionRejectionRow>,
+    to_store: Option<std::sync::mpsc::SyncSender<StoreJob>>,
+    wait_secs: f64,
 }
 
 impl ImportSink for StoreSink<'_> {
@@ -459,7 +530,6 @@ impl ImportSink for StoreSink<'_> {
                 rows: self.committed_rows,
             });
         }
-        let rows: Vec<FusionRecordRow> = batch.records.iter().map(record_to_row).collect();
         let rejections: Vec<FusionRejectionRow> = batch
             .rejections
             .iter()
@@ -472,24 +542,32 @@ impl ImportSink for StoreSink<'_> {
             })
             .collect();
         let mut cp = batch.checkpoint.clone();
-        let out = {
-            let mut st = lock(self.hub);
-            let out = apply_records(&mut st, self.locator, batch.records, batch.checkpoint, true)?;
-            if cp.finished && st.uncommitted > 0 {
-                st.index.commit()?;
-                st.uncommitted = 0;
-            }
-            out
-        };
+        // The hub consumes its records (the lean hub hands them to the
+        // indexing thread); the store writer gets its own copy.
+        let for_store = batch.records.clone();
+        let out = lock(self.hub)
+            .commit(Batch {
+                records: batch.records,
+                rejections: Vec::new(),
+                checkpoint: batch.checkpoint,
+            })
+            .map_err(|e| FusionError::Worker(e.to_string()))?;
         cp.apply(out);
-        self.rt.block_on(self.store.commit_fusion_batch(
-            &FusionBatch {
-                records: rows,
-                rejections: rejections.clone(),
-                checkpoint: checkpoint_row(&cp),
-            },
-            self.now,
-        ))?;
+        let job = StoreJob {
+            records: for_store,
+            rejections: rejections.clone(),
+            checkpoint: checkpoint_row(&cp),
+        };
+        let t = std::time::Instant::now();
+        let sent = self
+            .to_store
+            .as_ref()
+            .is_some_and(|tx| tx.send(job).is_ok());
+        self.wait_secs += t.elapsed().as_secs_f64();
+        if !sent {
+            // The writer stopped on an error, which joining it reports.
+            return Err(FusionError::Worker("the store writer stopped".into()));
+        }
         self.rejections.extend(rejections);
         self.committed_rows = cp.counts.read;
         Ok(out)
@@ -514,20 +592,25 @@ impl FusionService {
             .await
             .map_err(|e| FusionError::Worker(e.to_string()))??;
         let geocoder = Arc::new(RwLock::new(Geocoder::default()));
+        let locator = Locator {
+            geocoder: geocoder.clone(),
+            jurisdiction,
+        };
+        let mut hub = Hub::lean(Resolver::default(), Some(index));
+        let docs = locator.clone();
+        hub.set_doc_builder(Arc::new(move |id, r| docs.doc(id, r)));
+        // The index is committed at the end of each file (and of each upload);
+        // a killed import leaves it behind the store, and the next start
+        // re-indexes.
+        hub.search_commit_every = usize::MAX;
         let svc = Arc::new(FusionService {
             store,
             clock,
-            hub: Arc::new(Mutex::new(HubState {
-                hub: Hub::new(Resolver::default(), None),
-                index,
-                uncommitted: 0,
-            })),
-            locator: Locator {
-                geocoder: geocoder.clone(),
-                jurisdiction,
-            },
+            hub: Arc::new(Mutex::new(hub)),
+            locator,
             geocoder,
             import_lock: tokio::sync::Mutex::new(()),
+            store_times: Arc::default(),
         });
         // Addresses first: re-indexing during replay locates records with them.
         svc.reload_addresses().await?;
@@ -535,50 +618,79 @@ impl FusionService {
         Ok(svc)
     }
 
+    /// Rebuilds the resolver from the stored records in `seq` order (record ids
+    /// come out as they were assigned). A task reads and decodes the next
+    /// chunks while a blocking thread resolves the current one. The index is
+    /// rebuilt (cleared, then every record added) only when its document count
+    /// differs from the store's.
     async fn replay(&self) -> Result<(), FusionError> {
         let total = self.store.count_fusion_records(None).await?;
-        let indexed = lock(&self.hub).index.len() as i64;
-        // Upserts replace by record id, which replay assigns in store order (the
-        // same ids every start), so re-indexing everything is idempotent.
-        let reindex = indexed != total;
-        let mut after = 0;
-        loop {
-            let rows = self.store.fusion_records_after(after, REPLAY_CHUNK).await?;
-            let Some(last) = rows.last() else { break };
-            after = last.seq;
-            let hub = self.hub.clone();
-            let locator = self.locator.clone();
-            tokio::task::spawn_blocking(move || -> Result<(), FusionError> {
-                let records = rows
-                    .iter()
-                    .map(row_to_record)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let mut st = lock(&hub);
-                apply_records(
-                    &mut st,
-                    &locator,
-                    records,
-                    Checkpoint {
-                        source: String::new(),
-                        file: String::new(),
-                        file_hash: "replay".into(),
-                        last_line: 0,
-                        counts: ImportCounts::default(),
-                        finished: false,
-                    },
-                    reindex,
-                )?;
-                Ok(())
-            })
-            .await
-            .map_err(|e| FusionError::Worker(e.to_string()))??;
-        }
-        {
-            let mut st = lock(&self.hub);
-            if st.uncommitted > 0 || reindex {
-                st.index.commit()?;
-                st.uncommitted = 0;
+        let reindex = {
+            let mut hub = lock(&self.hub);
+            let index = hub.search_mut().expect("the service's hub has an index");
+            let behind = index.len() as i64 != total;
+            if behind {
+                index.clear()?;
             }
+            behind
+        };
+        if total > 0 {
+            let (tx, mut rx) =
+                tokio::sync::mpsc::channel::<Result<Vec<Record>, FusionError>>(REPLAY_QUEUE);
+            let store = self.store.clone();
+            let reader = tokio::spawn(async move {
+                let mut after = 0;
+                let mut busy = 0.0;
+                loop {
+                    let t = std::time::Instant::now();
+                    let rows = match store.fusion_records_after(after, REPLAY_CHUNK).await {
+                        Ok(rows) => rows,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into())).await;
+                            break;
+                        }
+                    };
+                    let Some(last) = rows.last() else { break };
+                    after = last.seq;
+                    let decoded = tokio::task::spawn_blocking(move || {
+                        rows.iter()
+                            .map(row_to_record)
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .await
+                    .map_err(|e| FusionError::Worker(e.to_string()))
+                    .and_then(|r| r);
+                    busy += t.elapsed().as_secs_f64();
+                    let failed = decoded.is_err();
+                    if tx.send(decoded).await.is_err() || failed {
+                        break;
+                    }
+                }
+                busy
+            });
+            let mut resolve = 0.0;
+            while let Some(chunk) = rx.recv().await {
+                let records = chunk?;
+                let hub = self.hub.clone();
+                let t = std::time::Instant::now();
+                tokio::task::spawn_blocking(move || lock(&hub).replay(records, reindex))
+                    .await
+                    .map_err(|e| FusionError::Worker(e.to_string()))?
+                    .map_err(|e| FusionError::Worker(e.to_string()))?;
+                resolve += t.elapsed().as_secs_f64();
+            }
+            let read = reader
+                .await
+                .map_err(|e| FusionError::Worker(e.to_string()))?;
+            let mut times = lock(&self.store_times);
+            times.replay_read += read;
+            times.replay_resolve += resolve;
+        }
+        if reindex {
+            let hub = self.hub.clone();
+            tokio::task::spawn_blocking(move || lock(&hub).flush())
+                .await
+                .map_err(|e| FusionError::Worker(e.to_string()))??;
         }
         for op in self.store.resolution_ops().await? {
             let bad = |reason: &str| FusionError::CorruptJournal {
@@ -594,8 +706,8 @@ impl FusionService {
                     .ok_or_else(|| bad(k))
             };
             let at = Timestamp::from_millis(op.at);
-            let mut st = lock(&self.hub);
-            let r = st.hub.resolver_mut();
+            let mut hub = lock(&self.hub);
+            let r = hub.resolver_mut();
             match op.kind.as_str() {
                 "merge" => {
                     r.merge(
@@ -749,8 +861,8 @@ impl FusionService {
         let resume = stored.filter(|c| !c.finished).map(|c| row_checkpoint(&c));
         let now = self.clock.now();
         let hub = self.hub.clone();
-        let locator = self.locator.clone();
         let store = self.store.clone();
+        let store_times = self.store_times.clone();
         let rt = tokio::runtime::Handle::current();
         let file = file_name.to_owned();
         let source = source.to_owned();
@@ -761,26 +873,48 @@ impl FusionService {
                 ..ReadOptions::default()
             };
             opts.batch_size = req.batch_size.max(1);
-            let mut sink = StoreSink {
-                hub: &hub,
-                locator: &locator,
-                store: &store,
-                rt,
-                now: now.millis(),
-                stop_after_rows: req.stop_after_rows,
-                committed_rows: 0,
-                rejections: Vec::new(),
-            };
             let resumed_from_line = resume.as_ref().map(|c| c.last_line);
-            let res = import(
-                &mapping,
-                &file,
-                input,
-                &opts,
-                resume.as_ref(),
-                &mut sink,
-                &mut *progress,
-            );
+            let (res, sink, written) = std::thread::scope(|scope| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<StoreJob>(STORE_QUEUE);
+                let (store, rt) = (&store, &rt);
+                let writer = scope.spawn(move || write_batches(store, rt, now.millis(), rx));
+                let mut sink = StoreSink {
+                    hub: &hub,
+                    stop_after_rows: req.stop_after_rows,
+                    committed_rows: 0,
+                    rejections: Vec::new(),
+                    to_store: Some(tx),
+                    wait_secs: 0.0,
+                };
+                let res = import(
+                    &mapping,
+                    &file,
+                    input,
+                    &opts,
+                    resume.as_ref(),
+                    &mut sink,
+                    &mut *progress,
+                );
+                // Whatever the import's outcome, the batches already handed
+                // over are stored (or the writer's error is reported) before
+                // the call returns.
+                sink.to_store = None;
+                let written = match writer.join() {
+                    Ok(r) => r,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                };
+                (res, sink, written)
+            });
+            {
+                let mut t = lock(&store_times);
+                t.wait += sink.wait_secs;
+                if let Ok(secs) = &written {
+                    t.write += secs;
+                }
+            }
+            // A store failure comes first: the import may have stopped only
+            // because the writer did.
+            written?;
             match res {
                 Ok(cp) => Ok(ImportReport {
                     source,
@@ -808,64 +942,97 @@ impl FusionService {
     /// Full-text / identifier search (hits unmasked: the caller masks lists).
     pub async fn search(&self, q: SearchQuery) -> Result<SearchResults, FusionError> {
         let hub = self.hub.clone();
-        tokio::task::spawn_blocking(move || Ok(lock(&hub).index.search(&q)?))
-            .await
-            .map_err(|e| FusionError::Worker(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let hub = lock(&hub);
+            let index = hub.search().expect("the service's hub has an index");
+            Ok(index.search(&q)?)
+        })
+        .await
+        .map_err(|e| FusionError::Worker(e.to_string()))?
     }
 
     /// The entity a record currently belongs to (person first).
     pub fn entity_of(&self, r: RecordId) -> Option<EntityId> {
-        let st = lock(&self.hub);
-        st.hub
-            .resolver()
+        let hub = lock(&self.hub);
+        hub.resolver()
             .person_of(r)
-            .or_else(|| st.hub.resolver().entities_of(r).first().copied())
+            .or_else(|| hub.resolver().entities_of(r).first().copied())
     }
 
-    /// The profile of an entity (following merges), with per-record explanations,
-    /// built from the records `vis` may see; `None` when it may see none of them
-    /// (an entity outside the caller's jurisdiction does not exist for it).
-    pub fn profile(
+    /// The profile of an entity (following merges), with per-record explanations
+    /// and the full records (fetched from the store in one query), built from
+    /// the records `vis` may see; `None` when it may see none of them (an
+    /// entity outside the caller's jurisdiction does not exist for it).
+    pub async fn profile(
         &self,
         e: EntityId,
         vis: Visibility,
-    ) -> Option<(Profile, Vec<(RecordId, String)>)> {
-        let st = lock(&self.hub);
-        let fetch = |r: RecordId| {
-            st.hub
-                .record(r)
-                .filter(|rec| self.locator.visible(vis, rec))
-                .cloned()
+    ) -> Result<Option<EntityProfile>, FusionError> {
+        let keys: Vec<(RecordId, RecordKey)> = {
+            let hub = lock(&self.hub);
+            let Some(view) = hub
+                .resolver()
+                .current(e)
+                .and_then(|c| hub.resolver().entity(c))
+            else {
+                return Ok(None);
+            };
+            view.records
+                .iter()
+                .filter_map(|r| hub.key_of(*r).map(|k| (*r, k)))
+                .collect()
         };
-        let mut p = pingan_fusion::profile::build_profile(
-            st.hub.resolver(),
-            &fetch,
-            st.hub.relations(),
-            e,
-            &[],
-        )?;
+        let mut records = self.records_by_key(&keys).await?;
+        records.retain(|_, rec| self.locator.visible(vis, rec));
+        let hub = lock(&self.hub);
+        let fetch = |r: RecordId| records.get(&r).cloned();
+        let Some(mut p) =
+            pingan_fusion::profile::build_profile(hub.resolver(), &fetch, hub.relations(), e, &[])
+        else {
+            return Ok(None);
+        };
         if vis != Visibility::CityWide {
-            p.records.retain(|r| fetch(*r).is_some());
+            p.records.retain(|r| records.contains_key(r));
             if p.records.is_empty() {
-                return None;
+                return Ok(None);
             }
         }
-        let expl = p
+        let explanations = p
             .records
             .iter()
-            .filter_map(|r| {
-                st.hub
-                    .resolver()
-                    .explanation_of(*r)
-                    .map(|x| (*r, x.summary()))
-            })
+            .filter_map(|r| hub.resolver().explanation_of(*r).map(|x| (*r, x.summary())))
             .collect();
-        Some((p, expl))
+        Ok(Some(EntityProfile {
+            profile: p,
+            explanations,
+            records,
+        }))
     }
 
-    /// A record with its source location (for profiles).
-    pub fn record(&self, r: RecordId) -> Option<Record> {
-        lock(&self.hub).hub.record(r).cloned()
+    /// Full records from the store by (record id, key).
+    async fn records_by_key(
+        &self,
+        keys: &[(RecordId, RecordKey)],
+    ) -> Result<HashMap<RecordId, Record>, FusionError> {
+        let hex: Vec<String> = keys.iter().map(|(_, k)| k.to_hex()).collect();
+        let rows = self.store.fusion_records_by_keys(&hex).await?;
+        let ids: HashMap<RecordKey, RecordId> = keys.iter().map(|(r, k)| (*k, *r)).collect();
+        let mut out = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let rec = row_to_record(row)?;
+            if let Some(id) = ids.get(&rec.key) {
+                out.insert(*id, rec);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A record with its source location, from the store.
+    pub async fn record(&self, r: RecordId) -> Result<Option<Record>, FusionError> {
+        let Some(key) = lock(&self.hub).key_of(r) else {
+            return Ok(None);
+        };
+        Ok(self.records_by_key(&[(r, key)]).await?.remove(&r))
     }
 
     /// Merges entity `from` into `into`; journaled, returns the operation id.
@@ -878,7 +1045,6 @@ impl FusionService {
     ) -> Result<OperationId, FusionError> {
         let at = self.clock.now();
         let op = lock(&self.hub)
-            .hub
             .resolver_mut()
             .merge(into, from, actor, reason, at)?;
         self.store
@@ -903,7 +1069,6 @@ impl FusionService {
     ) -> Result<(OperationId, EntityId), FusionError> {
         let at = self.clock.now();
         let r = lock(&self.hub)
-            .hub
             .resolver_mut()
             .split(from, records, actor, reason, at)?;
         let ids: Vec<u32> = records.iter().map(|r| r.0).collect();
@@ -927,10 +1092,7 @@ impl FusionService {
         reason: &str,
     ) -> Result<(), FusionError> {
         let at = self.clock.now();
-        lock(&self.hub)
-            .hub
-            .resolver_mut()
-            .undo(op, actor, reason, at)?;
+        lock(&self.hub).resolver_mut().undo(op, actor, reason, at)?;
         self.store
             .append_resolution_op(
                 "undo",
@@ -944,11 +1106,30 @@ impl FusionService {
     }
 
     pub fn record_count(&self) -> usize {
-        lock(&self.hub).hub.record_count()
+        lock(&self.hub).record_count()
     }
 
     pub fn entity_count(&self) -> usize {
-        lock(&self.hub).hub.resolver().entity_count()
+        lock(&self.hub).resolver().entity_count()
+    }
+
+    /// Read-only access to the hub (resolver, record locations, index) for
+    /// benchmarks and diagnostics; holds the hub lock while `f` runs.
+    pub fn inspect<T>(&self, f: impl FnOnce(&Hub) -> T) -> T {
+        f(&lock(&self.hub))
+    }
+
+    /// Where imports and the start-up replay spent their time so far.
+    pub fn times(&self) -> ServiceTimes {
+        let hub = lock(&self.hub).times();
+        let t = *lock(&self.store_times);
+        ServiceTimes {
+            hub,
+            store_secs: t.write,
+            store_wait_secs: t.wait,
+            replay_read_secs: t.replay_read,
+            replay_resolve_secs: t.replay_resolve,
+        }
     }
 
     /// Writes standard address / house / resident / vehicle registries and

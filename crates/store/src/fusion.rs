@@ -9,7 +9,128 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{Result, Store, StoreError, db};
+use crate::{BackendRef, Result, Store, StoreError, db};
+
+/// Records per multi-row `INSERT` on PostgreSQL (9 parameters each, under the
+/// protocol's 65,535).
+const PG_RECORD_CHUNK: usize = 1000;
+
+/// Upserts an import checkpoint on an open transaction (either driver).
+macro_rules! upsert_checkpoint {
+    ($c:expr, $now:expr, $tx:expr) => {{
+        let c: &FusionCheckpointRow = $c;
+        sqlx::query(
+            "INSERT INTO fusion_checkpoints (source, file_hash, file, last_line, read_rows, accepted, rejected, duplicates, updated, merged, finished, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (source, file_hash) DO UPDATE SET file = excluded.file, last_line = excluded.last_line, read_rows = excluded.read_rows, \
+             accepted = excluded.accepted, rejected = excluded.rejected, duplicates = excluded.duplicates, updated = excluded.updated, \
+             merged = excluded.merged, finished = excluded.finished, updated_at = excluded.updated_at",
+        )
+        .bind(&c.source)
+        .bind(&c.file_hash)
+        .bind(&c.file)
+        .bind(c.last_line)
+        .bind(c.read)
+        .bind(c.accepted)
+        .bind(c.rejected)
+        .bind(c.duplicates)
+        .bind(c.updated)
+        .bind(c.merged)
+        .bind(c.finished as i64)
+        .bind($now)
+        .execute($tx)
+        .await?;
+    }};
+}
+
+/// `[[key, source, category, fields, file, line, observed_at, hash], …]`: a
+/// batch of records as one JSON parameter for SQLite's `json_each`, written
+/// straight from the rows' fields (no JSON tree per record).
+fn records_json(rows: &[FusionRecordRow]) -> String {
+    let mut out = String::with_capacity(rows.iter().map(|r| r.fields.len() + 160).sum());
+    out.push('[');
+    for (i, r) in rows.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('[');
+        for s in [&r.record_key, &r.source, &r.category, &r.fields, &r.file] {
+            push_json_str(&mut out, s);
+            out.push(',');
+        }
+        out.push_str(&r.line.to_string());
+        out.push(',');
+        out.push_str(&r.observed_at.to_string());
+        out.push(',');
+        push_json_str(&mut out, &r.content_hash);
+        out.push(']');
+    }
+    out.push(']');
+    out
+}
+
+/// `[[source, file, line, field, reason], …]` for `json_each`.
+fn rejections_json(rows: &[FusionRejectionRow]) -> String {
+    let rows: Vec<(&str, &str, i64, Option<&str>, &str)> = rows
+        .iter()
+        .map(|j| {
+            (
+                j.source.as_str(),
+                j.file.as_str(),
+                j.line,
+                j.field.as_deref(),
+                j.reason.as_str(),
+            )
+        })
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    use std::fmt::Write;
+    out.push('"');
+    let mut start = 0;
+    // Every byte that needs escaping is ASCII, hence a char boundary.
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// The batch's records with each key once: at its first position (its `seq`
+/// order), carrying its last content (the update that wins).
+fn first_position_last_content(rows: &[FusionRecordRow]) -> Vec<&FusionRecordRow> {
+    let mut at: std::collections::HashMap<&str, usize> =
+        std::collections::HashMap::with_capacity(rows.len());
+    let mut out: Vec<&FusionRecordRow> = Vec::with_capacity(rows.len());
+    for r in rows {
+        match at.get(r.record_key.as_str()) {
+            Some(&i) => out[i] = r,
+            None => {
+                at.insert(&r.record_key, out.len());
+                out.push(r);
+            }
+        }
+    }
+    out
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct FusionSourceRow {
@@ -291,66 +412,133 @@ impl Store {
     }
 
     /// Records, rejections and the checkpoint of one ingest batch, atomically.
+    ///
+    /// SQLite: one statement per table, the batch's rows as a single JSON
+    /// parameter unpacked by `json_each` in array order (so `seq` follows the
+    /// batch order; a key repeated within the batch updates its first row).
+    /// PostgreSQL: multi-row `VALUES` chunks; a key repeated within the batch
+    /// is sent once, at its first position with its last content, since one
+    /// `ON CONFLICT DO UPDATE` statement may not touch a row twice.
     pub async fn commit_fusion_batch(&self, b: &FusionBatch, now: i64) -> Result<()> {
-        let c = &b.checkpoint;
-        db!(self, p => {
-            let mut tx = p.begin().await?;
-            for r in &b.records {
-                sqlx::query(
-                    "INSERT INTO fusion_records (record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (record_key) DO UPDATE SET fields = excluded.fields, file = excluded.file, line = excluded.line, \
-                     observed_at = excluded.observed_at, content_hash = excluded.content_hash, stored_at = excluded.stored_at",
-                )
-                .bind(&r.record_key)
-                .bind(&r.source)
-                .bind(&r.category)
-                .bind(&r.fields)
-                .bind(&r.file)
-                .bind(r.line)
-                .bind(r.observed_at)
-                .bind(&r.content_hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+        match self.backend() {
+            BackendRef::Sqlite(p) => {
+                let mut tx = p.begin().await?;
+                if !b.records.is_empty() {
+                    sqlx::query(
+                        "INSERT INTO fusion_records (record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
+                         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, $2 \
+                         FROM json_each($1) WHERE true ORDER BY key \
+                         ON CONFLICT (record_key) DO UPDATE SET fields = excluded.fields, file = excluded.file, line = excluded.line, \
+                         observed_at = excluded.observed_at, content_hash = excluded.content_hash, stored_at = excluded.stored_at",
+                    )
+                    .bind(records_json(&b.records))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                if !b.rejections.is_empty() {
+                    sqlx::query(
+                        "INSERT INTO fusion_rejections (source, file, line, field, reason, created_at) \
+                         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, $2 \
+                         FROM json_each($1) ORDER BY key",
+                    )
+                    .bind(rejections_json(&b.rejections))
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                upsert_checkpoint!(&b.checkpoint, now, &mut *tx);
+                tx.commit().await?;
             }
-            for j in &b.rejections {
-                sqlx::query(
-                    "INSERT INTO fusion_rejections (source, file, line, field, reason, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(&j.source)
-                .bind(&j.file)
-                .bind(j.line)
-                .bind(&j.field)
-                .bind(&j.reason)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            BackendRef::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                let records = first_position_last_content(&b.records);
+                for chunk in records.chunks(PG_RECORD_CHUNK) {
+                    let sql = format!(
+                        "INSERT INTO fusion_records (record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
+                         VALUES {} \
+                         ON CONFLICT (record_key) DO UPDATE SET fields = excluded.fields, file = excluded.file, line = excluded.line, \
+                         observed_at = excluded.observed_at, content_hash = excluded.content_hash, stored_at = excluded.stored_at",
+                        crate::ledger::placeholders(self.dialect(), chunk.len(), 9)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for r in chunk {
+                        q = q
+                            .bind(&r.record_key)
+                            .bind(&r.source)
+                            .bind(&r.category)
+                            .bind(&r.fields)
+                            .bind(&r.file)
+                            .bind(r.line)
+                            .bind(r.observed_at)
+                            .bind(&r.content_hash)
+                            .bind(now);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                for chunk in b.rejections.chunks(PG_RECORD_CHUNK) {
+                    let sql = format!(
+                        "INSERT INTO fusion_rejections (source, file, line, field, reason, created_at) VALUES {}",
+                        crate::ledger::placeholders(self.dialect(), chunk.len(), 6)
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql));
+                    for j in chunk {
+                        q = q
+                            .bind(&j.source)
+                            .bind(&j.file)
+                            .bind(j.line)
+                            .bind(&j.field)
+                            .bind(&j.reason)
+                            .bind(now);
+                    }
+                    q.execute(&mut *tx).await?;
+                }
+                upsert_checkpoint!(&b.checkpoint, now, &mut *tx);
+                tx.commit().await?;
             }
-            sqlx::query(
-                "INSERT INTO fusion_checkpoints (source, file_hash, file, last_line, read_rows, accepted, rejected, duplicates, updated, merged, finished, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (source, file_hash) DO UPDATE SET file = excluded.file, last_line = excluded.last_line, read_rows = excluded.read_rows, \
-                 accepted = excluded.accepted, rejected = excluded.rejected, duplicates = excluded.duplicates, updated = excluded.updated, \
-                 merged = excluded.merged, finished = excluded.finished, updated_at = excluded.updated_at",
-            )
-            .bind(&c.source)
-            .bind(&c.file_hash)
-            .bind(&c.file)
-            .bind(c.last_line)
-            .bind(c.read)
-            .bind(c.accepted)
-            .bind(c.rejected)
-            .bind(c.duplicates)
-            .bind(c.updated)
-            .bind(c.merged)
-            .bind(c.finished as i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        });
+        }
         Ok(())
+    }
+
+    /// The stored records with these keys (hex), in `seq` order; keys not
+    /// stored are absent. A lean hub fetches full records this way.
+    pub async fn fusion_records_by_keys(&self, keys: &[String]) -> Result<Vec<FusionRecordRow>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = match self.backend() {
+            BackendRef::Sqlite(p) => {
+                let sql = format!(
+                    "SELECT {RECORD_COLS} FROM fusion_records \
+                     WHERE record_key IN (SELECT value FROM json_each($1)) ORDER BY seq"
+                );
+                let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".to_owned());
+                let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(json)
+                    .fetch_all(p)
+                    .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    out.push(record_row!(r));
+                }
+                out
+            }
+            BackendRef::Postgres(p) => {
+                let sql = format!(
+                    "SELECT {RECORD_COLS} FROM fusion_records WHERE record_key = ANY($1) ORDER BY seq"
+                );
+                let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(keys)
+                    .fetch_all(p)
+                    .await?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    out.push(record_row!(r));
+                }
+                out
+            }
+        };
+        Ok(rows)
     }
 
     pub async fn fusion_checkpoint(
@@ -631,5 +819,51 @@ impl Store {
             }
             out
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, fields: &str) -> FusionRecordRow {
+        FusionRecordRow {
+            seq: 0,
+            record_key: key.to_owned(),
+            source: "户籍".to_owned(),
+            category: "person".to_owned(),
+            fields: fields.to_owned(),
+            file: "a \"b\".csv".to_owned(),
+            line: 7,
+            observed_at: -3,
+            content_hash: "ff".to_owned(),
+        }
+    }
+
+    #[test]
+    fn records_json_parses_back_to_the_same_values() {
+        let fields = "{\"person.name\":\"张\\\"三\\n\"}\u{1}\t\\";
+        let json = records_json(&[row("k1", fields), row("k2", "{}")]);
+        type Row = (String, String, String, String, String, i64, i64, String);
+        let v: Vec<Row> = serde_json::from_str(&json).expect("valid JSON");
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].0, "k1");
+        assert_eq!(v[0].1, "户籍");
+        assert_eq!(v[0].3, fields);
+        assert_eq!(v[0].4, "a \"b\".csv");
+        assert_eq!((v[0].5, v[0].6), (7, -3));
+        assert_eq!(v[1].3, "{}");
+        assert_eq!(records_json(&[]), "[]");
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_position_and_last_content() {
+        let rows = [row("a", "1"), row("b", "2"), row("a", "3")];
+        let out = first_position_last_content(&rows);
+        let got: Vec<(&str, &str)> = out
+            .iter()
+            .map(|r| (r.record_key.as_str(), r.fields.as_str()))
+            .collect();
+        assert_eq!(got, vec![("a", "3"), ("b", "2")]);
     }
 }

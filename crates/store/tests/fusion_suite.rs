@@ -155,6 +155,59 @@ async fn case_sources_and_batches(s: &Store) {
     );
 }
 
+/// A large batch keeps its order (replay ids follow it) across PostgreSQL's
+/// statement chunks; a key repeated within one batch is stored once, at its
+/// first position with its last content; full records come back by key.
+async fn case_bulk_batch_and_fetch_by_key(s: &Store) {
+    let mut records: Vec<FusionRecordRow> = (0..2500)
+        .map(|i| rec(&format!("b{i:05}"), i + 2, "c"))
+        .collect();
+    records.push(rec("b00007", 9999, "c-late"));
+    let mut tricky = rec("q", 1, "h");
+    tricky.fields = "{\"person.name\":\"引号\\\"和\\\\反斜杠\"}".into();
+    records.push(tricky.clone());
+    s.commit_fusion_batch(
+        &FusionBatch {
+            records,
+            rejections: vec![],
+            checkpoint: FusionCheckpointRow {
+                source: "户籍人口".into(),
+                file_hash: "bulk".into(),
+                file: "a.csv".into(),
+                ..Default::default()
+            },
+        },
+        12,
+    )
+    .await
+    .unwrap();
+    let all = s.fusion_records_after(0, 10_000).await.unwrap();
+    assert_eq!(all.len(), 2501);
+    let keys: Vec<&str> = all.iter().map(|r| r.record_key.as_str()).collect();
+    let mut want: Vec<String> = (0..2500).map(|i| format!("b{i:05}")).collect();
+    want.push("q".into());
+    assert_eq!(keys, want);
+    assert_eq!(
+        (all[7].line, all[7].content_hash.as_str()),
+        (9999, "c-late")
+    );
+    assert_eq!(all[2500].fields, tricky.fields);
+
+    let got = s
+        .fusion_records_by_keys(&["q".into(), "b00003".into(), "nope".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter()
+            .map(|r| (r.record_key.as_str(), r.line))
+            .collect::<Vec<_>>(),
+        [("b00003", 5), ("q", 1)],
+        "in seq order, unknown keys absent"
+    );
+    assert_eq!(got[1].fields, tricky.fields);
+    assert!(s.fusion_records_by_keys(&[]).await.unwrap().is_empty());
+}
+
 async fn case_journal_and_registries(s: &Store) {
     let a = s
         .append_resolution_op("merge", r#"{"into":1,"from":2}"#, "analyst", "同一人", 7)
@@ -254,6 +307,7 @@ macro_rules! suite {
     ($dbs:expr) => {{
         case_sources_and_batches(&$dbs.open("batches").await).await;
         case_journal_and_registries(&$dbs.open("registries").await).await;
+        case_bulk_batch_and_fetch_by_key(&$dbs.open("bulk").await).await;
     }};
 }
 

@@ -119,10 +119,12 @@ async fn get_entity(
     purpose: Purpose,
     ApiPath(EntityPath { id }): ApiPath<EntityPath>,
 ) -> ApiResult<axum::Json<ProfileDto>> {
-    let (profile, expl) = s
+    let found = s
         .fusion
         .profile(EntityId(id), Visibility::of(&p, &s.jurisdiction()))
+        .await?
         .ok_or_else(|| ApiError::not_found("entity", id))?;
+    let (profile, expl, linked) = (found.profile, found.explanations, found.records);
     let masked = !pingan_fusion::mask::may_unmask(
         matches!(p.role, Role::Analyst | Role::Commander | Role::Admin),
         Some(&purpose.0),
@@ -131,7 +133,7 @@ async fn get_entity(
         .records
         .iter()
         .filter_map(|r| {
-            let rec = s.fusion.record(*r)?;
+            let rec = linked.get(r)?;
             Some(LinkedRecordDto {
                 record: r.0,
                 source: rec.source.to_string(),
