@@ -168,6 +168,8 @@ pub(crate) struct Inner {
     /// SQLite only: the raw sensor-event database, a file of its own so its
     /// writes never take the main file's writer lock (see `alert.rs`).
     pub(crate) events: Option<SqlitePool>,
+    /// Live sessions and API keys by secret hash (`users.rs`).
+    pub(crate) auth_cache: users::AuthCache,
 }
 
 /// The handle every other part of pingan persists through. Cheap to clone.
@@ -226,6 +228,7 @@ impl Store {
                 audit_lock: tokio::sync::Mutex::new(()),
                 audit_pending: std::sync::Mutex::new(Vec::new()),
                 events,
+                auth_cache: users::AuthCache::default(),
             }),
         };
         migrate::run(&store).await?;
@@ -250,7 +253,10 @@ impl Store {
     /// Runs a raw SQL statement. For administration and for tests that tamper with
     /// stored data on purpose; application code uses the typed methods.
     pub async fn execute_raw(&self, sql: &str) -> Result<u64> {
-        Ok(db!(self, p => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await?.rows_affected()))
+        let n = db!(self, p => sqlx::raw_sql(AssertSqlSafe(sql)).execute(p).await?.rows_affected());
+        // Raw SQL may end or change any principal: nothing cached survives it.
+        self.inner.auth_cache.invalidate();
+        Ok(n)
     }
 
     pub async fn get_meta(&self, key: &str) -> Result<Option<String>> {

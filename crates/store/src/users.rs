@@ -1,4 +1,16 @@
 //! Users, their login sessions (bearer tokens stored hashed) and machine API keys.
+//!
+//! Every authenticated request resolves its bearer token, so live lookups are
+//! cached in process for [`AUTH_CACHE_TTL`] ([`AuthCache`]). Anything in this
+//! process that can end or change a principal (a user update, a session or
+//! key revocation, raw administrative SQL) advances the cache's epoch, which
+//! empties it at once; a change made by another process sharing the database
+//! is seen within the TTL.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Row};
 
@@ -62,6 +74,73 @@ pub struct NewApiKey {
     pub org_id: i64,
     pub scopes: Vec<String>,
     pub expires_at: Option<i64>,
+}
+
+/// How long a resolved session or API key is trusted without asking the
+/// database again (the bound on seeing another process's revocation).
+pub(crate) const AUTH_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Entries kept at most; the cache is emptied when full (tokens are few per
+/// person, so this only bounds memory against a flood of distinct tokens).
+const AUTH_CACHE_MAX: usize = 10_000;
+
+/// Positive lookups of sessions and API keys by secret hash. Misses are never
+/// cached, so a token that starts working is seen at once.
+#[derive(Default)]
+pub(crate) struct AuthCache {
+    epoch: AtomicU64,
+    sessions: Mutex<HashMap<String, Cached<(UserRow, i64)>>>,
+    keys: Mutex<HashMap<String, Cached<ApiKeyRow>>>,
+}
+
+struct Cached<T> {
+    value: T,
+    fetched: Instant,
+    epoch: u64,
+}
+
+impl AuthCache {
+    /// Forgets everything: called after any change that can end or alter a principal.
+    pub(crate) fn invalidate(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        lock(&self.sessions).clear();
+        lock(&self.keys).clear();
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    fn get<T: Clone>(&self, map: &Mutex<HashMap<String, Cached<T>>>, hash: &str) -> Option<T> {
+        let epoch = self.epoch();
+        let m = lock(map);
+        let c = m.get(hash)?;
+        (c.epoch == epoch && c.fetched.elapsed() < AUTH_CACHE_TTL).then(|| c.value.clone())
+    }
+
+    /// Keeps `value` unless the epoch moved since `epoch` was read before the
+    /// database lookup (a revocation raced the lookup: its answer may be stale).
+    fn put<T>(&self, map: &Mutex<HashMap<String, Cached<T>>>, hash: &str, value: T, epoch: u64) {
+        let mut m = lock(map);
+        if self.epoch() != epoch {
+            return;
+        }
+        if m.len() >= AUTH_CACHE_MAX {
+            m.clear();
+        }
+        m.insert(
+            hash.to_owned(),
+            Cached {
+                value,
+                fetched: Instant::now(),
+                epoch,
+            },
+        );
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 const USER_COLS: &str = "u.id, u.username, u.display_name, u.password_hash, u.role, u.org_id, o.path AS org_path, \
@@ -185,6 +264,7 @@ impl Store {
         .bind(id)
         .execute(p)
         .await?.rows_affected());
+        self.inner.auth_cache.invalidate();
         self.get_user(id).await
     }
 
@@ -206,7 +286,13 @@ impl Store {
     }
 
     /// The user behind a live (unexpired, unrevoked) session, with its expiry.
+    /// Cached for [`AUTH_CACHE_TTL`] (see the module doc).
     pub async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<(UserRow, i64)>> {
+        let cache = &self.inner.auth_cache;
+        if let Some((u, exp)) = cache.get(&cache.sessions, token_hash) {
+            return Ok((exp > now).then_some((u, exp)));
+        }
+        let epoch = cache.epoch();
         let row: Option<(i64, i64)> = db!(self, p => match sqlx::query(
             "SELECT user_id, expires_at FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
@@ -219,34 +305,38 @@ impl Store {
             None => None,
         });
         match row {
-            Some((uid, exp)) => Ok(Some((self.get_user(uid).await?, exp))),
+            Some((uid, exp)) => {
+                let found = (self.get_user(uid).await?, exp);
+                cache.put(&cache.sessions, token_hash, found.clone(), epoch);
+                Ok(Some(found))
+            }
             None => Ok(None),
         }
     }
 
     /// Revokes one session; returns whether it existed and was live.
     pub async fn revoke_session(&self, token_hash: &str, now: i64) -> Result<bool> {
-        Ok(
-            db!(self, p => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+        let n = db!(self, p => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(token_hash)
             .execute(p)
             .await?
-            .rows_affected())
-                > 0,
-        )
+            .rows_affected());
+        // After the write: a lookup racing it cannot re-cache the old answer.
+        self.inner.auth_cache.invalidate();
+        Ok(n > 0)
     }
 
     /// Revokes every session of a user (password change, disabling).
     pub async fn revoke_user_sessions(&self, user_id: i64, now: i64) -> Result<u64> {
-        Ok(
-            db!(self, p => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        let n = db!(self, p => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now)
             .bind(user_id)
             .execute(p)
             .await?
-            .rows_affected()),
-        )
+            .rows_affected());
+        self.inner.auth_cache.invalidate();
+        Ok(n)
     }
 
     pub async fn create_api_key(&self, new: &NewApiKey, now: i64) -> Result<ApiKeyRow> {
@@ -274,18 +364,26 @@ impl Store {
         })
     }
 
-    /// A live API key by the hash of its secret.
+    /// A live API key by the hash of its secret. Cached for [`AUTH_CACHE_TTL`]
+    /// (see the module doc).
     pub async fn api_key_by_hash(&self, key_hash: &str, now: i64) -> Result<Option<ApiKeyRow>> {
+        let cache = &self.inner.auth_cache;
+        if let Some(k) = cache.get(&cache.keys, key_hash) {
+            return Ok(k.expires_at.is_none_or(|e| e > now).then_some(k));
+        }
+        let epoch = cache.epoch();
         let sql = format!(
             "SELECT {KEY_COLS} FROM api_keys k JOIN orgs o ON o.id = k.org_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)"
         );
-        Ok(
-            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(key_hash).bind(now).fetch_optional(p).await? {
-                Some(r) => Some(key_row!(r)),
-                None => None,
-            }),
-        )
+        let found = db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(key_hash).bind(now).fetch_optional(p).await? {
+            Some(r) => Some(key_row!(r)),
+            None => None,
+        });
+        if let Some(k) = &found {
+            cache.put(&cache.keys, key_hash, k.clone(), epoch);
+        }
+        Ok(found)
     }
 
     pub async fn list_api_keys(&self, path_prefix: &str) -> Result<Vec<ApiKeyRow>> {
@@ -310,6 +408,7 @@ impl Store {
             .execute(p)
             .await?
             .rows_affected());
+        self.inner.auth_cache.invalidate();
         if n == 0 {
             return Err(StoreError::NotFound {
                 entity: "api key",
