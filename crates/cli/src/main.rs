@@ -250,7 +250,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(a) => replay(&a),
         Command::Source(c) => source::run(file, c).await,
         Command::Import(a) => import::run(file, a).await,
-        Command::Bench(BenchCmd::Dispatch(a)) => bench_dispatch::run(a).await,
+        Command::Bench(BenchCmd::Dispatch(a)) => {
+            // Quiet by default (the numbers are the output); PINGAN_LOG turns the
+            // server's logs on, e.g. `sqlx::query=debug` lists every statement.
+            if std::env::var_os("PINGAN_LOG").is_some() {
+                init_logs(&Config::default());
+            }
+            bench_dispatch::run(a).await
+        }
         Command::Bench(BenchCmd::Fusion(a)) => {
             tokio::task::spawn_blocking(move || bench_fusion::run_bench(&a)).await?
         }

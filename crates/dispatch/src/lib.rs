@@ -31,8 +31,8 @@ pub use incident::{
 };
 pub use kpi::{GroupBy, GroupKpi, IncidentTimes, KpiTargets, compute_kpis, year_over_year};
 pub use recommend::{
-    CandidateUnit, RecommendConfig, RecommendOutcome, RecommendRequest, Recommendation, Shortlist,
-    StraightLineTravel, TravelTimes, rank, recommend, shortlist,
+    CandidateUnit, Leg, RecommendConfig, RecommendOutcome, RecommendRequest, Recommendation,
+    Shortlist, StraightLineTravel, TravelTimes, rank, recommend, shortlist,
 };
 pub use sim::{CallGenerator, LocationSampler, SimCall, SimConfig, SimRng};
 pub use taxonomy::{

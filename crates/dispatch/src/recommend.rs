@@ -20,6 +20,34 @@ pub trait TravelTimes {
     /// when no route exists (off the network, disconnected). The result has
     /// exactly `from.len()` entries, in order.
     fn etas(&self, to: LatLng, from: &[LatLng]) -> Vec<Option<(u32, u32)>>;
+
+    /// Like [`TravelTimes::etas`], but only the `k` fastest origins and those
+    /// at most `slack_s` slower than the `k`-th must be timed; a router may
+    /// stop searching there and answer [`Leg::TooSlow`] for the rest. The
+    /// default times every origin.
+    fn fastest(&self, to: LatLng, from: &[LatLng], k: usize, slack_s: u32) -> Vec<Leg> {
+        let _ = (k, slack_s);
+        self.etas(to, from)
+            .into_iter()
+            .map(|e| match e {
+                Some((eta_s, distance_m)) => Leg::Eta { eta_s, distance_m },
+                None => Leg::NoRoute,
+            })
+            .collect()
+    }
+}
+
+/// One origin's answer from [`TravelTimes::fastest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leg {
+    Eta {
+        eta_s: u32,
+        distance_m: u32,
+    },
+    /// No road leads from it to the destination.
+    NoRoute,
+    /// Slower than the asked-for bound; not timed.
+    TooSlow,
 }
 
 /// Straight-line travel at a fixed speed with a detour factor: for tests,
@@ -370,21 +398,8 @@ pub fn rank(
     } = shortlist;
     let n_police = police.len();
     let all: Vec<Shortlisted> = police.into_iter().chain(first).collect();
+    let limits = [config.max_results, max_fr];
     // Drones fly: they get a straight-line ETA and are not sent to the router.
-    let road: Vec<usize> = (0..all.len())
-        .filter(|&i| all[i].unit.kind != UnitKind::Drone)
-        .collect();
-    let origins: Vec<LatLng> = road.iter().map(|&i| all[i].unit.position).collect();
-    let road_etas = if origins.is_empty() {
-        Vec::new()
-    } else {
-        travel.etas(request.point, &origins)
-    };
-    assert_eq!(
-        road_etas.len(),
-        origins.len(),
-        "TravelTimes::etas must return one entry per origin"
-    );
     let mut etas: Vec<Option<(u32, u32)>> = all
         .iter()
         .map(|s| {
@@ -397,15 +412,64 @@ pub fn rank(
             })
         })
         .collect();
-    for (&i, eta) in road.iter().zip(road_etas) {
-        etas[i] = eta;
+    // Road units per pool. Only a pool's `limit` best ranking ETAs are kept,
+    // and a unit's ranking ETA is its road ETA plus at most `penalty` (stale
+    // position, pre-emption), so the router need only find the `limit`
+    // fastest plus those within `penalty` (and one second for rounding) of
+    // the last of them: nobody slower can be ranked into the pool.
+    let penalty = |s: &Shortlisted| {
+        let stale = if s.unit.position_age_s > config.stale_after_s {
+            config.stale_penalty_s
+        } else {
+            0
+        };
+        let preempt = if s.preempts.is_some() {
+            config.preemption_penalty_s
+        } else {
+            0
+        };
+        stale.saturating_add(preempt)
+    };
+    // Origins the router may have left out as too slow to rank (not "no route").
+    let mut too_slow = vec![false; all.len()];
+    for (pool, range) in [(0, 0..n_police), (1, n_police..all.len())] {
+        let road: Vec<usize> = range
+            .filter(|&i| all[i].unit.kind != UnitKind::Drone)
+            .collect();
+        if road.is_empty() || limits[pool] == 0 {
+            continue;
+        }
+        let origins: Vec<LatLng> = road.iter().map(|&i| all[i].unit.position).collect();
+        let slack = road
+            .iter()
+            .map(|&i| penalty(&all[i]))
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        let found = travel.fastest(request.point, &origins, limits[pool], slack);
+        assert_eq!(
+            found.len(),
+            origins.len(),
+            "TravelTimes::fastest must return one entry per origin"
+        );
+        for (&i, leg) in road.iter().zip(found) {
+            match leg {
+                Leg::Eta { eta_s, distance_m } => etas[i] = Some((eta_s, distance_m)),
+                Leg::NoRoute => {}
+                Leg::TooSlow => too_slow[i] = true,
+            }
+        }
     }
 
     // (ranking eta, index, eta, distance)
     let mut ranked: [Vec<(u32, usize, u32, u32)>; 2] = [Vec::new(), Vec::new()];
     for (i, (s, eta)) in all.iter().zip(&etas).enumerate() {
         let Some((eta_s, dist_m)) = *eta else {
-            ex.no_route += 1;
+            if too_slow[i] {
+                ex.ranked_out += 1;
+            } else {
+                ex.no_route += 1;
+            }
             continue;
         };
         let mut rank_eta = eta_s;
@@ -417,7 +481,6 @@ pub fn rank(
         }
         ranked[usize::from(i >= n_police)].push((rank_eta, i, eta_s, dist_m));
     }
-    let limits = [config.max_results, max_fr];
     let mut out: Vec<(u32, Recommendation)> = Vec::new();
     for (pool, limit) in ranked.iter_mut().zip(limits) {
         pool.sort_by(|a, b| {
@@ -558,6 +621,100 @@ mod tests {
                 .zip(base)
                 .map(|(p, e)| if p.distance_m(&self.0) < 1.0 { None } else { e })
                 .collect()
+        }
+    }
+
+    /// Times like the straight line, but leaves out (as a router stopping at
+    /// the bound would) every origin slower than the k-th plus the slack.
+    struct BoundedTravel;
+    impl TravelTimes for BoundedTravel {
+        fn etas(&self, to: LatLng, from: &[LatLng]) -> Vec<Option<(u32, u32)>> {
+            StraightLineTravel::default().etas(to, from)
+        }
+        fn fastest(&self, to: LatLng, from: &[LatLng], k: usize, slack_s: u32) -> Vec<Leg> {
+            let all = self.etas(to, from);
+            let mut sorted: Vec<u32> = all.iter().flatten().map(|e| e.0).collect();
+            sorted.sort_unstable();
+            let bound = sorted
+                .get(k.max(1) - 1)
+                .map_or(u32::MAX, |kth| kth + slack_s);
+            all.into_iter()
+                .map(|e| match e {
+                    Some((eta_s, distance_m)) if eta_s <= bound => Leg::Eta { eta_s, distance_m },
+                    Some(_) => Leg::TooSlow,
+                    None => Leg::NoRoute,
+                })
+                .collect()
+        }
+    }
+
+    /// Full timing, for comparison with [`BoundedTravel`].
+    struct FullTravel;
+    impl TravelTimes for FullTravel {
+        fn etas(&self, to: LatLng, from: &[LatLng]) -> Vec<Option<(u32, u32)>> {
+            StraightLineTravel::default().etas(to, from)
+        }
+    }
+
+    #[test]
+    fn a_router_stopping_at_the_bound_ranks_the_same_units() {
+        let tax = Taxonomy::builtin();
+        let point = LatLng::new(30.6, 104.06).unwrap();
+        let mut seed = 7u64;
+        let mut next = move |n: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % n
+        };
+        for round in 0..200 {
+            let ty = if round % 2 == 0 {
+                tax.get("criminal.theft").unwrap()
+            } else {
+                tax.get("dispute.neighbour")
+                    .or_else(|| tax.get("criminal.theft"))
+                    .unwrap()
+            };
+            let kinds = [
+                UnitKind::PatrolCar,
+                UnitKind::FootPatrol,
+                UnitKind::GridWorker,
+                UnitKind::Volunteer,
+                UnitKind::Drone,
+            ];
+            let cands: Vec<CandidateUnit> = (0..40)
+                .map(|i| {
+                    let kind = kinds[next(kinds.len() as u64) as usize];
+                    // Some stale positions, so penalties reorder the ranking.
+                    let age = if next(4) == 0 { 600 } else { 10 };
+                    let mut u = unit(&format!("u{i}"), kind, next(6000) as f64, age);
+                    if next(6) == 0 {
+                        u.status = UnitStatus::Dispatched;
+                        u.current_incident_priority = Some(Priority::P4);
+                    }
+                    u
+                })
+                .collect();
+            let req = RecommendRequest {
+                point,
+                incident_type: ty,
+                priority: if round % 3 == 0 {
+                    Priority::P1
+                } else {
+                    Priority::P2
+                },
+            };
+            let config = RecommendConfig::default();
+            let full = recommend(&req, &cands, &FullTravel, &config);
+            let bounded = recommend(&req, &cands, &BoundedTravel, &config);
+            assert_eq!(
+                bounded.recommendations, full.recommendations,
+                "round {round}"
+            );
+            // Left-out units are ranked out, never "no route".
+            assert_eq!(bounded.exclusions.no_route, 0);
+            assert_eq!(
+                bounded.exclusions.ranked_out, full.exclusions.ranked_out,
+                "round {round}"
+            );
         }
     }
 

@@ -509,7 +509,7 @@ impl Router {
         max_ms: Option<u64>,
     ) -> Vec<Option<Eta>> {
         let mut out = vec![None; sources.len()];
-        for (i, eta) in self.reverse_search(sources, target, sources.len(), max_ms) {
+        for (i, eta) in self.reverse_search(sources, target, sources.len(), max_ms, None) {
             out[i] = Some(eta);
         }
         out
@@ -518,7 +518,7 @@ impl Router {
     /// The `k` sources with the smallest ETA to the target, best first, as
     /// `(index into sources, eta)`. Exact. Uses [`EtaStrategy::ReverseDijkstra`].
     pub fn nearest_by_eta(&self, sources: &[Snap], target: &Snap, k: usize) -> Vec<(usize, Eta)> {
-        self.reverse_search(sources, target, k, None)
+        self.reverse_search(sources, target, k, None, None)
     }
 
     /// [`Router::nearest_by_eta`] with a chosen strategy (both are exact; they
@@ -531,22 +531,42 @@ impl Router {
         strategy: EtaStrategy,
     ) -> Vec<(usize, Eta)> {
         match strategy {
-            EtaStrategy::ReverseDijkstra => self.reverse_search(sources, target, k, None),
+            EtaStrategy::ReverseDijkstra => self.reverse_search(sources, target, k, None, None),
             EtaStrategy::ChPruned => self.ch_pruned(sources, target, k),
         }
     }
 
+    /// The `k` sources with the smallest ETA to the target and every further
+    /// source at most `slack_ms` slower than the `k`-th, best first, as
+    /// `(index into sources, eta)`; the search stops there, so sources beyond
+    /// that bound are left out (as are unreachable ones). Exact within the
+    /// bound. A caller that ranks by ETA plus a per-source penalty of at most
+    /// `slack_ms` gets every source that can reach its top `k` this way.
+    pub fn nearest_by_eta_within(
+        &self,
+        sources: &[Snap],
+        target: &Snap,
+        k: usize,
+        slack_ms: u64,
+    ) -> Vec<(usize, Eta)> {
+        self.reverse_search(sources, target, k, None, Some(slack_ms))
+    }
+
     /// Backward Dijkstra from the target's entry nodes. A source's ETA is final
     /// once the search has settled everything cheaper than its best candidate, so
-    /// results come out in ETA order and the search stops after `k` of them.
+    /// results come out in ETA order and the search stops after `k` of them
+    /// (or, with `slack_ms`, once it is that far beyond the `k`-th).
     fn reverse_search(
         &self,
         sources: &[Snap],
         target: &Snap,
         k: usize,
         max_ms: Option<u64>,
+        slack_ms: Option<u64>,
     ) -> Vec<(usize, Eta)> {
-        let limit = max_ms.unwrap_or(u64::MAX);
+        // Results up to `cap` ms are kept; with a slack it closes in on the
+        // k-th result plus the slack as soon as that result is known.
+        let mut cap = max_ms.unwrap_or(u64::MAX);
         let mut results = Vec::with_capacity(k.min(sources.len()));
         if k == 0 || sources.is_empty() {
             return results;
@@ -582,16 +602,19 @@ impl Router {
                 heap.push(Reverse((ms, node)));
             }
         }
+        // Without a slack the search is complete at k results.
+        let complete = |results: &Vec<(usize, Eta)>| slack_ms.is_none() && results.len() >= k;
         let mut finalize = |upto: u64,
+                            cap: &mut u64,
                             candidates: &mut BinaryHeap<Reverse<(u64, usize)>>,
                             best: &[(u64, f64)],
                             results: &mut Vec<(usize, Eta)>| {
             while let Some(&Reverse((c, i))) = candidates.peek() {
-                if c > upto || results.len() >= k {
+                if c > upto || complete(results) {
                     break;
                 }
                 candidates.pop();
-                if done[i] || best[i].0 != c || c > limit {
+                if done[i] || best[i].0 != c || c > *cap {
                     continue;
                 }
                 done[i] = true;
@@ -602,14 +625,19 @@ impl Router {
                         metres: best[i].1,
                     },
                 ));
+                if let Some(slack) = slack_ms
+                    && results.len() == k
+                {
+                    *cap = (*cap).min(c.saturating_add(slack));
+                }
             }
         };
         while let Some(Reverse((d, u))) = heap.pop() {
             if d > space.dist(u) {
                 continue;
             }
-            finalize(d, &mut candidates, &best, &mut results);
-            if results.len() >= k || d > limit {
+            finalize(d, &mut cap, &mut candidates, &best, &mut results);
+            if complete(&results) || d > cap {
                 break;
             }
             let here_m = space.metres[u as usize];
@@ -636,7 +664,7 @@ impl Router {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(space);
-        finalize(u64::MAX, &mut candidates, &best, &mut results);
+        finalize(u64::MAX, &mut cap, &mut candidates, &best, &mut results);
         results
     }
 

@@ -235,8 +235,31 @@ fn many_to_one_etas_agree_with_single_queries() {
             assert_eq!(all[*i].unwrap().millis, e.millis);
         }
     }
+    // Within a slack: exactly the sources no slower than the k-th plus the
+    // slack, best first, with the full search's ETAs.
+    for (k, slack) in [(1, 0), (5, 0), (5, 60_000), (20, 15_000), (300, 0)] {
+        let within = router.nearest_by_eta_within(&units, &incident, k, slack);
+        let kth = sorted[k - 1].0;
+        let want: Vec<u64> = sorted
+            .iter()
+            .map(|s| s.0)
+            .filter(|&ms| ms <= kth + slack)
+            .collect();
+        assert_eq!(
+            within.iter().map(|r| r.1.millis).collect::<Vec<_>>(),
+            want,
+            "k={k} slack={slack}"
+        );
+        for (i, e) in &within {
+            assert_eq!(all[*i].unwrap().millis, e.millis);
+        }
+    }
     assert_eq!(router.nearest_by_eta(&units, &incident, 0), vec![]);
     assert_eq!(router.nearest_by_eta(&[], &incident, 3), vec![]);
+    assert_eq!(
+        router.nearest_by_eta_within(&[], &incident, 3, 1000),
+        vec![]
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use pingan_core::LatLng;
 use pingan_core::normalize::mask::{mask_name, mask_phone};
-use pingan_dispatch::recommend::{RecommendConfig, RecommendRequest, TravelTimes};
+use pingan_dispatch::recommend::{Leg, RecommendConfig, RecommendRequest, TravelTimes};
 use pingan_dispatch::{CommandLevel, Partner, PartnerUpdate, Priority, UnitStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -454,28 +454,64 @@ pub struct Recommendations {
 }
 
 /// Road travel times from the router: one backward search from the incident
-/// over the snapped unit positions (exact, best first).
+/// over the snapped unit positions (exact, best first), reusing the snaps the
+/// unit index keeps.
 struct RoadTravel<'a> {
     router: &'a pingan_roads::Router,
     snaps: &'a std::collections::HashMap<(u64, u64), pingan_roads::Snap>,
 }
 
+impl RoadTravel<'_> {
+    fn snaps_of(&self, from: &[LatLng]) -> Vec<pingan_roads::Snap> {
+        from.iter()
+            .map(
+                |p| match self.snaps.get(&(p.lat().to_bits(), p.lng().to_bits())) {
+                    Some(s) => *s,
+                    None => self.router.snap(*p),
+                },
+            )
+            .collect()
+    }
+
+    fn collect(n: usize, found: Vec<(usize, pingan_roads::Eta)>) -> Vec<Option<(u32, u32)>> {
+        let mut out = vec![None; n];
+        for (i, eta) in found {
+            out[i] = Some((eta.secs().round() as u32, eta.metres.round() as u32));
+        }
+        out
+    }
+}
+
 impl TravelTimes for RoadTravel<'_> {
     fn etas(&self, to: LatLng, from: &[LatLng]) -> Vec<Option<(u32, u32)>> {
         let target = self.router.snap(to);
-        let mut sources = Vec::with_capacity(from.len());
-        let mut idx = Vec::with_capacity(from.len());
-        for (i, p) in from.iter().enumerate() {
-            let snap = match self.snaps.get(&(p.lat().to_bits(), p.lng().to_bits())) {
-                Some(s) => *s,
-                None => self.router.snap(*p),
+        let sources = self.snaps_of(from);
+        let found = self.router.nearest_by_eta(&sources, &target, sources.len());
+        Self::collect(from.len(), found)
+    }
+
+    /// One backward search that stops once the `k` fastest units and those
+    /// within the slack of them are settled, instead of reaching every
+    /// shortlisted unit (the farthest of which set the cost before).
+    fn fastest(&self, to: LatLng, from: &[LatLng], k: usize, slack_s: u32) -> Vec<Leg> {
+        let target = self.router.snap(to);
+        let sources = self.snaps_of(from);
+        let found =
+            self.router
+                .nearest_by_eta_within(&sources, &target, k, u64::from(slack_s) * 1000);
+        // Fewer than k found: the search ran out of road, so the rest have
+        // no route; otherwise it stopped at the bound.
+        let missing = if found.len() >= k {
+            Leg::TooSlow
+        } else {
+            Leg::NoRoute
+        };
+        let mut out = vec![missing; from.len()];
+        for (i, eta) in found {
+            out[i] = Leg::Eta {
+                eta_s: eta.secs().round() as u32,
+                distance_m: eta.metres.round() as u32,
             };
-            sources.push(snap);
-            idx.push(i);
-        }
-        let mut out = vec![None; from.len()];
-        for (i, eta) in self.router.nearest_by_eta(&sources, &target, sources.len()) {
-            out[idx[i]] = Some((eta.secs().round() as u32, eta.metres.round() as u32));
         }
         out
     }
