@@ -350,7 +350,8 @@ impl Simulator {
     }
 
     /// A dispatcher merges a call that intake flagged as a duplicate of an
-    /// open incident into it (instead of sending a second unit).
+    /// open incident of the same kind into it (instead of sending a second
+    /// unit).
     async fn merge_duplicate(&mut self, s: &AppState, id: i64) -> bool {
         let Some(&into) = self.duplicates.get(&id) else {
             return false;
@@ -363,6 +364,18 @@ impl Simulator {
         let (Ok(into), Ok(from)) = rows else {
             return false;
         };
+        // Intake suggests by place and time only; the dispatcher reading both
+        // merges only calls about the same kind of event (a crash reported
+        // beside an open fraud case is a new incident, and a call for a
+        // partner must not vanish into a police case).
+        let root = |r: &pingan_store::IncidentRow| {
+            r.type_code
+                .as_deref()
+                .map(|t| t.split('.').next().unwrap_or(t).to_string())
+        };
+        if root(&into) != root(&from) {
+            return false;
+        }
         merge_incidents(s, &into, &from, "同一事件重复报警", ACTOR)
             .await
             .is_ok()

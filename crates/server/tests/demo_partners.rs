@@ -44,9 +44,8 @@ struct App {
 }
 
 /// The demo city served on 127.0.0.1:0 on a manual clock, with the partner
-/// agencies (no random outages, rejections or returns unless a test asks)
-/// and a simulator that generates no calls of its own.
-async fn start(tag: &str, partners: PartnerSimSettings) -> App {
+/// agencies as `partners` says and a simulator generating `calls_per_day`.
+async fn start(tag: &str, partners: PartnerSimSettings, calls_per_day: f64) -> App {
     let dir =
         std::env::temp_dir().join(format!("pingan-test-partners-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -100,7 +99,7 @@ async fn start(tag: &str, partners: PartnerSimSettings) -> App {
         .unwrap();
     let mut sim = Simulator::new(SimSettings {
         seed: 5,
-        calls_per_day: 0.0,
+        calls_per_day,
         dispatch_delay_s: (10, 20),
         ack_delay_s: (5, 10),
         ..SimSettings::default()
@@ -174,6 +173,7 @@ impl App {
         for _ in 0..max_steps {
             self.clock.0.fetch_add(10_000, Ordering::SeqCst);
             let r = self.sim.step(&self.state).await.unwrap();
+            total.calls += r.calls;
             total.diverted += r.diverted;
             total.joint += r.joint;
             total.handoffs += r.handoffs;
@@ -197,6 +197,7 @@ impl App {
     }
 }
 
+/// Partners that neither fail, refuse nor return anything unless told to.
 fn quiet() -> PartnerSimSettings {
     PartnerSimSettings {
         seed: 9,
@@ -257,7 +258,7 @@ async fn secret(s: &AppState, p: Partner) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_police_and_joint_calls_are_handed_to_partners_who_report_back() {
-    let mut app = start("flow", quiet()).await;
+    let mut app = start("flow", quiet(), 0.0).await;
     // Registered: every partner at the receiver, each with its own secret.
     let mut secrets = Vec::new();
     for p in Partner::ALL {
@@ -417,7 +418,7 @@ async fn non_police_and_joint_calls_are_handed_to_partners_who_report_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_deliveries_are_refused_and_an_outage_loses_nothing() {
-    let mut app = start("outage", quiet()).await;
+    let mut app = start("outage", quiet(), 0.0).await;
 
     // Forged or damaged deliveries never get past the receiver.
     let url = app.partners.webhook_url(Partner::Hotline12345);
@@ -567,5 +568,97 @@ async fn forged_deliveries_are_refused_and_an_outage_loses_nothing() {
         reopened["detail"].as_str().unwrap().contains("煤气"),
         "{reopened}"
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_city_life_hands_off_without_losing_anything() {
+    let partners = PartnerSimSettings {
+        seed: 3,
+        reject_pct: 25,
+        return_pct: 15,
+        outages_per_hour: 4.0,
+        outage_s: (20, 60),
+        ..PartnerSimSettings::default()
+    };
+    let mut app = start("life", partners, 4_000.0).await;
+    let mut steps = 0;
+    // One simulated hour of generated calls.
+    let total = app
+        .run_until(400, async |_: &App| {
+            steps += 1;
+            steps == 360
+        })
+        .await;
+    assert!(total.diverted > 0 && total.joint > 0, "{total:?}");
+
+    // Let deliveries already on the wire land (the clock stands still, so
+    // nothing new falls due), then compare both sides.
+    let mut last = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = (app.partners.stats(), app.partners.pending());
+        if last == Some(now) {
+            break;
+        }
+        last = Some(now);
+    }
+    let mut handoffs = Vec::new();
+    let mut with_handoffs = 0;
+    let mut partner_lines = 0;
+    let mut id = 1;
+    while let Some(row) = app.state.store.find_incident(id).await.unwrap() {
+        let hs = app.state.store.incident_handoffs(id).await.unwrap();
+        with_handoffs += usize::from(!hs.is_empty());
+        if row.disposition.as_deref() == Some("handled_by_partner") {
+            assert!(hs.iter().all(|h| h.status == "resolved"), "{hs:?}");
+        }
+        let timeline = app.state.store.incident_timeline(id).await.unwrap();
+        partner_lines += timeline
+            .iter()
+            .filter(|t| t.entry.kind == "handoff" && t.entry.actor.starts_with("partner:"))
+            .count();
+        handoffs.extend(hs);
+        id += 1;
+    }
+    assert_eq!(handoffs.len(), total.handoffs);
+    assert_eq!(with_handoffs, total.diverted + total.joint);
+
+    let st = app.partners.stats();
+    eprintln!("one simulated hour: {total:?}; partners: {st:?}");
+    let receipts = app.partners.receipts();
+    let (mut delivered, mut failed) = (0, 0);
+    for h in &handoffs {
+        for (event, detail) in history(&app.state, h.id).await {
+            match event.as_str() {
+                "delivered" => delivered += 1,
+                "failed" => {
+                    assert_eq!(detail, "partner answered 503 Service Unavailable");
+                    failed += 1;
+                }
+                _ => {}
+            }
+        }
+        let got: Vec<_> = receipts.iter().filter(|r| r.handoff_id == h.id).collect();
+        let sent = !matches!(h.status.as_str(), "queued" | "failed");
+        assert_eq!(got.len(), usize::from(sent), "{h:?}");
+        if let Some(r) = got.first() {
+            assert_eq!(r.partner.code(), h.partner);
+            let key = secret(&app.state, r.partner).await;
+            diversion::verify(key.as_bytes(), &r.signature, &r.body, r.received_at, 300).unwrap();
+        }
+    }
+    assert_eq!(
+        (
+            st.delivered,
+            st.unavailable,
+            st.bad_signature,
+            st.duplicates
+        ),
+        (delivered, failed, 0, 0),
+        "{st:?}"
+    );
+    assert_eq!(receipts.len(), delivered);
+    assert_eq!(st.feedback_sent, partner_lines, "{st:?}");
     app.stop().await;
 }
