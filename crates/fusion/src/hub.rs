@@ -150,6 +150,11 @@ impl Hub {
         self.keys.get(id.0 as usize).copied()
     }
 
+    /// The content hash a record was last stored with (update detection).
+    pub fn content_hash_of(&self, id: RecordId) -> Option<[u8; 16]> {
+        self.hashes.get(id.0 as usize).copied()
+    }
+
     /// How the indexing thread builds search documents from now on (default
     /// [`SearchDoc::from_record`]).
     pub fn set_doc_builder(&mut self, builder: DocBuilder) {

@@ -131,12 +131,16 @@ struct Locator {
 impl Locator {
     /// Station, district and city ids of an address (empty when it cannot be placed).
     fn orgs_of_address(&self, address: &str) -> Vec<i64> {
-        let Some(m) = self
-            .geocoder
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .geocode(address)
-        else {
+        let m = {
+            let g = self.geocoder.read().unwrap_or_else(|p| p.into_inner());
+            // Nothing to match against: skip parsing the address (every
+            // indexed record comes through here).
+            if g.addresses.is_empty() && g.streets.is_empty() {
+                return Vec::new();
+            }
+            g.geocode(address)
+        };
+        let Some(m) = m else {
             return Vec::new();
         };
         let j = self
@@ -310,7 +314,7 @@ pub struct FusionService {
     /// Lean: full records live in the store (fetched by key for profiles);
     /// the hub keeps resolution, relations, keys and the search index, which
     /// it feeds from its own indexing thread through the locator's documents.
-    hub: Arc<Mutex<Hub>>,
+    hub: Arc<Mutex<HubState>>,
     geocoder: Arc<RwLock<Geocoder>>,
     locator: Locator,
     /// One import at a time: checkpoints and replay order assume serial batches.
@@ -341,6 +345,65 @@ struct StoreTimes {
     wait: f64,
     replay_read: f64,
     replay_resolve: f64,
+}
+
+/// The hub and where its records are stored.
+struct HubState {
+    hub: Hub,
+    /// Per record id: the record's `seq` in the store (increasing; gaps where
+    /// a failed batch's ids were never stored, or where an older store's
+    /// sequence skipped).
+    seqs: Vec<i64>,
+    /// The `seq` of the next new record.
+    next_seq: i64,
+}
+
+/// What becomes of one record of a batch in the store, decided from the hub's
+/// key map before the hub sees the batch (so the store needs no key index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// A key neither stored nor earlier in the batch: a new record.
+    New,
+    /// New content for a stored record (by record id).
+    Update(RecordId),
+    /// New content for a key that is new earlier in this batch (its position
+    /// among the batch's new records): the insert carries the last content.
+    UpdateNew(usize),
+    /// Same key and content as stored: nothing to write.
+    Repeat,
+}
+
+/// Classifies a batch's records against the hub, in batch order, exactly as
+/// the hub's commit will treat them.
+fn fates(hub: &Hub, records: &[Record]) -> Vec<Fate> {
+    // Per key already met in this batch: where a later change of it is
+    // written, and its latest content hash.
+    let mut seen: HashMap<RecordKey, (Fate, [u8; 16])> = HashMap::new();
+    let mut new = 0;
+    records
+        .iter()
+        .map(|r| {
+            if let Some((target, hash)) = seen.get_mut(&r.key) {
+                if *hash == r.content_hash {
+                    return Fate::Repeat;
+                }
+                *hash = r.content_hash;
+                return *target;
+            }
+            let (fate, target) = match hub.record_by_key(r.key) {
+                Some(id) if hub.content_hash_of(id) == Some(r.content_hash) => {
+                    (Fate::Repeat, Fate::Update(id))
+                }
+                Some(id) => (Fate::Update(id), Fate::Update(id)),
+                None => {
+                    new += 1;
+                    (Fate::New, Fate::UpdateNew(new - 1))
+                }
+            };
+            seen.insert(r.key, (target, r.content_hash));
+            fate
+        })
+        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -474,7 +537,10 @@ fn row_checkpoint(c: &FusionCheckpointRow) -> Checkpoint {
 
 /// One batch on its way to the store writer thread.
 struct StoreJob {
-    records: Vec<Record>,
+    /// New records at their seqs.
+    inserts: Vec<(i64, Record)>,
+    /// New content of stored records, by seq.
+    updates: Vec<(i64, Record)>,
     rejections: Vec<FusionRejectionRow>,
     checkpoint: FusionCheckpointRow,
 }
@@ -492,16 +558,42 @@ fn write_batches(
     let mut busy = 0.0;
     for job in jobs {
         let t = std::time::Instant::now();
+        let row = |(seq, r): &(i64, Record)| FusionRecordRow {
+            seq: *seq,
+            ..record_to_row(r)
+        };
         let batch = FusionBatch {
-            records: job.records.iter().map(record_to_row).collect(),
+            records: job.inserts.iter().map(row).collect(),
+            updates: job.updates.iter().map(row).collect(),
             rejections: job.rejections,
             checkpoint: job.checkpoint,
         };
-        drop(job.records);
+        drop(job.inserts);
         rt.block_on(store.commit_fusion_batch(&batch, now))?;
         busy += t.elapsed().as_secs_f64();
     }
     Ok(busy)
+}
+
+/// Books the seqs of the records the hub just added (record ids `before..`,
+/// in order), checking that the hub added exactly those.
+fn book_new_records(
+    st: &mut HubState,
+    before: usize,
+    seqs: impl ExactSizeIterator<Item = i64>,
+) -> Result<(), FusionError> {
+    let added = st.hub.record_count() - before;
+    if added != seqs.len() || st.seqs.len() != before {
+        return Err(FusionError::Worker(format!(
+            "the hub added {added} records where the store expected {}",
+            seqs.len()
+        )));
+    }
+    for seq in seqs {
+        st.next_seq = st.next_seq.max(seq + 1);
+        st.seqs.push(seq);
+    }
+    Ok(())
 }
 
 /// The store-backed sink: the hub resolves and indexes a batch, then the batch
@@ -511,7 +603,7 @@ fn write_batches(
 /// commit fails the hub is ahead of the store until the next start, which
 /// rebuilds it from the store.
 struct StoreSink<'a> {
-    hub: &'a Mutex<Hub>,
+    hub: &'a Mutex<HubState>,
     stop_after_rows: Option<u64>,
     committed_rows: u64,
     rejections: Vec<FusionRejectionRow>,
@@ -542,19 +634,34 @@ impl ImportSink for StoreSink<'_> {
             })
             .collect();
         let mut cp = batch.checkpoint.clone();
+        let mut st = lock(self.hub);
         // The hub consumes its records (the lean hub hands them to the
-        // indexing thread); the store writer gets its own copy.
-        let for_store = batch.records.clone();
-        let out = lock(self.hub)
+        // indexing thread); the store writer gets copies of those it writes.
+        let mut inserts: Vec<(i64, Record)> = Vec::new();
+        let mut updates: Vec<(i64, Record)> = Vec::new();
+        for (r, fate) in batch.records.iter().zip(fates(&st.hub, &batch.records)) {
+            match fate {
+                Fate::New => inserts.push((st.next_seq + inserts.len() as i64, r.clone())),
+                Fate::UpdateNew(i) => inserts[i].1 = r.clone(),
+                Fate::Update(id) => updates.push((st.seqs[id.0 as usize], r.clone())),
+                Fate::Repeat => {}
+            }
+        }
+        let before = st.hub.record_count();
+        let out = st
+            .hub
             .commit(Batch {
                 records: batch.records,
                 rejections: Vec::new(),
                 checkpoint: batch.checkpoint,
             })
             .map_err(|e| FusionError::Worker(e.to_string()))?;
+        book_new_records(&mut st, before, inserts.iter().map(|(seq, _)| *seq))?;
+        drop(st);
         cp.apply(out);
         let job = StoreJob {
-            records: for_store,
+            inserts,
+            updates,
             rejections: rejections.clone(),
             checkpoint: checkpoint_row(&cp),
         };
@@ -606,7 +713,11 @@ impl FusionService {
         let svc = Arc::new(FusionService {
             store,
             clock,
-            hub: Arc::new(Mutex::new(hub)),
+            hub: Arc::new(Mutex::new(HubState {
+                hub,
+                seqs: Vec::new(),
+                next_seq: 1,
+            })),
             locator,
             geocoder,
             import_lock: tokio::sync::Mutex::new(()),
@@ -626,8 +737,8 @@ impl FusionService {
     async fn replay(&self) -> Result<(), FusionError> {
         let total = self.store.count_fusion_records(None).await?;
         let reindex = {
-            let mut hub = lock(&self.hub);
-            let index = hub.search_mut().expect("the service's hub has an index");
+            let mut st = lock(&self.hub);
+            let index = st.hub.search_mut().expect("the service's hub has an index");
             let behind = index.len() as i64 != total;
             if behind {
                 index.clear()?;
@@ -635,8 +746,8 @@ impl FusionService {
             behind
         };
         if total > 0 {
-            let (tx, mut rx) =
-                tokio::sync::mpsc::channel::<Result<Vec<Record>, FusionError>>(REPLAY_QUEUE);
+            type Chunk = Result<(Vec<i64>, Vec<Record>), FusionError>;
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk>(REPLAY_QUEUE);
             let store = self.store.clone();
             let reader = tokio::spawn(async move {
                 let mut after = 0;
@@ -653,9 +764,9 @@ impl FusionService {
                     let Some(last) = rows.last() else { break };
                     after = last.seq;
                     let decoded = tokio::task::spawn_blocking(move || {
-                        rows.iter()
-                            .map(row_to_record)
-                            .collect::<Result<Vec<_>, _>>()
+                        let seqs = rows.iter().map(|r| r.seq).collect();
+                        let records = rows.iter().map(row_to_record).collect::<Result<_, _>>()?;
+                        Ok((seqs, records))
                     })
                     .await
                     .map_err(|e| FusionError::Worker(e.to_string()))
@@ -670,13 +781,27 @@ impl FusionService {
             });
             let mut resolve = 0.0;
             while let Some(chunk) = rx.recv().await {
-                let records = chunk?;
+                let (seqs, records) = chunk?;
                 let hub = self.hub.clone();
                 let t = std::time::Instant::now();
-                tokio::task::spawn_blocking(move || lock(&hub).replay(records, reindex))
-                    .await
-                    .map_err(|e| FusionError::Worker(e.to_string()))?
-                    .map_err(|e| FusionError::Worker(e.to_string()))?;
+                tokio::task::spawn_blocking(move || -> Result<(), FusionError> {
+                    let mut st = lock(&hub);
+                    // A key stored twice (not written by this service) is
+                    // replayed as the hub would import it: an update.
+                    let new: Vec<i64> = fates(&st.hub, &records)
+                        .into_iter()
+                        .zip(seqs)
+                        .filter(|(f, _)| *f == Fate::New)
+                        .map(|(_, seq)| seq)
+                        .collect();
+                    let before = st.hub.record_count();
+                    st.hub
+                        .replay(records, reindex)
+                        .map_err(|e| FusionError::Worker(e.to_string()))?;
+                    book_new_records(&mut st, before, new.into_iter())
+                })
+                .await
+                .map_err(|e| FusionError::Worker(e.to_string()))??;
                 resolve += t.elapsed().as_secs_f64();
             }
             let read = reader
@@ -688,7 +813,7 @@ impl FusionService {
         }
         if reindex {
             let hub = self.hub.clone();
-            tokio::task::spawn_blocking(move || lock(&hub).flush())
+            tokio::task::spawn_blocking(move || lock(&hub).hub.flush())
                 .await
                 .map_err(|e| FusionError::Worker(e.to_string()))??;
         }
@@ -706,8 +831,8 @@ impl FusionService {
                     .ok_or_else(|| bad(k))
             };
             let at = Timestamp::from_millis(op.at);
-            let mut hub = lock(&self.hub);
-            let r = hub.resolver_mut();
+            let mut st = lock(&self.hub);
+            let r = st.hub.resolver_mut();
             match op.kind.as_str() {
                 "merge" => {
                     r.merge(
@@ -943,8 +1068,8 @@ impl FusionService {
     pub async fn search(&self, q: SearchQuery) -> Result<SearchResults, FusionError> {
         let hub = self.hub.clone();
         tokio::task::spawn_blocking(move || {
-            let hub = lock(&hub);
-            let index = hub.search().expect("the service's hub has an index");
+            let st = lock(&hub);
+            let index = st.hub.search().expect("the service's hub has an index");
             Ok(index.search(&q)?)
         })
         .await
@@ -953,7 +1078,8 @@ impl FusionService {
 
     /// The entity a record currently belongs to (person first).
     pub fn entity_of(&self, r: RecordId) -> Option<EntityId> {
-        let hub = lock(&self.hub);
+        let st = lock(&self.hub);
+        let hub = &st.hub;
         hub.resolver()
             .person_of(r)
             .or_else(|| hub.resolver().entities_of(r).first().copied())
@@ -968,8 +1094,9 @@ impl FusionService {
         e: EntityId,
         vis: Visibility,
     ) -> Result<Option<EntityProfile>, FusionError> {
-        let keys: Vec<(RecordId, RecordKey)> = {
-            let hub = lock(&self.hub);
+        let seqs: Vec<(RecordId, i64)> = {
+            let st = lock(&self.hub);
+            let hub = &st.hub;
             let Some(view) = hub
                 .resolver()
                 .current(e)
@@ -979,12 +1106,13 @@ impl FusionService {
             };
             view.records
                 .iter()
-                .filter_map(|r| hub.key_of(*r).map(|k| (*r, k)))
+                .filter_map(|r| st.seqs.get(r.0 as usize).map(|s| (*r, *s)))
                 .collect()
         };
-        let mut records = self.records_by_key(&keys).await?;
+        let mut records = self.records_by_seq(&seqs).await?;
         records.retain(|_, rec| self.locator.visible(vis, rec));
-        let hub = lock(&self.hub);
+        let st = lock(&self.hub);
+        let hub = &st.hub;
         let fetch = |r: RecordId| records.get(&r).cloned();
         let Some(mut p) =
             pingan_fusion::profile::build_profile(hub.resolver(), &fetch, hub.relations(), e, &[])
@@ -1009,19 +1137,18 @@ impl FusionService {
         }))
     }
 
-    /// Full records from the store by (record id, key).
-    async fn records_by_key(
+    /// Full records from the store by (record id, seq), in one query.
+    async fn records_by_seq(
         &self,
-        keys: &[(RecordId, RecordKey)],
+        seqs: &[(RecordId, i64)],
     ) -> Result<HashMap<RecordId, Record>, FusionError> {
-        let hex: Vec<String> = keys.iter().map(|(_, k)| k.to_hex()).collect();
-        let rows = self.store.fusion_records_by_keys(&hex).await?;
-        let ids: HashMap<RecordKey, RecordId> = keys.iter().map(|(r, k)| (*k, *r)).collect();
+        let want: Vec<i64> = seqs.iter().map(|(_, s)| *s).collect();
+        let rows = self.store.fusion_records_by_seq(&want).await?;
+        let ids: HashMap<i64, RecordId> = seqs.iter().map(|(r, s)| (*s, *r)).collect();
         let mut out = HashMap::with_capacity(rows.len());
         for row in &rows {
-            let rec = row_to_record(row)?;
-            if let Some(id) = ids.get(&rec.key) {
-                out.insert(*id, rec);
+            if let Some(id) = ids.get(&row.seq) {
+                out.insert(*id, row_to_record(row)?);
             }
         }
         Ok(out)
@@ -1029,10 +1156,10 @@ impl FusionService {
 
     /// A record with its source location, from the store.
     pub async fn record(&self, r: RecordId) -> Result<Option<Record>, FusionError> {
-        let Some(key) = lock(&self.hub).key_of(r) else {
+        let Some(seq) = lock(&self.hub).seqs.get(r.0 as usize).copied() else {
             return Ok(None);
         };
-        Ok(self.records_by_key(&[(r, key)]).await?.remove(&r))
+        Ok(self.records_by_seq(&[(r, seq)]).await?.remove(&r))
     }
 
     /// Merges entity `from` into `into`; journaled, returns the operation id.
@@ -1045,6 +1172,7 @@ impl FusionService {
     ) -> Result<OperationId, FusionError> {
         let at = self.clock.now();
         let op = lock(&self.hub)
+            .hub
             .resolver_mut()
             .merge(into, from, actor, reason, at)?;
         self.store
@@ -1069,6 +1197,7 @@ impl FusionService {
     ) -> Result<(OperationId, EntityId), FusionError> {
         let at = self.clock.now();
         let r = lock(&self.hub)
+            .hub
             .resolver_mut()
             .split(from, records, actor, reason, at)?;
         let ids: Vec<u32> = records.iter().map(|r| r.0).collect();
@@ -1092,7 +1221,10 @@ impl FusionService {
         reason: &str,
     ) -> Result<(), FusionError> {
         let at = self.clock.now();
-        lock(&self.hub).resolver_mut().undo(op, actor, reason, at)?;
+        lock(&self.hub)
+            .hub
+            .resolver_mut()
+            .undo(op, actor, reason, at)?;
         self.store
             .append_resolution_op(
                 "undo",
@@ -1106,22 +1238,22 @@ impl FusionService {
     }
 
     pub fn record_count(&self) -> usize {
-        lock(&self.hub).record_count()
+        lock(&self.hub).hub.record_count()
     }
 
     pub fn entity_count(&self) -> usize {
-        lock(&self.hub).resolver().entity_count()
+        lock(&self.hub).hub.resolver().entity_count()
     }
 
     /// Read-only access to the hub (resolver, record locations, index) for
     /// benchmarks and diagnostics; holds the hub lock while `f` runs.
     pub fn inspect<T>(&self, f: impl FnOnce(&Hub) -> T) -> T {
-        f(&lock(&self.hub))
+        f(&lock(&self.hub).hub)
     }
 
     /// Where imports and the start-up replay spent their time so far.
     pub fn times(&self) -> ServiceTimes {
-        let hub = lock(&self.hub).times();
+        let hub = lock(&self.hub).hub.times();
         let t = *lock(&self.store_times);
         ServiceTimes {
             hub,
@@ -1285,4 +1417,57 @@ pub fn synth_registries(synth: &pingan_synth::SynthCity) -> RegistryBulk {
         });
     }
     bulk
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(key: u8, hash: u8) -> Record {
+        Record {
+            key: RecordKey([key; 16]),
+            content_hash: [hash; 16],
+            source: "s".into(),
+            category: "person".into(),
+            file: "f.csv".into(),
+            line: 2,
+            observed_at: Timestamp::from_millis(0),
+            fields: pingan_fusion::ingest::Fields::new(vec![]),
+        }
+    }
+
+    #[test]
+    fn fates_follow_the_hub_and_earlier_rows_of_the_batch() {
+        let mut hub = Hub::lean(Resolver::default(), None);
+        hub.replay(vec![rec(1, 1), rec(2, 1)], false)
+            .expect("replay");
+        let batch = [
+            rec(1, 1), // stored, same content
+            rec(2, 2), // stored, new content
+            rec(3, 1), // new
+            rec(3, 1), // repeat of the new one
+            rec(4, 1), // new
+            rec(3, 2), // the first new one changes again
+            rec(2, 3), // the stored one changes again
+            rec(2, 3), // and repeats
+        ];
+        assert_eq!(
+            fates(&hub, &batch),
+            vec![
+                Fate::Repeat,
+                Fate::Update(RecordId(1)),
+                Fate::New,
+                Fate::Repeat,
+                Fate::New,
+                Fate::UpdateNew(0),
+                Fate::Update(RecordId(1)),
+                Fate::Repeat,
+            ]
+        );
+        // The hub agrees: two new records, three updates (one per changed row).
+        let before = hub.record_count();
+        let out = hub.replay(batch.to_vec(), false).expect("replay");
+        assert_eq!(hub.record_count() - before, 2);
+        assert_eq!((out.inserted, out.updated, out.duplicates), (2, 3, 3));
+    }
 }

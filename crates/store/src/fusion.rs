@@ -11,9 +11,32 @@ use sqlx::{AssertSqlSafe, Row};
 
 use crate::{BackendRef, Result, Store, StoreError, db};
 
-/// Records per multi-row `INSERT` on PostgreSQL (9 parameters each, under the
+/// Records per multi-row `INSERT` on PostgreSQL (10 parameters each, under the
 /// protocol's 65,535).
 const PG_RECORD_CHUNK: usize = 1000;
+
+/// Replaces the content stored at each row's `seq` on an open transaction
+/// (either driver).
+macro_rules! update_records {
+    ($rows:expr, $now:expr, $tx:expr) => {{
+        let rows: &[FusionRecordRow] = $rows;
+        for r in rows {
+            sqlx::query(
+                "UPDATE fusion_records SET fields = $2, file = $3, line = $4, observed_at = $5, content_hash = $6, stored_at = $7 \
+                 WHERE seq = $1",
+            )
+            .bind(r.seq)
+            .bind(&r.fields)
+            .bind(&r.file)
+            .bind(r.line)
+            .bind(r.observed_at)
+            .bind(&r.content_hash)
+            .bind($now)
+            .execute($tx)
+            .await?;
+        }
+    }};
+}
 
 /// Upserts an import checkpoint on an open transaction (either driver).
 macro_rules! upsert_checkpoint {
@@ -43,7 +66,7 @@ macro_rules! upsert_checkpoint {
     }};
 }
 
-/// `[[key, source, category, fields, file, line, observed_at, hash], …]`: a
+/// `[[seq, key, source, category, fields, file, line, observed_at, hash], …]`: a
 /// batch of records as one JSON parameter for SQLite's `json_each`, written
 /// straight from the rows' fields (no JSON tree per record).
 fn records_json(rows: &[FusionRecordRow]) -> String {
@@ -54,6 +77,8 @@ fn records_json(rows: &[FusionRecordRow]) -> String {
             out.push(',');
         }
         out.push('[');
+        out.push_str(&r.seq.to_string());
+        out.push(',');
         for s in [&r.record_key, &r.source, &r.category, &r.fields, &r.file] {
             push_json_str(&mut out, s);
             out.push(',');
@@ -114,24 +139,6 @@ fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// The batch's records with each key once: at its first position (its `seq`
-/// order), carrying its last content (the update that wins).
-fn first_position_last_content(rows: &[FusionRecordRow]) -> Vec<&FusionRecordRow> {
-    let mut at: std::collections::HashMap<&str, usize> =
-        std::collections::HashMap::with_capacity(rows.len());
-    let mut out: Vec<&FusionRecordRow> = Vec::with_capacity(rows.len());
-    for r in rows {
-        match at.get(r.record_key.as_str()) {
-            Some(&i) => out[i] = r,
-            None => {
-                at.insert(&r.record_key, out.len());
-                out.push(r);
-            }
-        }
-    }
-    out
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct FusionSourceRow {
     pub id: i64,
@@ -156,7 +163,8 @@ pub struct NewFusionSource {
 }
 
 /// One mapped record. `fields` is a JSON object `{"person.name": "…", …}`;
-/// `record_key` and `content_hash` are hex.
+/// `record_key` and `content_hash` are hex. `seq` is the replay position,
+/// assigned by the data hub (increasing); the key is not indexed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FusionRecordRow {
     pub seq: i64,
@@ -194,11 +202,18 @@ pub struct FusionCheckpointRow {
     pub finished: bool,
 }
 
-/// What one ingest batch commits atomically. Records whose key already exists
-/// replace the stored content (an update keeps `seq`, hence replay order).
+/// What one ingest batch commits atomically. The data hub tells new records
+/// from updates and repeats with its in-memory key map, so the store needs no
+/// index on the key: new records are inserted at the `seq` the hub gave them,
+/// updates replace the content stored at their `seq` (keeping the replay
+/// position), repeats are not sent.
 #[derive(Debug, Clone, Default)]
 pub struct FusionBatch {
+    /// New records, each with its `seq` (a `seq` already stored is an error:
+    /// another writer got there first).
     pub records: Vec<FusionRecordRow>,
+    /// Changed content of stored records, by `seq`.
+    pub updates: Vec<FusionRecordRow>,
     pub rejections: Vec<FusionRejectionRow>,
     pub checkpoint: FusionCheckpointRow,
 }
@@ -414,22 +429,18 @@ impl Store {
     /// Records, rejections and the checkpoint of one ingest batch, atomically.
     ///
     /// SQLite: one statement per table, the batch's rows as a single JSON
-    /// parameter unpacked by `json_each` in array order (so `seq` follows the
-    /// batch order; a key repeated within the batch updates its first row).
-    /// PostgreSQL: multi-row `VALUES` chunks; a key repeated within the batch
-    /// is sent once, at its first position with its last content, since one
-    /// `ON CONFLICT DO UPDATE` statement may not touch a row twice.
+    /// parameter unpacked by `json_each`. PostgreSQL: multi-row `VALUES`
+    /// chunks. Updates (rare: a re-delivered row with new content) are one
+    /// statement each.
     pub async fn commit_fusion_batch(&self, b: &FusionBatch, now: i64) -> Result<()> {
         match self.backend() {
             BackendRef::Sqlite(p) => {
                 let mut tx = p.begin().await?;
                 if !b.records.is_empty() {
                     sqlx::query(
-                        "INSERT INTO fusion_records (record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
-                         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, $2 \
-                         FROM json_each($1) WHERE true ORDER BY key \
-                         ON CONFLICT (record_key) DO UPDATE SET fields = excluded.fields, file = excluded.file, line = excluded.line, \
-                         observed_at = excluded.observed_at, content_hash = excluded.content_hash, stored_at = excluded.stored_at",
+                        "INSERT INTO fusion_records (seq, record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
+                         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, $2 \
+                         FROM json_each($1) ORDER BY key",
                     )
                     .bind(records_json(&b.records))
                     .bind(now)
@@ -447,23 +458,22 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                update_records!(&b.updates, now, &mut *tx);
                 upsert_checkpoint!(&b.checkpoint, now, &mut *tx);
                 tx.commit().await?;
             }
             BackendRef::Postgres(p) => {
                 let mut tx = p.begin().await?;
-                let records = first_position_last_content(&b.records);
-                for chunk in records.chunks(PG_RECORD_CHUNK) {
+                for chunk in b.records.chunks(PG_RECORD_CHUNK) {
                     let sql = format!(
-                        "INSERT INTO fusion_records (record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
-                         VALUES {} \
-                         ON CONFLICT (record_key) DO UPDATE SET fields = excluded.fields, file = excluded.file, line = excluded.line, \
-                         observed_at = excluded.observed_at, content_hash = excluded.content_hash, stored_at = excluded.stored_at",
-                        crate::ledger::placeholders(self.dialect(), chunk.len(), 9)
+                        "INSERT INTO fusion_records (seq, record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
+                         VALUES {}",
+                        crate::ledger::placeholders(self.dialect(), chunk.len(), 10)
                     );
                     let mut q = sqlx::query(AssertSqlSafe(sql));
                     for r in chunk {
                         q = q
+                            .bind(r.seq)
                             .bind(&r.record_key)
                             .bind(&r.source)
                             .bind(&r.category)
@@ -493,6 +503,7 @@ impl Store {
                     }
                     q.execute(&mut *tx).await?;
                 }
+                update_records!(&b.updates, now, &mut *tx);
                 upsert_checkpoint!(&b.checkpoint, now, &mut *tx);
                 tx.commit().await?;
             }
@@ -500,19 +511,19 @@ impl Store {
         Ok(())
     }
 
-    /// The stored records with these keys (hex), in `seq` order; keys not
-    /// stored are absent. A lean hub fetches full records this way.
-    pub async fn fusion_records_by_keys(&self, keys: &[String]) -> Result<Vec<FusionRecordRow>> {
-        if keys.is_empty() {
+    /// The stored records at these `seq`s, in `seq` order; absent ones are
+    /// skipped. A lean data hub fetches full records this way.
+    pub async fn fusion_records_by_seq(&self, seqs: &[i64]) -> Result<Vec<FusionRecordRow>> {
+        if seqs.is_empty() {
             return Ok(Vec::new());
         }
         let rows = match self.backend() {
             BackendRef::Sqlite(p) => {
                 let sql = format!(
                     "SELECT {RECORD_COLS} FROM fusion_records \
-                     WHERE record_key IN (SELECT value FROM json_each($1)) ORDER BY seq"
+                     WHERE seq IN (SELECT value FROM json_each($1)) ORDER BY seq"
                 );
-                let json = serde_json::to_string(keys).unwrap_or_else(|_| "[]".to_owned());
+                let json = serde_json::to_string(seqs).unwrap_or_else(|_| "[]".to_owned());
                 let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
                     .bind(json)
                     .fetch_all(p)
@@ -525,10 +536,10 @@ impl Store {
             }
             BackendRef::Postgres(p) => {
                 let sql = format!(
-                    "SELECT {RECORD_COLS} FROM fusion_records WHERE record_key = ANY($1) ORDER BY seq"
+                    "SELECT {RECORD_COLS} FROM fusion_records WHERE seq = ANY($1) ORDER BY seq"
                 );
                 let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
-                    .bind(keys)
+                    .bind(seqs)
                     .fetch_all(p)
                     .await?;
                 let mut out = Vec::with_capacity(rows.len());
@@ -828,7 +839,7 @@ mod tests {
 
     fn row(key: &str, fields: &str) -> FusionRecordRow {
         FusionRecordRow {
-            seq: 0,
+            seq: 41,
             record_key: key.to_owned(),
             source: "户籍".to_owned(),
             category: "person".to_owned(),
@@ -845,25 +856,24 @@ mod tests {
         let fields = "{\"person.name\":\"张\\\"三\\n\"}\u{1}\t\\";
         let json = records_json(&[row("k1", fields), row("k2", "{}")]);
         type Row = (String, String, String, String, String, i64, i64, String);
-        let v: Vec<Row> = serde_json::from_str(&json).expect("valid JSON");
-        assert_eq!(v.len(), 2);
-        assert_eq!(v[0].0, "k1");
-        assert_eq!(v[0].1, "户籍");
-        assert_eq!(v[0].3, fields);
-        assert_eq!(v[0].4, "a \"b\".csv");
-        assert_eq!((v[0].5, v[0].6), (7, -3));
-        assert_eq!(v[1].3, "{}");
-        assert_eq!(records_json(&[]), "[]");
-    }
-
-    #[test]
-    fn repeated_keys_keep_their_first_position_and_last_content() {
-        let rows = [row("a", "1"), row("b", "2"), row("a", "3")];
-        let out = first_position_last_content(&rows);
-        let got: Vec<(&str, &str)> = out
-            .iter()
-            .map(|r| (r.record_key.as_str(), r.fields.as_str()))
+        let v: Vec<(i64, Row)> = serde_json::from_str::<Vec<serde_json::Value>>(&json)
+            .expect("valid JSON")
+            .into_iter()
+            .map(|mut row| {
+                let seq = row[0].as_i64().expect("seq");
+                let rest = row.as_array_mut().expect("array").split_off(1);
+                (seq, serde_json::from_value(rest.into()).expect("row"))
+            })
             .collect();
-        assert_eq!(got, vec![("a", "3"), ("b", "2")]);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].0, 41);
+        let r = &v[0].1;
+        assert_eq!(r.0, "k1");
+        assert_eq!(r.1, "户籍");
+        assert_eq!(r.3, fields);
+        assert_eq!(r.4, "a \"b\".csv");
+        assert_eq!((r.5, r.6), (7, -3));
+        assert_eq!(v[1].1.3, "{}");
+        assert_eq!(records_json(&[]), "[]");
     }
 }

@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_dispatch_admin"),
     migration!(8, "0008_ledger_compact"),
     migration!(10, "0010_dispatch_nearby"),
+    migration!(11, "0011_fusion_seq"),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

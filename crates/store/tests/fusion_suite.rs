@@ -7,9 +7,9 @@ mod pg;
 
 use pingan_store::*;
 
-fn rec(key: &str, line: i64, hash: &str) -> FusionRecordRow {
+fn rec(seq: i64, key: &str, line: i64, hash: &str) -> FusionRecordRow {
     FusionRecordRow {
-        seq: 0,
+        seq,
         record_key: key.into(),
         source: "户籍人口".into(),
         category: "person".into(),
@@ -85,7 +85,8 @@ async fn case_sources_and_batches(s: &Store) {
     };
     s.commit_fusion_batch(
         &FusionBatch {
-            records: vec![rec("k1", 2, "c1")],
+            records: vec![rec(1, "k1", 2, "c1")],
+            updates: vec![],
             rejections: vec![FusionRejectionRow {
                 source: "户籍人口".into(),
                 file: "a.csv".into(),
@@ -113,7 +114,8 @@ async fn case_sources_and_batches(s: &Store) {
     cp.finished = true;
     s.commit_fusion_batch(
         &FusionBatch {
-            records: vec![rec("k2", 4, "c2"), rec("k1", 5, "c1b")],
+            records: vec![rec(2, "k2", 4, "c2")],
+            updates: vec![rec(1, "k1", 5, "c1b")],
             rejections: vec![],
             checkpoint: cp.clone(),
         },
@@ -123,7 +125,7 @@ async fn case_sources_and_batches(s: &Store) {
     .unwrap();
     assert_eq!(
         s.fusion_checkpoint("户籍人口", "h1").await.unwrap(),
-        Some(cp)
+        Some(cp.clone())
     );
     let all = s.fusion_records_after(0, 100).await.unwrap();
     assert_eq!(
@@ -132,6 +134,32 @@ async fn case_sources_and_batches(s: &Store) {
             .collect::<Vec<_>>(),
         [("k1", 5, "c1b"), ("k2", 4, "c2")],
         "an update keeps the replay position of the first insert"
+    );
+    assert_eq!(all[0].seq, 1);
+    assert_eq!(all[1].seq, 2);
+    // A seq that is already stored is refused (another writer got there
+    // first), and the whole batch with its checkpoint is rolled back.
+    let mut late = cp.clone();
+    late.last_line = 9;
+    let clash = s
+        .commit_fusion_batch(
+            &FusionBatch {
+                records: vec![rec(3, "k3", 6, "c3"), rec(2, "k9", 7, "c9")],
+                updates: vec![],
+                rejections: vec![],
+                checkpoint: late,
+            },
+            12,
+        )
+        .await;
+    assert!(clash.is_err(), "{clash:?}");
+    assert_eq!(s.count_fusion_records(None).await.unwrap(), 2);
+    assert_eq!(
+        s.fusion_checkpoint("户籍人口", "h1")
+            .await
+            .unwrap()
+            .map(|c| c.last_line),
+        Some(5)
     );
     let after_first = s.fusion_records_after(all[0].seq, 100).await.unwrap();
     assert_eq!(after_first.len(), 1);
@@ -155,20 +183,19 @@ async fn case_sources_and_batches(s: &Store) {
     );
 }
 
-/// A large batch keeps its order (replay ids follow it) across PostgreSQL's
-/// statement chunks; a key repeated within one batch is stored once, at its
-/// first position with its last content; full records come back by key.
-async fn case_bulk_batch_and_fetch_by_key(s: &Store) {
+/// A large batch is stored at its seqs across PostgreSQL's statement chunks,
+/// values with quotes and backslashes intact; full records come back by seq.
+async fn case_bulk_batch_and_fetch_by_seq(s: &Store) {
     let mut records: Vec<FusionRecordRow> = (0..2500)
-        .map(|i| rec(&format!("b{i:05}"), i + 2, "c"))
+        .map(|i| rec(i + 1, &format!("b{i:05}"), i + 2, "c"))
         .collect();
-    records.push(rec("b00007", 9999, "c-late"));
-    let mut tricky = rec("q", 1, "h");
+    let mut tricky = rec(2600, "q", 1, "h");
     tricky.fields = "{\"person.name\":\"引号\\\"和\\\\反斜杠\"}".into();
     records.push(tricky.clone());
     s.commit_fusion_batch(
         &FusionBatch {
             records,
+            updates: vec![rec(8, "b00007", 9999, "c-late")],
             rejections: vec![],
             checkpoint: FusionCheckpointRow {
                 source: "户籍人口".into(),
@@ -193,19 +220,17 @@ async fn case_bulk_batch_and_fetch_by_key(s: &Store) {
     );
     assert_eq!(all[2500].fields, tricky.fields);
 
-    let got = s
-        .fusion_records_by_keys(&["q".into(), "b00003".into(), "nope".into()])
-        .await
-        .unwrap();
+    assert_eq!(all[2500].seq, 2600);
+    let got = s.fusion_records_by_seq(&[2600, 4, 9999]).await.unwrap();
     assert_eq!(
         got.iter()
             .map(|r| (r.record_key.as_str(), r.line))
             .collect::<Vec<_>>(),
         [("b00003", 5), ("q", 1)],
-        "in seq order, unknown keys absent"
+        "in seq order, unknown seqs absent"
     );
     assert_eq!(got[1].fields, tricky.fields);
-    assert!(s.fusion_records_by_keys(&[]).await.unwrap().is_empty());
+    assert!(s.fusion_records_by_seq(&[]).await.unwrap().is_empty());
 }
 
 async fn case_journal_and_registries(s: &Store) {
@@ -307,7 +332,7 @@ macro_rules! suite {
     ($dbs:expr) => {{
         case_sources_and_batches(&$dbs.open("batches").await).await;
         case_journal_and_registries(&$dbs.open("registries").await).await;
-        case_bulk_batch_and_fetch_by_key(&$dbs.open("bulk").await).await;
+        case_bulk_batch_and_fetch_by_seq(&$dbs.open("bulk").await).await;
     }};
 }
 
