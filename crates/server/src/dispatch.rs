@@ -24,7 +24,7 @@ use pingan_dispatch::{
     UnitStatus,
 };
 use pingan_roads::Snap;
-use pingan_store::{IncidentPatch, IncidentRow, NewTimelineEntry, TimelineRow};
+use pingan_store::{IncidentPatch, IncidentRow, NewTimelineEntry, TimelineRow, UnitMove};
 use serde_json::{Value, json};
 
 use crate::AppState;
@@ -602,6 +602,22 @@ pub(crate) async fn mutate<F>(s: &AppState, id: i64, op: F) -> ApiResult<(Incide
 where
     F: FnOnce(&mut Incident, Timestamp) -> ApiResult<(Vec<TimelineEntry>, Value)>,
 {
+    mutate_moving(s, id, Vec::new(), op).await
+}
+
+/// [`mutate`] that also moves `units` in the same transaction, each only if
+/// it is still in the status it was checked in (so two dispatchers racing
+/// for one unit cannot both win, in one process or several), then updates
+/// the unit index and publishes `unit.status` for each.
+pub(crate) async fn mutate_moving<F>(
+    s: &AppState,
+    id: i64,
+    units: Vec<UnitMove>,
+    op: F,
+) -> ApiResult<(IncidentRow, Incident)>
+where
+    F: FnOnce(&mut Incident, Timestamp) -> ApiResult<(Vec<TimelineEntry>, Value)>,
+{
     let svc = s.dispatch.clone();
     let _g = svc.lock(id).await;
     let row = s.store.get_incident(id).await?;
@@ -620,9 +636,13 @@ where
             &patch_of(&inc),
             &rows,
             &assignment_rows(id, &inc),
+            &units,
             now.millis(),
         )
         .await?;
+    for m in &units {
+        unit_moved(s, m);
+    }
     case_state_changed(s, &updated, &rows).await;
     Ok((updated, inc))
 }
@@ -702,20 +722,33 @@ pub(crate) fn unit_status_event(
     });
 }
 
-/// Records a unit status change in the store, the index and the live stream.
-pub(crate) async fn set_unit_status(
-    s: &AppState,
-    unit_id: i64,
+/// After a unit moved in the store: the index and the live stream follow.
+fn unit_moved(s: &AppState, m: &UnitMove) {
+    s.dispatch
+        .set_unit_status_cached(m.unit_id, &m.to, m.incident_id);
+    if let Some(u) = s.dispatch.unit(m.unit_id) {
+        unit_status_event(s, m.unit_id, &m.to, m.incident_id, &u.org_path);
+    }
+}
+
+/// A move of `unit` from the status it was read in.
+pub(crate) fn move_from(
+    unit: &pingan_store::UnitRow,
     to: UnitStatus,
     incident: Option<i64>,
-) -> ApiResult<()> {
-    let u = s
-        .store
-        .set_unit_status(unit_id, to.code(), incident, s.now_ms())
-        .await?;
-    s.dispatch
-        .set_unit_status_cached(unit_id, to.code(), incident);
-    unit_status_event(s, unit_id, to.code(), incident, &u.org_path);
+) -> UnitMove {
+    UnitMove {
+        unit_id: unit.id,
+        from: vec![unit.status.clone()],
+        to: to.code().to_string(),
+        incident_id: incident,
+    }
+}
+
+/// Moves a unit (compare-and-set, see [`UnitMove`]) outside any incident change.
+pub(crate) async fn move_unit(s: &AppState, m: UnitMove) -> ApiResult<()> {
+    s.store.move_unit(&m, s.now_ms()).await?;
+    unit_moved(s, &m);
     Ok(())
 }
 
@@ -748,15 +781,17 @@ pub async fn dispatch_units(
     }
     let ids: Vec<String> = unit_ids.iter().map(i64::to_string).collect();
     let actor = actor.to_string();
-    let (row, _) = mutate(s, incident_id, move |inc, now| {
+    // Each unit is taken only if still in the status just checked.
+    let moves = units
+        .iter()
+        .map(|u| move_from(u, UnitStatus::Dispatched, Some(incident_id)))
+        .collect();
+    let (row, _) = mutate_moving(s, incident_id, moves, move |inc, now| {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let e = inc.dispatch(&refs, now, &actor).map_err(incident_error)?;
         Ok((e, json!({"op": "dispatch"})))
     })
     .await?;
-    for u in &units {
-        set_unit_status(s, u.id, UnitStatus::Dispatched, Some(incident_id)).await?;
-    }
     let policy = s.dispatch.escalation_policy();
     s.dispatch.escalation_register(EscalationState::new(
         &incident_id.to_string(),
@@ -788,35 +823,37 @@ pub async fn apply_escalation(s: &AppState, a: EscalationAction) -> ApiResult<()
             let cancel: i64 = id_of(&cancel_unit);
             let next: i64 = id_of(&next_unit);
             let r = reason.clone();
-            mutate(s, id, move |inc, now| {
+            // The silent unit stands down with the cancellation, if it is
+            // still dispatched to this incident.
+            let stand_down = s
+                .store
+                .find_unit(cancel)
+                .await?
+                .filter(|u| u.status == "dispatched" && u.incident_id == Some(id))
+                .map(|u| move_from(&u, UnitStatus::Available, None));
+            mutate_moving(s, id, stand_down.into_iter().collect(), move |inc, now| {
                 let e = inc
                     .cancel_unit(&cancel_unit, now, "system", &r)
                     .map_err(incident_error)?;
                 Ok((vec![e], json!({"op": "cancel"})))
             })
             .await?;
-            if let Some(u) = s.store.find_unit(cancel).await?
-                && u.status == "dispatched"
-            {
-                set_unit_status(s, cancel, UnitStatus::Available, None).await?;
-            }
             // The tracked escalation already moved on to `next`; dispatch it
             // without re-arming a fresh state.
-            let nu = s.store.find_unit(next).await?;
-            let ok = nu.as_ref().is_some_and(|u| {
+            let nu = s.store.find_unit(next).await?.filter(|u| {
                 UnitStatus::from_code(&u.status)
                     .is_some_and(|st| st.can_become(UnitStatus::Dispatched))
             });
-            if ok {
+            if let Some(u) = nu {
                 let n = next.to_string();
-                mutate(s, id, move |inc, now| {
+                let take = move_from(&u, UnitStatus::Dispatched, Some(id));
+                mutate_moving(s, id, vec![take], move |inc, now| {
                     let e = inc
                         .dispatch(&[n.as_str()], now, "system")
                         .map_err(incident_error)?;
                     Ok((e, json!({"op": "dispatch"})))
                 })
                 .await?;
-                set_unit_status(s, next, UnitStatus::Dispatched, Some(id)).await?;
             }
             Ok(())
         }

@@ -117,7 +117,7 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { entity, id } => ApiError::not_found(entity, id),
-            StoreError::Conflict { field, .. } => {
+            StoreError::Conflict { field, .. } | StoreError::Changed { field, .. } => {
                 ApiError::conflict(e.to_string()).with_field(field)
             }
             StoreError::InUse { .. } => {

@@ -582,3 +582,96 @@ async fn diversion_survives_a_failing_partner() {
     assert_eq!(st, StatusCode::FORBIDDEN);
     app.stop().await;
 }
+
+/// Two dispatchers send the same unit to two incidents at the same moment:
+/// exactly one wins, the other gets 409, and the loser's incident
+/// keeps no trace of the unit (the unit's move is compare-and-set inside the
+/// incident's transaction). Repeated so the requests really overlap.
+#[tokio::test]
+async fn two_dispatchers_racing_for_one_unit_cannot_both_win() {
+    let app = TestApp::demo().await;
+    let t = app.login("dispatcher").await;
+    let (lat, lng) = unit_point(&app, &t).await;
+    for round in 0..8 {
+        let mut incidents = Vec::new();
+        for k in 0..2 {
+            let (st, v) = post_call(
+                &app,
+                &t,
+                json!({
+                    "channel": "110",
+                    "caller_phone": format!("1391234{round}{k}00"),
+                    "description": "路口有人打架",
+                    "location": {"lat": lat, "lng": lng},
+                }),
+            )
+            .await;
+            assert_eq!(st, StatusCode::CREATED, "{v}");
+            incidents.push(v["incident"]["id"].as_i64().unwrap());
+        }
+        let (_, recs) = app
+            .get(
+                &format!("/api/v1/incidents/{}/recommendations", incidents[0]),
+                &t,
+            )
+            .await;
+        let unit = recs["items"][0]["unit_id"].as_i64().unwrap();
+        let paths: Vec<String> = incidents
+            .iter()
+            .map(|iid| format!("/api/v1/incidents/{iid}/dispatch"))
+            .collect();
+        let body = json!({"unit_ids": [unit]});
+        let ((sa, a), (sb, b)) = tokio::join!(
+            app.call("POST", &paths[0], Some(&t), Some(body.clone())),
+            app.call("POST", &paths[1], Some(&t), Some(body.clone())),
+        );
+        let mut outcomes = [(sa, a, incidents[0]), (sb, b, incidents[1])];
+        outcomes.sort_by_key(|o| o.0.as_u16());
+        let [(won, _, winner), (lost, body, loser)] = outcomes;
+        assert_eq!(
+            (won, lost),
+            (StatusCode::OK, StatusCode::CONFLICT),
+            "{body}"
+        );
+        // Refused by the check before the change, or by the compare-and-set
+        // inside it when both passed the check together.
+        assert!(
+            body["error"]["field"] == "unit_ids" || body["error"]["field"] == "status",
+            "{body}"
+        );
+        let (_, u) = app.get(&format!("/api/v1/units/{unit}"), &t).await;
+        assert_eq!(u["status"], "dispatched");
+        assert_eq!(u["incident_id"].as_i64(), Some(winner));
+        let (_, l) = app.get(&format!("/api/v1/incidents/{loser}"), &t).await;
+        assert_eq!(l["status"], "classified", "{l}");
+        assert!(
+            l["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["kind"] != "dispatched"),
+            "{l}"
+        );
+        // The unit stands down, ready for the next round.
+        let (st, v) = app
+            .call(
+                "POST",
+                &format!("/api/v1/units/{unit}/status"),
+                Some(&t),
+                Some(json!({"status": "available"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        // Standing down twice is refused: the unit is no longer dispatched.
+        let (st, _) = app
+            .call(
+                "POST",
+                &format!("/api/v1/units/{unit}/status"),
+                Some(&t),
+                Some(json!({"status": "available"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+    }
+    app.stop().await;
+}

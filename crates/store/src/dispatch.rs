@@ -200,6 +200,34 @@ const PATCH_INCIDENT_SQL: &str = "UPDATE incidents SET status = COALESCE($1, sta
 /// Inserts or replaces one assignment, keyed by incident, unit and seq.
 const PUT_ASSIGNMENT_SQL: &str = "INSERT INTO incident_assignments (incident_id, unit_id, seq, stage, dispatched_at, acknowledged_at, arrived_at, cleared_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
      ON CONFLICT (incident_id, unit_id, seq) DO UPDATE SET stage = excluded.stage, acknowledged_at = excluded.acknowledged_at, arrived_at = excluded.arrived_at, cleared_at = excluded.cleared_at";
+/// A unit status change made only if the unit's status is still one of
+/// `from` ([`Store::move_unit`], [`Store::update_incident_with_assignments`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitMove {
+    pub unit_id: i64,
+    /// Statuses the caller checked the move against.
+    pub from: Vec<String>,
+    pub to: String,
+    /// The incident the unit works on after the move.
+    pub incident_id: Option<i64>,
+}
+
+/// `$5` is the comma-joined list of expected statuses (codes have no commas).
+const MOVE_UNIT_SQL: &str = "UPDATE units SET status = $1, incident_id = $2, updated_at = $3 \
+     WHERE id = $4 AND (',' || $5 || ',') LIKE ('%,' || status || ',%')";
+
+fn unit_moved(m: &UnitMove) -> StoreError {
+    StoreError::Changed {
+        entity: "unit",
+        field: "status",
+        message: format!(
+            "unit {} is no longer {} (changed meanwhile, or does not exist)",
+            m.unit_id,
+            m.from.join(" or ")
+        ),
+    }
+}
+
 const HANDOFF_COLS: &str = "id, incident_id, partner, status, attempts, next_attempt_at, seed, payload, feedback, history, created_at, updated_at";
 
 macro_rules! incident_row {
@@ -531,6 +559,25 @@ impl Store {
         }))
     }
 
+    /// Moves a unit to `to` only if its status is still one of `from`
+    /// (compare-and-set: two dispatchers racing for one unit cannot both
+    /// win). `Changed` on field `status` when it is not.
+    pub async fn move_unit(&self, m: &UnitMove, now: i64) -> Result<()> {
+        let n = db!(self, p => sqlx::query(MOVE_UNIT_SQL)
+            .bind(&m.to)
+            .bind(m.incident_id)
+            .bind(now)
+            .bind(m.unit_id)
+            .bind(m.from.join(","))
+            .execute(p)
+            .await?
+            .rows_affected());
+        if n == 0 {
+            return Err(unit_moved(m));
+        }
+        Ok(())
+    }
+
     /// Applies `patch` and appends `entries` to the timeline in one transaction.
     pub async fn update_incident(
         &self,
@@ -539,20 +586,23 @@ impl Store {
         entries: &[NewTimelineEntry],
         now: i64,
     ) -> Result<IncidentRow> {
-        self.update_incident_with_assignments(id, patch, entries, &[], now)
+        self.update_incident_with_assignments(id, patch, entries, &[], &[], now)
             .await
     }
 
     /// [`Store::update_incident`] that also inserts or replaces `assignments`
-    /// (as [`Store::put_assignment`]) in the same transaction, so the row, its
-    /// timeline and its unit assignments never disagree. Returns the updated row,
-    /// read back inside the transaction.
+    /// (as [`Store::put_assignment`]) and moves `units` (as
+    /// [`Store::move_unit`]) in the same transaction, so the row, its timeline,
+    /// its unit assignments and the units' statuses never disagree. If a unit
+    /// is no longer in an expected status nothing is written (`Changed`).
+    /// Returns the updated row, read back inside the transaction.
     pub async fn update_incident_with_assignments(
         &self,
         id: i64,
         patch: &IncidentPatch,
         entries: &[NewTimelineEntry],
         assignments: &[AssignmentRow],
+        units: &[UnitMove],
         now: i64,
     ) -> Result<IncidentRow> {
         let org_path = match patch.org_id {
@@ -583,6 +633,20 @@ impl Store {
                         .bind(a.cleared_at)
                         .execute(&mut *tx)
                         .await?;
+                }
+                for m in units {
+                    let moved = sqlx::query(MOVE_UNIT_SQL)
+                        .bind(&m.to)
+                        .bind(m.incident_id)
+                        .bind(now)
+                        .bind(m.unit_id)
+                        .bind(m.from.join(","))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if moved == 0 {
+                        return Err(unit_moved(m));
+                    }
                 }
                 let r = sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_one(&mut *tx).await?;
                 let row = incident_row!(r);

@@ -47,6 +47,7 @@ pub use citizen::{
 pub use dispatch::{
     AssignmentRow, CallRow, HandoffRow, IncidentFilter, IncidentPatch, IncidentRow, NewCall,
     NewHandoff, NewIncident, NewTimelineEntry, PartnerRow, TaxonomyOverrideRow, TimelineRow,
+    UnitMove,
 };
 pub use dispatch_admin::EscalationRow;
 pub use fusion::{
@@ -79,6 +80,14 @@ pub enum StoreError {
         entity: &'static str,
         field: &'static str,
         value: String,
+    },
+    /// A compare-and-set write found the row no longer in the state the caller
+    /// checked (another request changed it first).
+    #[error("{message}")]
+    Changed {
+        entity: &'static str,
+        field: &'static str,
+        message: String,
     },
     #[error("{entity} {id} is still referenced by {by}")]
     InUse {

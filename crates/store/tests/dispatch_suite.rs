@@ -452,6 +452,7 @@ async fn case_intake_paths(s: &Store) {
             &dispatched,
             &[entry(4000, "dispatched", Some(7))],
             &[foreign],
+            &[],
             4000
         )
         .await,
@@ -465,6 +466,7 @@ async fn case_intake_paths(s: &Store) {
             &dispatched,
             &[entry(4000, "dispatched", Some(7))],
             std::slice::from_ref(&asg),
+            &[],
             4000,
         )
         .await
@@ -476,14 +478,130 @@ async fn case_intake_paths(s: &Store) {
     assert_eq!(s.incident_assignments(a.id).await.unwrap(), vec![asg]);
     assert_eq!(s.incident_timeline(a.id).await.unwrap().len(), 3);
     assert!(matches!(
-        s.update_incident_with_assignments(999_999, &dispatched, &[], &[], 1)
+        s.update_incident_with_assignments(999_999, &dispatched, &[], &[], &[], 1)
             .await,
         Err(StoreError::NotFound { .. })
     ));
 }
 
+/// Unit status changes are compare-and-set, alone and inside an incident's
+/// change: the loser of a race gets `Changed` and writes nothing.
+async fn case_unit_moves(s: &Store) {
+    let (_, st) = station(s).await;
+    let unit = s
+        .create_unit(
+            &NewUnit {
+                callsign: "巡1".into(),
+                kind: "patrol_car".into(),
+                org_id: st.id,
+                status: "available".into(),
+                capabilities: vec![],
+                position: None,
+            },
+            1000,
+        )
+        .await
+        .unwrap();
+    let new = |at: i64| NewIncident {
+        day: "20261124".into(),
+        status: "classified".into(),
+        type_code: Some("fight".into()),
+        priority: Some("P2".into()),
+        org_id: st.id,
+        call: call(at),
+        timeline: vec![entry(at, "created", None)],
+    };
+    let a = s.create_incident(&new(1000), 1000).await.unwrap();
+    let b = s.create_incident(&new(1100), 1100).await.unwrap();
+    let dispatched = IncidentPatch {
+        status: Some("dispatched".into()),
+        dispatched_at: Some(2000),
+        ..Default::default()
+    };
+    let take = |incident: i64| UnitMove {
+        unit_id: unit.id,
+        from: vec!["available".into(), "busy".into()],
+        to: "dispatched".into(),
+        incident_id: Some(incident),
+    };
+    // The first dispatch takes the unit with the incident's change.
+    let a2 = s
+        .update_incident_with_assignments(
+            a.id,
+            &dispatched,
+            &[entry(2000, "dispatched", Some(unit.id))],
+            &[],
+            &[take(a.id)],
+            2000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a2.status, "dispatched");
+    let u = s.get_unit(unit.id).await.unwrap();
+    assert_eq!(
+        (u.status.as_str(), u.incident_id),
+        ("dispatched", Some(a.id))
+    );
+    // A second dispatch that checked the unit as available before loses:
+    // its incident row and timeline stay as they were.
+    let lost = s
+        .update_incident_with_assignments(
+            b.id,
+            &dispatched,
+            &[entry(2100, "dispatched", Some(unit.id))],
+            &[],
+            &[take(b.id)],
+            2100,
+        )
+        .await;
+    match lost {
+        Err(StoreError::Changed { field, message, .. }) => {
+            assert_eq!(field, "status");
+            assert!(
+                message.contains("is no longer available or busy"),
+                "{message}"
+            );
+        }
+        other => panic!("expected Changed, got {other:?}"),
+    }
+    assert_eq!(s.get_incident(b.id).await.unwrap().status, "classified");
+    assert_eq!(s.incident_timeline(b.id).await.unwrap().len(), 1);
+    let u = s.get_unit(unit.id).await.unwrap();
+    assert_eq!(
+        (u.status.as_str(), u.incident_id),
+        ("dispatched", Some(a.id))
+    );
+    // Alone: a stand-down from the checked status applies once.
+    let stand_down = UnitMove {
+        unit_id: unit.id,
+        from: vec!["dispatched".into()],
+        to: "available".into(),
+        incident_id: None,
+    };
+    s.move_unit(&stand_down, 3000).await.unwrap();
+    assert!(matches!(
+        s.move_unit(&stand_down, 3001).await,
+        Err(StoreError::Changed { .. })
+    ));
+    let u = s.get_unit(unit.id).await.unwrap();
+    assert_eq!((u.status.as_str(), u.incident_id), ("available", None));
+    // A status that merely contains an expected one does not match.
+    assert!(matches!(
+        s.move_unit(
+            &UnitMove {
+                from: vec!["avail".into()],
+                ..stand_down.clone()
+            },
+            3002
+        )
+        .await,
+        Err(StoreError::Changed { .. })
+    ));
+}
+
 macro_rules! suite {
     ($dbs:expr) => {{
+        case_unit_moves(&$dbs.open("unit_moves").await).await;
         case_incidents(&$dbs.open("incidents").await).await;
         case_handoffs(&$dbs.open("handoffs").await).await;
         case_intake_paths(&$dbs.open("intake").await).await;

@@ -1057,42 +1057,54 @@ pub async fn apply_unit_status(
             }
             from.transition(to)
                 .map_err(|e| ApiError::conflict(e.to_string()).with_field("status"))?;
+            // The unit moves only from the status it was read in (a
+            // concurrent change makes this a 409), with the incident's step
+            // when there is one.
             let mut keep = inc;
+            let mut moved = false;
             if let Some(iid) = inc {
                 let who = actor.to_string();
                 match (from, to) {
                     (_, UnitStatus::EnRoute) => {
-                        svc::mutate(s, iid, move |i, now| {
+                        let m = svc::move_from(u, to, Some(iid));
+                        svc::mutate_moving(s, iid, vec![m], move |i, now| {
                             Ok((
                                 vec![i.en_route(&uid, now).map_err(incident_error)?],
                                 json!({}),
                             ))
                         })
                         .await?;
+                        moved = true;
                         s.dispatch.escalation_ack(iid, u.id);
                     }
                     (_, UnitStatus::OnScene) => {
-                        svc::mutate(s, iid, move |i, now| {
+                        let m = svc::move_from(u, to, Some(iid));
+                        svc::mutate_moving(s, iid, vec![m], move |i, now| {
                             Ok((
                                 vec![i.arrive(&uid, now).map_err(incident_error)?],
                                 json!({}),
                             ))
                         })
                         .await?;
+                        moved = true;
                         s.dispatch.escalation_ack(iid, u.id);
                     }
                     (UnitStatus::OnScene, _) => {
-                        svc::mutate(s, iid, move |i, now| {
+                        keep = None;
+                        let m = svc::move_from(u, to, None);
+                        svc::mutate_moving(s, iid, vec![m], move |i, now| {
                             Ok((
                                 i.clear_unit(&uid, now).map_err(incident_error)?,
                                 json!({"op": "clear_unit"}),
                             ))
                         })
                         .await?;
-                        keep = None;
+                        moved = true;
                     }
                     (UnitStatus::Dispatched | UnitStatus::EnRoute, UnitStatus::Available) => {
-                        svc::mutate(s, iid, move |i, now| {
+                        keep = None;
+                        let m = svc::move_from(u, to, None);
+                        svc::mutate_moving(s, iid, vec![m], move |i, now| {
                             Ok((
                                 vec![
                                     i.cancel_unit(&uid, now, &who, "unit stood down")
@@ -1102,12 +1114,14 @@ pub async fn apply_unit_status(
                             ))
                         })
                         .await?;
-                        keep = None;
+                        moved = true;
                     }
                     _ => keep = None,
                 }
             }
-            svc::set_unit_status(s, u.id, to, keep).await?;
+            if !moved {
+                svc::move_unit(s, svc::move_from(u, to, keep)).await?;
+            }
             Ok((to.code().to_string(), keep))
         }
         other => Err(ApiError::invalid(
