@@ -20,6 +20,8 @@
 //! (12345, traffic), and 12345 sends urgent cases back to 110. All delays run
 //! on the server clock, so a test with a manual clock drives them with
 //! [`PartnerSim::run_due`]; `pingan demo` calls [`PartnerSim::spawn_driver`].
+//! After a restart the partners take up the unfinished hand-offs of open
+//! incidents again from the platform's record.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -33,7 +35,7 @@ use axum::response::{IntoResponse, Response};
 use pingan_core::{Clock, Timestamp};
 use pingan_dispatch::diversion::{self, HandoffPayload};
 use pingan_dispatch::{Partner, Priority, Taxonomy};
-use pingan_store::{NewApiKey, PartnerRow, Store};
+use pingan_store::{IncidentFilter, NewApiKey, Page, PartnerRow, Store};
 use serde_json::json;
 
 use crate::AppState;
@@ -389,13 +391,71 @@ impl PartnerSim {
                 axum::routing::post(receive_handler),
             )
             .with_state(sim.clone());
+        let resumed = sim.resume(&s.store).await?;
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::warn!(error = %e, "partner receiver stopped");
             }
         });
-        tracing::info!(%addr, "demo partner agencies listening");
+        tracing::info!(%addr, resumed, "demo partner agencies listening");
         Ok(sim)
+    }
+
+    /// Takes up again the hand-offs of open incidents that a partner had
+    /// received but not finished before a restart (a real agency keeps its
+    /// own case list; this one rebuilds it from the platform's record):
+    /// `sent` ones get a fresh plan, `accepted` ones only their result.
+    /// Hand-offs of incidents already closed are left as they are.
+    async fn resume(&self, store: &Store) -> Result<usize, PartnerSimError> {
+        let now = self.clock.now().millis();
+        let filter = IncidentFilter {
+            open: true,
+            ..IncidentFilter::default()
+        };
+        let mut resumed = 0;
+        let mut offset = 0;
+        loop {
+            let page = Page { limit: 500, offset };
+            let (rows, total) = store.list_incidents(&filter, page).await?;
+            for r in &rows {
+                for h in store.incident_handoffs(r.id).await? {
+                    let (Some(partner), Ok(payload)) = (
+                        Partner::from_code(&h.partner),
+                        serde_json::from_str::<HandoffPayload>(&h.payload),
+                    ) else {
+                        continue;
+                    };
+                    let mut g = self.lock();
+                    let steps = match h.status.as_str() {
+                        "sent" => {
+                            plan_for(&mut g, &self.settings, &self.taxonomy, partner, &payload)
+                        }
+                        "accepted" => {
+                            let pr = profile(partner);
+                            let done = Step::Resolve(g.pick(pr.resolved).to_string());
+                            VecDeque::from([(g.between(pr.resolve_s), done)])
+                        }
+                        _ => continue,
+                    };
+                    if let Some(&(delay, _)) = steps.front() {
+                        g.schedule(
+                            now + delay,
+                            Work {
+                                partner,
+                                handoff_id: h.id,
+                                steps,
+                                tries: 0,
+                            },
+                        );
+                        resumed += 1;
+                    }
+                }
+            }
+            offset += rows.len() as i64;
+            if rows.is_empty() || offset >= total {
+                return Ok(resumed);
+            }
+        }
     }
 
     /// The receiver's address.

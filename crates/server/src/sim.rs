@@ -151,7 +151,6 @@ enum Task {
     /// The dispatcher checks on a diverted incident's hand-offs.
     FollowUp {
         incident: i64,
-        attempt: u32,
     },
 }
 
@@ -219,6 +218,11 @@ pub struct Simulator {
     officers: HashSet<i64>,
     /// New incident → the open incident intake suggested it duplicates.
     duplicates: HashMap<i64, i64>,
+    /// Diverted incidents whose hand-offs the dispatcher is following.
+    followed: HashSet<i64>,
+    /// When the dispatcher next looks over the diverted incidents for ones
+    /// nobody follows (diverted at the console, or before a restart).
+    next_scan: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -255,6 +259,8 @@ impl Simulator {
             trips: HashMap::new(),
             officers: HashSet::new(),
             duplicates: HashMap::new(),
+            followed: HashSet::new(),
+            next_scan: None,
         })
     }
 
@@ -300,6 +306,7 @@ impl Simulator {
 
         s.dispatch.ensure_units(s).await?;
         self.adopt_units(s, &city, now).await?;
+        self.adopt_diverted(s, now).await?;
 
         while let Some(entry) = self.agenda.first_entry() {
             if entry.key().0 > now.millis() {
@@ -450,6 +457,37 @@ impl Simulator {
         Ok(())
     }
 
+    /// Once a minute: follows every diverted incident nobody follows yet.
+    async fn adopt_diverted(&mut self, s: &AppState, now: Timestamp) -> ApiResult<()> {
+        if self.next_scan.is_some_and(|t| now < t) {
+            return Ok(());
+        }
+        self.next_scan = Some(now.plus_secs(FOLLOW_UP_S));
+        let filter = pingan_store::IncidentFilter {
+            status: Some("diverted".into()),
+            ..Default::default()
+        };
+        let mut offset = 0;
+        loop {
+            let page = pingan_store::Page { limit: 500, offset };
+            let (rows, total) = s.store.list_incidents(&filter, page).await?;
+            for r in &rows {
+                self.follow(r.id, now.plus_secs(FOLLOW_UP_S));
+            }
+            offset += rows.len() as i64;
+            if rows.is_empty() || offset >= total {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Schedules a check on a diverted incident unless one is pending.
+    fn follow(&mut self, incident: i64, at: Timestamp) {
+        if self.followed.insert(incident) {
+            self.schedule(at, Task::FollowUp { incident });
+        }
+    }
+
     async fn run(
         &mut self,
         s: &AppState,
@@ -597,9 +635,7 @@ impl Simulator {
                     _ => Ok(()),
                 }
             }
-            Task::FollowUp { incident, attempt } => {
-                self.follow_up(s, incident, attempt, now, report).await
-            }
+            Task::FollowUp { incident } => self.follow_up(s, incident, now, report).await,
         }
     }
 
@@ -642,13 +678,7 @@ impl Simulator {
             return Ok(true);
         }
         report.diverted += 1;
-        self.schedule(
-            now.plus_secs(FOLLOW_UP_S),
-            Task::FollowUp {
-                incident: row.id,
-                attempt: 0,
-            },
-        );
+        self.follow(row.id, now.plus_secs(FOLLOW_UP_S));
         Ok(false)
     }
 
@@ -660,10 +690,10 @@ impl Simulator {
         &mut self,
         s: &AppState,
         incident: i64,
-        attempt: u32,
         now: Timestamp,
         report: &mut StepReport,
     ) -> ApiResult<()> {
+        self.followed.remove(&incident);
         let row = s.store.get_incident(incident).await?;
         let back_to_police = match row.status.as_str() {
             "classified" => true,
@@ -693,15 +723,7 @@ impl Simulator {
                     self.citizen_evaluates(s, &row).await;
                     return Ok(());
                 } else {
-                    if attempt < MAX_FOLLOW_UPS {
-                        self.schedule(
-                            now.plus_secs(FOLLOW_UP_S),
-                            Task::FollowUp {
-                                incident,
-                                attempt: attempt + 1,
-                            },
-                        );
-                    }
+                    self.follow(incident, now.plus_secs(FOLLOW_UP_S));
                     return Ok(());
                 }
             }
@@ -942,11 +964,9 @@ impl Simulator {
     }
 }
 
-/// Seconds between the dispatcher's checks on a diverted incident.
+/// Seconds between the dispatcher's checks on a diverted incident (every
+/// hand-off ends resolved, rejected, returned or failed, so checks end).
 const FOLLOW_UP_S: i64 = 60;
-/// Checks before the simulator leaves a diverted incident to the people at
-/// the console (six hours: partners resolve within two).
-const MAX_FOLLOW_UPS: u32 = 360;
 
 /// Closes an incident with `d` and drops its escalation timer.
 async fn close_incident(s: &AppState, incident: i64, d: Disposition) -> ApiResult<()> {

@@ -8,8 +8,10 @@
 //! units go too); the receivers verify each delivery's signature, refuse
 //! forged ones, ride out an outage through the platform's durable retry, and
 //! report back through the feedback API onto the incident's timeline; 12345
-//! sends an urgent case back to 110 and police go; an hour of generated city
-//! life with random outages, rejections and returns loses nothing.
+//! sends an urgent case back to 110 and police go; a restart of both
+//! simulators mid-case picks the case up again from the record; an hour of
+//! generated city life with random outages, rejections and returns loses
+//! nothing.
 
 mod common;
 
@@ -669,7 +671,7 @@ async fn non_police_and_joint_calls_are_handed_to_partners_who_report_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_deliveries_are_refused_and_an_outage_loses_nothing() {
+async fn partners_refuse_forgeries_and_lose_nothing_to_outages_or_restarts() {
     let mut app = start_with_partners("outage", quiet(), 0.0).await;
 
     // Forged or damaged deliveries never get past the receiver.
@@ -815,6 +817,58 @@ async fn forged_deliveries_are_refused_and_an_outage_loses_nothing() {
         reopened["detail"].as_str().unwrap().contains("煤气"),
         "{reopened}"
     );
+
+    // A restart while 12345 works on a case: a new simulator and new partner
+    // agencies (new port, secrets and keys) pick it up from the record, and
+    // it is still resolved and closed.
+    let lamp = app
+        .place_call(
+            "小区门口的路灯坏了好几天了，晚上路过很不安全，希望尽快修好",
+            app.road_point(4),
+            "non_police.utilities",
+        )
+        .await;
+    app.run_until(300, async |a: &PartnerApp| {
+        let hs = a.state.store.incident_handoffs(lamp).await.unwrap();
+        hs.first().is_some_and(|h| h.status == "accepted")
+    })
+    .await;
+    let old = app.partners.clone();
+    app.partners = PartnerSim::start(&app.state, &app.base, quiet())
+        .await
+        .unwrap();
+    assert_ne!(app.partners.addr(), old.addr());
+    assert_eq!(
+        app.partners.pending(),
+        1,
+        "the accepted case is taken up again"
+    );
+    app.sim = Simulator::new(SimSettings {
+        calls_per_day: 0.0,
+        ..SimSettings::default()
+    })
+    .unwrap();
+    app.sim.step(&app.app.state).await.unwrap();
+    // (The new simulator also plays the officers still out on the gas call.)
+    app.run_until(900, async |a: &PartnerApp| {
+        a.state.store.get_incident(lamp).await.unwrap().status == "closed"
+    })
+    .await;
+    let d = app.get(&format!("/api/v1/incidents/{lamp}")).await;
+    assert_eq!(d["disposition"], "handled_by_partner");
+    assert_eq!(d["handoffs"][0]["status"], "resolved");
+    let lines = handoff_lines(&d);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].1.starts_with("12345 resolved: "), "{lines:?}");
+    assert_eq!(app.partners.stats().feedback_sent, 1);
+    // The old agencies' keys were revoked: their leftover feedback on the
+    // case is refused and changes nothing.
+    app.clock.0.fetch_add(2 * 3_600_000, Ordering::SeqCst);
+    assert_eq!(old.run_due().await, 0);
+    let st = old.stats();
+    assert_eq!((st.feedback_sent, st.feedback_dropped), (4, 1), "{st:?}");
+    let d = app.get(&format!("/api/v1/incidents/{lamp}")).await;
+    assert_eq!(handoff_lines(&d).len(), 2);
     app.stop().await;
 }
 
