@@ -481,19 +481,6 @@ impl Store {
         Ok(())
     }
 
-    /// On SQLite, the in-process turn at the main file's writer lock for the
-    /// alert hot path (alert inserts, liveness touches), shared with audit
-    /// appends, which hold that lock for a whole transaction. Waiting here is
-    /// exact; colliding inside SQLite instead means its busy handler's sleeps
-    /// of 1, 2, 5, 10, 15 … ms, which made up most of the event→alert latency
-    /// tail. PostgreSQL locks rows, so it takes no turn.
-    async fn main_writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.dialect() {
-            crate::Dialect::Sqlite => Some(self.inner.audit_lock.lock().await),
-            crate::Dialect::Postgres => None,
-        }
-    }
-
     // ---- watches ----
 
     pub async fn create_watch(&self, new: &NewWatch, now: i64) -> Result<WatchRow> {

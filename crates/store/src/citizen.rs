@@ -264,6 +264,7 @@ impl Store {
         subject: &[u8],
         now: i64,
     ) -> Result<CitizenCaseRow> {
+        let _writer = self.main_writer().await;
         let r = db!(self, p => {
             let row = sqlx::query(
                 "INSERT INTO citizen_cases (incident_id, code_hash, subject, created_at) VALUES ($1, $2, $3, $4) \
@@ -379,6 +380,7 @@ impl Store {
     /// kept first; returns the one that stands (so intake and the ledger feed,
     /// racing, agree on one commitment per case).
     pub async fn put_case_subject(&self, incident_id: i64, subject: &[u8]) -> Result<Vec<u8>> {
+        let _writer = self.main_writer().await;
         db!(self, p => sqlx::query(
             "INSERT INTO case_subjects (incident_id, subject) VALUES ($1, $2) ON CONFLICT (incident_id) DO NOTHING",
         )
@@ -398,6 +400,7 @@ impl Store {
     /// Puts a notification in the outbox, due now. Returns `None` when one with
     /// the same `dedupe_key` already exists.
     pub async fn enqueue_notification(&self, n: &NewNotification, now: i64) -> Result<Option<i64>> {
+        let _writer = self.main_writer().await;
         Ok(db!(self, p => match sqlx::query(
             "INSERT INTO notifications (incident_id, org_path, dedupe_key, template, recipient, body, status, attempts, next_attempt_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
@@ -454,6 +457,7 @@ impl Store {
     /// the database) wins a claim, and a worker that dies mid-attempt leaves
     /// the message due again when the lease runs out.
     pub async fn claim_notification(&self, id: i64, now: i64, lease_until: i64) -> Result<bool> {
+        let _writer = self.main_writer().await;
         Ok(db!(self, p => sqlx::query(
             "UPDATE notifications SET next_attempt_at = $3 WHERE id = $1 AND status = 'pending' AND next_attempt_at <= $2",
         )
@@ -494,6 +498,7 @@ impl Store {
             "UPDATE notifications SET status = $1, attempts = attempts + 1, next_attempt_at = $2, last_error = $3, updated_at = $4, delivered_at = $5 \
              WHERE id = $6 AND status = 'pending' RETURNING {NOTIFICATION_COLS}"
         );
+        let _writer = self.main_writer().await;
         let row = db!(self, p => {
             let mut tx = p.begin().await?;
             let updated = sqlx::query(AssertSqlSafe(sql.as_str()))

@@ -385,6 +385,7 @@ impl Store {
         let org = self.get_org(new.org_id).await?;
         let c = &new.call;
         let sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1");
+        let _writer = self.main_writer().await;
         let row = db!(self, p => {
             let mut tx = p.begin().await?;
             let seq: i64 = sqlx::query(
@@ -563,6 +564,7 @@ impl Store {
     /// (compare-and-set: two dispatchers racing for one unit cannot both
     /// win). `Changed` on field `status` when it is not.
     pub async fn move_unit(&self, m: &UnitMove, now: i64) -> Result<()> {
+        let _writer = self.main_writer().await;
         let n = db!(self, p => sqlx::query(MOVE_UNIT_SQL)
             .bind(&m.to)
             .bind(m.incident_id)
@@ -610,6 +612,7 @@ impl Store {
             None => None,
         };
         let sql = format!("SELECT {INCIDENT_COLS} FROM incidents WHERE id = $1");
+        let _writer = self.main_writer().await;
         let row = db!(self, p => {
             let mut tx = p.begin().await?;
             let n = patch_incident!(tx, id, patch, patch.org_id, &org_path, now);

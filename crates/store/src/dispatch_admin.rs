@@ -21,6 +21,7 @@ pub struct EscalationRow {
 impl Store {
     /// Creates or replaces the pending escalation of an incident.
     pub async fn put_escalation(&self, e: &EscalationRow) -> Result<()> {
+        let _writer = self.main_writer().await;
         db!(self, p => sqlx::query(
             "INSERT INTO dispatch_escalations (incident_id, state, deadline, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (incident_id) DO UPDATE SET state = excluded.state, deadline = excluded.deadline, updated_at = excluded.updated_at",
@@ -38,6 +39,7 @@ impl Store {
     /// Forgets an incident's escalation (acknowledged, closed, or finished).
     /// Returns whether one was stored.
     pub async fn delete_escalation(&self, incident_id: i64) -> Result<bool> {
+        let _writer = self.main_writer().await;
         let n = db!(self, p => sqlx::query("DELETE FROM dispatch_escalations WHERE incident_id = $1")
             .bind(incident_id)
             .execute(p)

@@ -332,6 +332,7 @@ impl Store {
             field: "index",
             value: batch.first_index.to_string(),
         };
+        let _writer = self.main_writer().await;
         db!(self, p => {
             let mut tx = p.begin().await?;
             if pg {
@@ -613,6 +614,7 @@ impl Store {
 
     /// Keeps the salt that opens `commitment` (idempotent: the first salt stays).
     pub async fn ledger_put_salt(&self, commitment: &[u8], salt: &[u8], now: i64) -> Result<()> {
+        let _writer = self.main_writer().await;
         db!(self, p => sqlx::query(
             "INSERT INTO ledger_salts (commitment, salt, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (commitment) DO NOTHING",

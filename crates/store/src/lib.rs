@@ -244,6 +244,21 @@ impl Store {
         Ok(store)
     }
 
+    /// On SQLite, the in-process turn at the main file's writer lock, taken by
+    /// the hot write paths (alert inserts and liveness, incident changes, unit
+    /// moves, receipts and notifications, ledger appends) and shared with
+    /// audit appends, which hold it for a whole transaction. Waiting here is
+    /// a FIFO queue; colliding inside SQLite instead means its busy handler's
+    /// sleeps of 1, 2, 5, 10, 15 … ms, which made up the latency tails of
+    /// the alert and dispatch paths. PostgreSQL locks rows, so it takes no
+    /// turn. Never held across a call that takes it again.
+    pub(crate) async fn main_writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.dialect() {
+            Dialect::Sqlite => Some(self.inner.audit_lock.lock().await),
+            Dialect::Postgres => None,
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         match &self.inner.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,
