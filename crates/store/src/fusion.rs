@@ -66,9 +66,10 @@ macro_rules! upsert_checkpoint {
     }};
 }
 
-/// `[[seq, key, source, category, fields, file, line, observed_at, hash], …]`: a
-/// batch of records as one JSON parameter for SQLite's `json_each`, written
-/// straight from the rows' fields (no JSON tree per record).
+/// `[[seq, key, fields, line, observed_at, hash], …]`: a run of records from
+/// one source file (source, category and file are bound once per run) as one
+/// JSON parameter for SQLite's `json_each`, written straight from the rows'
+/// fields (no JSON tree per record).
 fn records_json(rows: &[FusionRecordRow]) -> String {
     let mut out = String::with_capacity(rows.iter().map(|r| r.fields.len() + 160).sum());
     out.push('[');
@@ -79,7 +80,7 @@ fn records_json(rows: &[FusionRecordRow]) -> String {
         out.push('[');
         out.push_str(&r.seq.to_string());
         out.push(',');
-        for s in [&r.record_key, &r.source, &r.category, &r.fields, &r.file] {
+        for s in [&r.record_key, &r.fields] {
             push_json_str(&mut out, s);
             out.push(',');
         }
@@ -436,16 +437,32 @@ impl Store {
         match self.backend() {
             BackendRef::Sqlite(p) => {
                 let mut tx = p.begin().await?;
-                if !b.records.is_empty() {
+                // One statement per run of rows from the same file (a batch
+                // is normally one run).
+                let mut rest = &b.records[..];
+                while let Some(first) = rest.first() {
+                    let n = rest
+                        .iter()
+                        .position(|r| {
+                            r.source != first.source
+                                || r.category != first.category
+                                || r.file != first.file
+                        })
+                        .unwrap_or(rest.len());
+                    let (run, tail) = rest.split_at(n);
                     sqlx::query(
                         "INSERT INTO fusion_records (seq, record_key, source, category, fields, file, line, observed_at, content_hash, stored_at) \
-                         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7, value ->> 8, $2 \
+                         SELECT value ->> 0, value ->> 1, $3, $4, value ->> 2, $5, value ->> 3, value ->> 4, value ->> 5, $2 \
                          FROM json_each($1) ORDER BY key",
                     )
-                    .bind(records_json(&b.records))
+                    .bind(records_json(run))
                     .bind(now)
+                    .bind(&first.source)
+                    .bind(&first.category)
+                    .bind(&first.file)
                     .execute(&mut *tx)
                     .await?;
+                    rest = tail;
                 }
                 if !b.rejections.is_empty() {
                     sqlx::query(
@@ -855,7 +872,7 @@ mod tests {
     fn records_json_parses_back_to_the_same_values() {
         let fields = "{\"person.name\":\"张\\\"三\\n\"}\u{1}\t\\";
         let json = records_json(&[row("k1", fields), row("k2", "{}")]);
-        type Row = (String, String, String, String, String, i64, i64, String);
+        type Row = (String, String, i64, i64, String);
         let v: Vec<(i64, Row)> = serde_json::from_str::<Vec<serde_json::Value>>(&json)
             .expect("valid JSON")
             .into_iter()
@@ -869,11 +886,10 @@ mod tests {
         assert_eq!(v[0].0, 41);
         let r = &v[0].1;
         assert_eq!(r.0, "k1");
-        assert_eq!(r.1, "户籍");
-        assert_eq!(r.3, fields);
-        assert_eq!(r.4, "a \"b\".csv");
-        assert_eq!((r.5, r.6), (7, -3));
-        assert_eq!(v[1].1.3, "{}");
+        assert_eq!(r.1, fields);
+        assert_eq!((r.2, r.3), (7, -3));
+        assert_eq!(r.4, "ff");
+        assert_eq!(v[1].1.1, "{}");
         assert_eq!(records_json(&[]), "[]");
     }
 }

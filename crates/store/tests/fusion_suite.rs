@@ -189,6 +189,11 @@ async fn case_bulk_batch_and_fetch_by_seq(s: &Store) {
     let mut records: Vec<FusionRecordRow> = (0..2500)
         .map(|i| rec(i + 1, &format!("b{i:05}"), i + 2, "c"))
         .collect();
+    // Rows from another file in the middle of the batch.
+    for r in &mut records[1000..1010] {
+        r.file = "b.csv".into();
+        r.source = "酒店".into();
+    }
     let mut tricky = rec(2600, "q", 1, "h");
     tricky.fields = "{\"person.name\":\"引号\\\"和\\\\反斜杠\"}".into();
     records.push(tricky.clone());
@@ -221,6 +226,17 @@ async fn case_bulk_batch_and_fetch_by_seq(s: &Store) {
     assert_eq!(all[2500].fields, tricky.fields);
 
     assert_eq!(all[2500].seq, 2600);
+    assert_eq!(
+        all.iter()
+            .map(|r| (r.file.as_str(), r.source.as_str()))
+            .collect::<Vec<_>>()[999..1011],
+        [
+            [("a.csv", "户籍人口")].as_slice(),
+            &[("b.csv", "酒店"); 10],
+            &[("a.csv", "户籍人口")]
+        ]
+        .concat()
+    );
     let got = s.fusion_records_by_seq(&[2600, 4, 9999]).await.unwrap();
     assert_eq!(
         got.iter()
