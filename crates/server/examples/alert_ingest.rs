@@ -156,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
                 org_id: city.id,
                 scopes: vec!["events:write".into()],
                 expires_at: None,
+                partner: None,
             },
             now,
         )

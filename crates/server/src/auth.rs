@@ -251,6 +251,8 @@ pub struct Principal {
     pub unit_id: Option<i64>,
     scopes: Vec<&'static str>,
     pub token_hash: Option<String>,
+    /// For a partner agency's API key: the partner it speaks for.
+    pub partner: Option<String>,
 }
 
 impl Principal {
@@ -459,6 +461,7 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<Option<Princ
             unit_id: None,
             scopes,
             token_hash: None,
+            partner: k.partner,
         }));
     }
     let Some((u, _exp)) = state.store.session_user(&hash, now).await? else {
@@ -480,6 +483,7 @@ pub async fn authenticate(state: &AppState, secret: &str) -> Result<Option<Princ
         unit_id: u.unit_id,
         scopes: role.scopes().to_vec(),
         token_hash: Some(hash),
+        partner: None,
     }))
 }
 

@@ -783,6 +783,7 @@ async fn register(
                     org_id: city.id,
                     scopes: vec![auth::scope::HANDOFFS_WRITE.to_string()],
                     expires_at: None,
+                    partner: Some(p.code().to_string()),
                 },
                 now,
             )

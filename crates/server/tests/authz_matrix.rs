@@ -361,7 +361,7 @@ async fn throwaway(
         ),
         "/api/v1/apikeys/{id}" => (
             "/api/v1/apikeys",
-            json!({"name": fresh_name("tmp"), "role": "partner", "org_id": org}),
+            json!({"name": fresh_name("tmp"), "role": "partner", "org_id": org, "partner": "12345"}),
         ),
         "/api/v1/orgs/{id}" => (
             "/api/v1/orgs",
@@ -424,14 +424,11 @@ async fn every_operation_every_role_every_jurisdiction() {
         whos.push((label, app.login(user).await, Some(user)));
     }
     for (label, role) in [("partner_key", "partner"), ("sensor_key", "sensor")] {
-        let k = ok_json(
-            &app,
-            "POST",
-            "/api/v1/apikeys",
-            &admin,
-            json!({"name": label, "role": role, "org_id": officer_org}),
-        )
-        .await;
+        let mut body = json!({"name": label, "role": role, "org_id": officer_org});
+        if role == "partner" {
+            body["partner"] = json!("12345");
+        }
+        let k = ok_json(&app, "POST", "/api/v1/apikeys", &admin, body).await;
         whos.push((label, k["secret"].as_str().unwrap().to_string(), None));
     }
     let mut callers = vec![Who {

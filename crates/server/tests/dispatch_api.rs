@@ -524,14 +524,62 @@ async fn diversion_survives_a_failing_partner() {
     )
     .expect("valid signature");
 
-    // Partner feedback: accepted, then resolved; the incident can close.
+    // A partner's key answers only for hand-offs to that partner: the 120
+    // key cannot touch the 12345 hand-off; keys must name a known partner.
     let admin = app.login("admin").await;
+    let city = app.get("/api/v1/auth/me", &admin).await.1["org_id"].clone();
+    let mut keys = Vec::new();
+    for code in ["12345", "120"] {
+        let (st, k) = app
+            .call(
+                "POST",
+                "/api/v1/apikeys",
+                Some(&admin),
+                Some(json!({"name": format!("partner-{code}"), "role": "partner", "org_id": city, "partner": code})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{k}");
+        assert_eq!(k["partner"], code);
+        keys.push(k["secret"].as_str().unwrap().to_string());
+    }
+    for (body, field) in [
+        (
+            json!({"name": "p-none", "role": "partner", "org_id": city}),
+            "partner",
+        ),
+        (
+            json!({"name": "p-bad", "role": "partner", "org_id": city, "partner": "911"}),
+            "partner",
+        ),
+        (
+            json!({"name": "s-p", "role": "sensor", "org_id": city, "partner": "120"}),
+            "partner",
+        ),
+    ] {
+        let (st, e) = app
+            .call("POST", "/api/v1/apikeys", Some(&admin), Some(body))
+            .await;
+        assert_eq!(
+            (st, e["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{e}"
+        );
+    }
+    let (st, e) = app
+        .call(
+            "POST",
+            &format!("/api/v1/handoffs/{hid}/status"),
+            Some(&keys[1]),
+            Some(json!({"status": "resolved", "feedback": "不是我们的"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{e}");
     let (st, h) = app
         .call(
             "POST",
             &format!("/api/v1/handoffs/{hid}/status"),
-            Some(&admin),
-            Some(json!({"status": "accepted", "feedback": "已受理"})),
+            Some(&keys[0]),
+            Some(json!({"status": "accepted", "feedback": "市政已派单"})),
         )
         .await;
     assert_eq!(
@@ -539,6 +587,9 @@ async fn diversion_survives_a_failing_partner() {
         (StatusCode::OK, Some("accepted")),
         "{h}"
     );
+
+    // Feedback an admin records (phoned in) goes through the same lifecycle:
+    // a second acceptance is refused, then resolved; the incident can close.
     let (st, e) = app
         .call(
             "POST",

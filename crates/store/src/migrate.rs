@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "0008_ledger_compact"),
     migration!(10, "0010_dispatch_nearby"),
     migration!(11, "0011_fusion_seq"),
+    migration!(12, "0012_partner_keys"),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<()> {

@@ -64,6 +64,8 @@ pub struct ApiKeyRow {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The partner agency a `partner` key speaks for (its code).
+    pub partner: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -74,6 +76,8 @@ pub struct NewApiKey {
     pub org_id: i64,
     pub scopes: Vec<String>,
     pub expires_at: Option<i64>,
+    /// The partner agency a `partner` key speaks for (its code).
+    pub partner: Option<String>,
 }
 
 /// How long a resolved session or API key is trusted without asking the
@@ -165,7 +169,7 @@ macro_rules! user_row {
     }};
 }
 
-const KEY_COLS: &str = "k.id, k.name, k.key_hash, k.role, k.org_id, o.path AS org_path, k.scopes, k.created_at, k.expires_at, k.revoked_at";
+const KEY_COLS: &str = "k.id, k.name, k.key_hash, k.role, k.org_id, o.path AS org_path, k.scopes, k.created_at, k.expires_at, k.revoked_at, k.partner";
 
 macro_rules! key_row {
     ($r:expr) => {{
@@ -181,6 +185,7 @@ macro_rules! key_row {
             created_at: $r.try_get("created_at")?,
             expires_at: $r.try_get("expires_at")?,
             revoked_at: $r.try_get("revoked_at")?,
+            partner: $r.try_get("partner")?,
         }
     }};
 }
@@ -342,7 +347,7 @@ impl Store {
     pub async fn create_api_key(&self, new: &NewApiKey, now: i64) -> Result<ApiKeyRow> {
         self.get_org(new.org_id).await?;
         let id: i64 = db!(self, p => sqlx::query(
-            "INSERT INTO api_keys (name, key_hash, role, org_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO api_keys (name, key_hash, role, org_id, scopes, created_at, expires_at, partner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(&new.name)
         .bind(&new.key_hash)
@@ -351,6 +356,7 @@ impl Store {
         .bind(json_list(&new.scopes))
         .bind(now)
         .bind(new.expires_at)
+        .bind(&new.partner)
         .fetch_one(p)
         .await
         .map_err(|e| StoreError::unique(e, "api key", "name", &new.name))?

@@ -345,6 +345,7 @@ async fn case_users_sessions_keys(s: &Store) {
                 org_id: st.id,
                 scopes: vec!["events:write".into()],
                 expires_at: None,
+                partner: None,
             },
             1,
         )

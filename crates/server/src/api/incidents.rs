@@ -954,10 +954,25 @@ pub struct HandoffStatusRequest {
     security(("bearer" = ["handoffs:write"])), responses((status = 200, body = HandoffDto), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn handoff_status(
     State(s): State<AppState>,
-    _p: Principal,
+    p: Principal,
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<HandoffStatusRequest>,
 ) -> ApiResult<axum::Json<HandoffDto>> {
+    // A partner's key answers only for its own hand-offs; anyone else with
+    // the scope (an admin recording a phoned-in answer) only within their
+    // jurisdiction.
+    let h = s.store.get_handoff(id).await?;
+    if p.role == Role::Partner {
+        if p.partner.as_deref() != Some(h.partner.as_str()) {
+            return Err(ApiError::forbidden(format!(
+                "hand-off {id} is addressed to partner {}; this key speaks for {}",
+                h.partner,
+                p.partner.as_deref().unwrap_or("no partner")
+            )));
+        }
+    } else {
+        visible_incident(&s, &p, h.incident_id).await?;
+    }
     let f = r.feedback.clone();
     let update = match r.status.as_str() {
         "accepted" => PartnerUpdate::Accepted { note: f },

@@ -313,6 +313,8 @@ pub struct ApiKeyDto {
     pub created_at: String,
     pub expires_at: Option<String>,
     pub revoked: bool,
+    /// For a `partner` key: the partner agency it speaks for (12345, 120, 119, traffic).
+    pub partner: Option<String>,
     /// The secret, shown once at creation; send it as `Authorization: Bearer …` or `X-Api-Key`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -329,6 +331,7 @@ impl From<pingan_store::ApiKeyRow> for ApiKeyDto {
             created_at: rfc3339(k.created_at),
             expires_at: k.expires_at.map(rfc3339),
             revoked: k.revoked_at.is_some(),
+            partner: k.partner,
             secret: None,
         }
     }
@@ -345,6 +348,10 @@ pub struct NewApiKeyRequest {
     pub scopes: Option<Vec<String>>,
     /// Days until expiry; default never.
     pub expires_in_days: Option<u32>,
+    /// Required for role `partner`, refused for others: the partner agency
+    /// the key speaks for (12345, 120, 119, traffic). Its hand-off feedback is
+    /// accepted only for hand-offs to that partner.
+    pub partner: Option<String>,
 }
 
 /// API keys in the caller's jurisdiction.
@@ -375,6 +382,32 @@ async fn create_key(
         return Err(ApiError::invalid("name", "name is empty"));
     }
     visible_org(&s, &p, r.org_id, "org_id").await?;
+    let partner = match (r.role, r.partner.as_deref()) {
+        (Role::Partner, Some(code)) => Some(
+            pingan_dispatch::Partner::from_code(code)
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "partner",
+                        format!("unknown partner {code:?} (12345, 120, 119 or traffic)"),
+                    )
+                })?
+                .code()
+                .to_string(),
+        ),
+        (Role::Partner, None) => {
+            return Err(ApiError::invalid(
+                "partner",
+                "a partner key names the partner agency it speaks for",
+            ));
+        }
+        (_, Some(_)) => {
+            return Err(ApiError::invalid(
+                "partner",
+                "only a key of role partner speaks for a partner agency",
+            ));
+        }
+        (_, None) => None,
+    };
     let allowed = r.role.scopes();
     let scopes: Vec<String> = match r.scopes {
         Some(list) => {
@@ -402,6 +435,7 @@ async fn create_key(
                 org_id: r.org_id,
                 scopes,
                 expires_at: r.expires_in_days.map(|d| now + i64::from(d) * 86_400_000),
+                partner,
             },
             now,
         )
