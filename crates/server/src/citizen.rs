@@ -23,7 +23,9 @@ use pingan_jurisdiction::Jurisdiction;
 use pingan_ledger::{
     AlertDisposition, CaseEntity, CaseStateChange, Commitment, LeafRecord, WatchAction, WatchEvent,
 };
-use pingan_store::{IncidentRow, LedgerFeedRow, NewNotification, Store, StoreError};
+use pingan_store::{
+    IncidentRow, LedgerFeedRow, NewCitizenCase, NewNotification, Store, StoreError,
+};
 use prometheus_client::metrics::counter::Counter;
 use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
@@ -300,34 +302,47 @@ impl CitizenService {
     /// Returns the code, to be read out by the call taker.
     pub async fn open_case(&self, row: &IncidentRow) -> Result<String, CitizenError> {
         let now = self.clock.now().millis();
-        let subject = case_subject(&self.store, &self.ledger, row.id, &row.caller_phone).await?;
+        // The caller commitment (unless the ledger feed made one first), the
+        // receipt code and its SMS are one transaction.
+        let (subject, salt) = crate::ledger::fresh_commitment(row.caller_phone.as_bytes())?;
         // A collision of 60-bit codes is practically impossible; retry anyway
         // rather than fail an emergency call on it.
         let mut tries = 0;
-        let code = loop {
+        loop {
             let code = new_receipt_code();
             let hash = code_hash(&normalize_code(&code).unwrap_or_default());
-            match self
-                .store
-                .create_citizen_case(row.id, &hash, &subject.0, now)
-                .await
-            {
-                Ok(_) => break code,
-                Err(StoreError::Conflict { .. }) if tries < 3 => tries += 1,
-                Err(e) => return Err(e.into()),
-            }
-        };
-        self.outbox
-            .enqueue(&NewNotification {
+            let sms = NewNotification {
                 incident_id: Some(row.id),
                 org_path: row.org_path.clone(),
                 dedupe_key: format!("incident:{}:{}", row.id, Template::Accepted.code()),
                 template: Template::Accepted.code().into(),
                 recipient: row.caller_phone.clone(),
                 body: Template::Accepted.render(&row.number, &code, "", &self.settings.portal_url),
-            })
-            .await?;
-        Ok(code)
+            };
+            let opened = self
+                .store
+                .open_citizen_case(
+                    &NewCitizenCase {
+                        incident_id: row.id,
+                        code_hash: &hash,
+                        subject: &subject.0,
+                        salt: salt.as_bytes(),
+                        notification: &sms,
+                    },
+                    now,
+                )
+                .await;
+            match opened {
+                Ok((_, queued)) => {
+                    if queued.is_some() {
+                        self.outbox.wake();
+                    }
+                    return Ok(code);
+                }
+                Err(StoreError::Conflict { .. }) if tries < 3 => tries += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Rate limits one portal request: per client IP, then per code (so one

@@ -262,6 +262,14 @@ async fn load_state(
     )))
 }
 
+/// A salted commitment to `value` with its fresh random salt, not yet kept:
+/// for a caller that stores the salt in its own transaction (a commitment
+/// whose salt is lost can never be opened, which is how erasure works).
+pub fn fresh_commitment(value: &[u8]) -> Result<(Commitment, Salt), LedgerError> {
+    let salt = Salt::new(&rand::random::<[u8; 32]>())?;
+    Ok((commit(&salt, value), salt))
+}
+
 impl LedgerService {
     /// Opens the ledger of `store` with the key from `PINGAN_LEDGER_KEY` or
     /// `data_dir/ledger.key` (generated on first start) and starts its integrator.
@@ -557,8 +565,7 @@ impl LedgerService {
     /// A salted commitment to personal data for a leaf: draws a 32-byte salt,
     /// keeps it privately in the store and returns the commitment.
     pub async fn commit_personal(&self, value: &[u8]) -> Result<Commitment, LedgerError> {
-        let salt = Salt::new(&rand::random::<[u8; 32]>())?;
-        let c = commit(&salt, value);
+        let (c, salt) = fresh_commitment(value)?;
         self.store
             .ledger_put_salt(&c.0, salt.as_bytes(), self.clock.now().millis())
             .await?;

@@ -262,6 +262,12 @@ impl Outbox {
         Ok(id)
     }
 
+    /// Wakes the delivery worker after a notification was queued elsewhere
+    /// (in another record's transaction).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
     /// Starts the single delivery worker.
     pub fn spawn(self: &Arc<Self>) {
         let me = self.clone();

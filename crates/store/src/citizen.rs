@@ -254,6 +254,24 @@ fn evaluation_where(f: &EvaluationFilter) -> String {
     sql
 }
 
+/// A notification into the outbox, due at `$7`; nothing if the dedupe key is taken.
+const ENQUEUE_NOTIFICATION_SQL: &str = "INSERT INTO notifications (incident_id, org_path, dedupe_key, template, recipient, body, status, attempts, next_attempt_at, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
+
+/// What [`Store::open_citizen_case`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct NewCitizenCase<'a> {
+    pub incident_id: i64,
+    /// The receipt code's hash.
+    pub code_hash: &'a [u8],
+    /// A fresh salted commitment to the caller, and its salt (kept only if
+    /// the incident has no subject yet).
+    pub subject: &'a [u8],
+    pub salt: &'a [u8],
+    /// The acceptance notification to the caller.
+    pub notification: &'a NewNotification,
+}
+
 impl Store {
     /// Records the receipt code (hash) and caller commitment of an incident.
     /// A second code for the same incident, or a hash collision, is a conflict.
@@ -397,14 +415,84 @@ impl Store {
             })
     }
 
+    /// Opens an incident's citizen case in one transaction (one writer turn
+    /// for what intake used to write in four): keeps `c.subject` as the
+    /// caller commitment, with its salt, unless the incident has one already
+    /// (then that one stands and the fresh salt is not kept), records the
+    /// receipt code hash under the standing subject, and queues the
+    /// acceptance notification. Returns the case and the notification id
+    /// (`None` if one with the same dedupe key was queued before). A code
+    /// hash that is taken is a `Conflict` and nothing is written.
+    pub async fn open_citizen_case(
+        &self,
+        c: &NewCitizenCase<'_>,
+        now: i64,
+    ) -> Result<(CitizenCaseRow, Option<i64>)> {
+        let n = c.notification;
+        let _writer = self.main_writer().await;
+        Ok(db!(self, p => {
+            let mut tx = p.begin().await?;
+            let kept = sqlx::query(
+                "INSERT INTO case_subjects (incident_id, subject) VALUES ($1, $2) ON CONFLICT (incident_id) DO NOTHING",
+            )
+            .bind(c.incident_id)
+            .bind(c.subject)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let subject: Vec<u8> = if kept == 1 {
+                sqlx::query(
+                    "INSERT INTO ledger_salts (commitment, salt, created_at) VALUES ($1, $2, $3) ON CONFLICT (commitment) DO NOTHING",
+                )
+                .bind(c.subject)
+                .bind(c.salt)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                c.subject.to_vec()
+            } else {
+                sqlx::query("SELECT subject FROM case_subjects WHERE incident_id = $1")
+                    .bind(c.incident_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("subject")?
+            };
+            let row = sqlx::query(
+                "INSERT INTO citizen_cases (incident_id, code_hash, subject, created_at) VALUES ($1, $2, $3, $4) \
+                 RETURNING id, incident_id, code_hash, subject, created_at",
+            )
+            .bind(c.incident_id)
+            .bind(c.code_hash)
+            .bind(&subject)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| StoreError::unique(e, "receipt code", "incident", &c.incident_id.to_string()))?;
+            let case = citizen_case_row!(row);
+            let queued = match sqlx::query(ENQUEUE_NOTIFICATION_SQL)
+                .bind(n.incident_id)
+                .bind(&n.org_path)
+                .bind(&n.dedupe_key)
+                .bind(&n.template)
+                .bind(&n.recipient)
+                .bind(&n.body)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?
+            {
+                Some(r) => Some(r.try_get::<i64, _>("id")?),
+                None => None,
+            };
+            tx.commit().await?;
+            (case, queued)
+        }))
+    }
+
     /// Puts a notification in the outbox, due now. Returns `None` when one with
     /// the same `dedupe_key` already exists.
     pub async fn enqueue_notification(&self, n: &NewNotification, now: i64) -> Result<Option<i64>> {
         let _writer = self.main_writer().await;
-        Ok(db!(self, p => match sqlx::query(
-            "INSERT INTO notifications (incident_id, org_path, dedupe_key, template, recipient, body, status, attempts, next_attempt_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-        )
+        Ok(db!(self, p => match sqlx::query(ENQUEUE_NOTIFICATION_SQL)
         .bind(n.incident_id)
         .bind(&n.org_path)
         .bind(&n.dedupe_key)

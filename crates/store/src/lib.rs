@@ -41,7 +41,7 @@ pub use audit::{
 };
 pub use citizen::{
     CaseLeafRow, CitizenCaseRow, EvaluationFilter, EvaluationRow, EvaluationStatsRow,
-    NewEvaluation, NewNotification, NotificationAttemptRow, NotificationFilter,
+    NewCitizenCase, NewEvaluation, NewNotification, NotificationAttemptRow, NotificationFilter,
     NotificationOutcome, NotificationRow,
 };
 pub use dispatch::{

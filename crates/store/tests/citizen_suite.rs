@@ -423,8 +423,86 @@ async fn case_evaluations(s: &Store) {
     assert_eq!(s.evaluation_stats(&path_b).await.unwrap().len(), 1);
 }
 
+/// Intake's one-transaction case opening: a fresh subject is kept with its
+/// salt; a subject kept first (by the ledger feed) stands and the fresh salt
+/// is not kept; a taken code hash writes nothing at all.
+async fn case_open_in_one_transaction(s: &Store) {
+    let (_, a, _, i1, i2) = setup(s).await;
+    let sms = |incident: i64| NewNotification {
+        incident_id: Some(incident),
+        org_path: a.path.clone(),
+        dedupe_key: format!("incident:{incident}:accepted"),
+        template: "accepted".into(),
+        recipient: "13812345678".into(),
+        body: "您的报警已受理".into(),
+    };
+    let n1 = sms(i1.id);
+    let (c, queued) = s
+        .open_citizen_case(
+            &NewCitizenCase {
+                incident_id: i1.id,
+                code_hash: &[1; 32],
+                subject: &[2; 32],
+                salt: &[3; 32],
+                notification: &n1,
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.incident_id, c.subject.clone()), (i1.id, vec![2; 32]));
+    assert_eq!(s.case_subject(i1.id).await.unwrap(), Some(vec![2; 32]));
+    assert_eq!(s.ledger_salt(&[2; 32]).await.unwrap(), Some(vec![3; 32]));
+    let queued = queued.expect("notification queued");
+    assert_eq!(
+        s.get_notification(queued).await.unwrap().body,
+        "您的报警已受理"
+    );
+
+    // The feed kept a subject for i2 first: it stands.
+    assert_eq!(
+        s.put_case_subject(i2.id, &[4; 32]).await.unwrap(),
+        vec![4; 32]
+    );
+    let n2 = sms(i2.id);
+    let fresh = NewCitizenCase {
+        incident_id: i2.id,
+        code_hash: &[1; 32],
+        subject: &[5; 32],
+        salt: &[6; 32],
+        notification: &n2,
+    };
+    // A taken code hash: a conflict, and nothing of it is written.
+    assert!(matches!(
+        s.open_citizen_case(&fresh, 200).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(s.citizen_case_by_incident(i2.id).await.unwrap(), None);
+    assert!(
+        s.due_notifications(i64::MAX, 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|n| n.incident_id != Some(i2.id))
+    );
+    let (c2, queued2) = s
+        .open_citizen_case(
+            &NewCitizenCase {
+                code_hash: &[7; 32],
+                ..fresh
+            },
+            200,
+        )
+        .await
+        .unwrap();
+    assert_eq!(c2.subject, vec![4; 32]);
+    assert_eq!(s.ledger_salt(&[5; 32]).await.unwrap(), None);
+    assert!(queued2.is_some());
+}
+
 macro_rules! suite {
     ($dbs:expr) => {{
+        case_open_in_one_transaction(&$dbs.open("open_case").await).await;
         case_receipts_and_leaves(&$dbs.open("receipts").await).await;
         case_outbox(&$dbs.open("outbox").await).await;
         case_evaluations(&$dbs.open("evaluations").await).await;
