@@ -46,6 +46,11 @@ const LAST_STATE_CACHE: usize = 100_000;
 /// How often the worker looks for feed rows nobody woke it for (changes made
 /// by the alert engine, another process, or before a restart).
 const FEED_POLL: Duration = Duration::from_secs(1);
+/// How long the worker lets changes gather after a wake-up before recording
+/// them: each round costs a signed checkpoint and its tiles whatever its
+/// size, so at a steady trickle of calls one round per change would cost
+/// several times the changes themselves. Leaves appear this much later.
+const FEED_LINGER: Duration = Duration::from_millis(200);
 /// First and largest wait after a failed round of the feed worker.
 const FEED_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(30));
 
@@ -367,6 +372,13 @@ struct FeedWorker {
     metrics: FeedMetrics,
 }
 
+/// What one feed round read about an incident, for its further rows.
+struct RoundCase {
+    incident: IncidentRow,
+    has_receipt: bool,
+    subject: Option<Commitment>,
+}
+
 impl FeedWorker {
     fn jurisdiction(&self) -> Arc<Jurisdiction> {
         self.jurisdiction
@@ -375,15 +387,21 @@ impl FeedWorker {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// Drains the feed whenever woken or every [`FEED_POLL`]; a failed round
-    /// leaves its rows pending and is retried after a doubling backoff.
+    /// Drains the feed [`FEED_LINGER`] after a wake-up, or every
+    /// [`FEED_POLL`]; a failed round leaves its rows pending and is retried
+    /// after a doubling backoff.
     async fn run(mut self, wake: Arc<Notify>) {
         let mut backoff = FEED_BACKOFF.0;
         loop {
             match self.drain().await {
                 Ok(()) => {
                     backoff = FEED_BACKOFF.0;
-                    let _ = tokio::time::timeout(FEED_POLL, wake.notified()).await;
+                    if tokio::time::timeout(FEED_POLL, wake.notified())
+                        .await
+                        .is_ok()
+                    {
+                        tokio::time::sleep(FEED_LINGER).await;
+                    }
                 }
                 Err(e) => {
                     self.metrics.failures.inc();
@@ -405,9 +423,13 @@ impl FeedWorker {
             }
             let mut leaves = Vec::with_capacity(rows.len());
             let mut skipped = Vec::new();
+            // An incident's changes arrive together (created and classified
+            // in one call, say): its row, receipt and subject are read once
+            // per round.
+            let mut cases = HashMap::new();
             for row in rows {
                 let seq = row.seq;
-                match self.prepare(row).await? {
+                match self.prepare(row, &mut cases).await? {
                     Some(leaf) => leaves.push(leaf),
                     None => skipped.push(seq),
                 }
@@ -425,13 +447,29 @@ impl FeedWorker {
     async fn prepare(
         &mut self,
         row: LedgerFeedRow,
+        cases: &mut HashMap<i64, Option<RoundCase>>,
     ) -> Result<Option<(LeafRecord, FeedOrigin)>, CitizenError> {
         let j = self.jurisdiction();
         let origin = |case| FeedOrigin { seq: row.seq, case };
         let kind = row.kind.as_str();
         match kind {
             "case" => {
-                let Some(incident) = self.store.find_incident(row.ref_id).await? else {
+                if !cases.contains_key(&row.ref_id) {
+                    let found = match self.store.find_incident(row.ref_id).await? {
+                        Some(incident) => Some(RoundCase {
+                            has_receipt: self
+                                .store
+                                .citizen_case_by_incident(incident.id)
+                                .await?
+                                .is_some(),
+                            subject: None,
+                            incident,
+                        }),
+                        None => None,
+                    };
+                    cases.insert(row.ref_id, found);
+                }
+                let Some(case) = cases.get_mut(&row.ref_id).and_then(Option::as_mut) else {
                     tracing::warn!(
                         incident = row.ref_id,
                         seq = row.seq,
@@ -439,6 +477,7 @@ impl FeedWorker {
                     );
                     return Ok(None);
                 };
+                let incident = &case.incident;
                 let org_id = row.org_id.unwrap_or(incident.org_id);
                 let org_code = code_of(&j, org_id);
                 let status = row.status.clone();
@@ -458,22 +497,24 @@ impl FeedWorker {
                 }
                 self.last
                     .insert(incident.id, (status.clone(), org_code.clone()));
-                if self
-                    .store
-                    .citizen_case_by_incident(incident.id)
-                    .await?
-                    .is_some()
-                {
-                    self.announce(&incident, &row, org_id, &org_code, prev.as_ref(), &j)
+                if case.has_receipt {
+                    self.announce(incident, &row, org_id, &org_code, prev.as_ref(), &j)
                         .await?;
                 }
-                let subject = case_subject(
-                    &self.store,
-                    &self.ledger,
-                    incident.id,
-                    &incident.caller_phone,
-                )
-                .await?;
+                let subject = match case.subject {
+                    Some(c) => c,
+                    None => {
+                        let c = case_subject(
+                            &self.store,
+                            &self.ledger,
+                            incident.id,
+                            &incident.caller_phone,
+                        )
+                        .await?;
+                        case.subject = Some(c);
+                        c
+                    }
+                };
                 let record = LeafRecord::CaseState(CaseStateChange {
                     entity: CaseEntity::Incident,
                     number: incident.number.clone(),

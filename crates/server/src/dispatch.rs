@@ -629,11 +629,16 @@ where
     let now = Timestamp(s.now_ms().max(last));
     let (entries, data) = op(&mut inc, now)?;
     let rows: Vec<NewTimelineEntry> = entries.iter().map(|e| to_row(e, &data)).collect();
+    let mut patch = patch_of(&inc);
+    // Unchanged org: nothing to move (and no org path to look up).
+    if patch.org_id == Some(row.org_id) {
+        patch.org_id = None;
+    }
     let updated = s
         .store
         .update_incident_with_assignments(
             id,
-            &patch_of(&inc),
+            &patch,
             &rows,
             &assignment_rows(id, &inc),
             &units,
