@@ -46,12 +46,38 @@ pub(crate) struct BenchDispatchArgs {
     /// Concurrent HTTP clients.
     #[arg(long, default_value_t = 200)]
     clients: usize,
+    /// Open-loop phase: total offered round trips per second, one run each
+    /// (comma-separated; `none` for no open-loop phase).
+    #[arg(long, default_value = "50,100,200,400", value_parser = parse_rates)]
+    rates: Rates,
+    /// Length of each open-loop run, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    rate_secs: f64,
     /// Seed of the demo city and the random points.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
 }
 
 const PASSWORD: &str = "pingan-bench";
+
+/// Offered rates of the open-loop phase.
+#[derive(Clone, Debug)]
+pub(crate) struct Rates(Vec<f64>);
+
+fn parse_rates(s: &str) -> Result<Rates, String> {
+    if s.trim().is_empty() || s.trim() == "none" {
+        return Ok(Rates(Vec::new()));
+    }
+    s.split(',')
+        .map(|x| match x.trim().parse::<f64>() {
+            Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+            _ => Err(format!(
+                "{x:?} is not a positive number of round trips per second"
+            )),
+        })
+        .collect::<Result<Vec<f64>, String>>()
+        .map(Rates)
+}
 
 /// Latency percentiles of a sample set.
 struct Pct {
@@ -288,21 +314,21 @@ async fn bench(a: &BenchDispatchArgs, dir: PathBuf) -> anyhow::Result<()> {
         .as_str()
         .context("login answered without a token")?
         .into();
+    let http = Http {
+        client,
+        base,
+        token,
+    };
+
+    // 4a. Closed loop: every client starts its next round trip as soon as
+    //     the last one ended.
     let points: Arc<Vec<LatLng>> =
         Arc::new((0..a.calls).map(|_| road_point(&mut rng, &city)).collect());
     let next = Arc::new(AtomicUsize::new(0));
-    let load_before = load_average();
-    let cpu_before = process_cpu();
-    let started = Instant::now();
+    let meter = Meter::start();
     let mut tasks = Vec::with_capacity(a.clients);
     for _ in 0..a.clients {
-        let (client, base, token, points, next) = (
-            client.clone(),
-            base.clone(),
-            token.clone(),
-            points.clone(),
-            next.clone(),
-        );
+        let (http, points, next) = (http.clone(), points.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut out = Vec::new();
             loop {
@@ -310,85 +336,272 @@ async fn bench(a: &BenchDispatchArgs, dir: PathBuf) -> anyhow::Result<()> {
                 let Some(p) = points.get(i) else {
                     break;
                 };
-                out.push(round_trip(&client, &base, &token, *p, i).await);
+                let t0 = Instant::now();
+                out.push(cycle(&http, *p, i, t0).await);
             }
             out
         }));
     }
-    let mut totals = Vec::with_capacity(a.calls);
-    let (mut posts, mut recs, mut dispatches) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut no_unit, mut retries, mut errors) = (0usize, 0usize, Vec::new());
+    let mut runs = Vec::with_capacity(a.calls);
     for t in tasks {
-        for r in t.await? {
+        runs.extend(t.await?);
+    }
+    let mut closed = Outcome::collect(runs, meter.stop());
+    closed.settled = Some(settle(&state.store).await?);
+    println!(
+        "HTTP round trip POST /calls → GET recommendations → POST dispatch, {} clients on loopback, closed loop:",
+        a.clients
+    );
+    closed.print(true);
+
+    // 4b. Open loop: the same clients, each starting round trips at random
+    //     (Poisson) times at a fixed total rate whether or not the server
+    //     keeps up; a round trip's latency counts from its scheduled start, so
+    //     time spent waiting behind a slow one is not hidden.
+    let mut best_rate = None;
+    let mut call_no = a.calls;
+    for &rate in &a.rates.0 {
+        let per_client = rate / a.clients as f64;
+        let window = Duration::from_secs_f64(a.rate_secs);
+        let meter = Meter::start();
+        let origin = Instant::now();
+        let mut tasks = Vec::with_capacity(a.clients);
+        for c in 0..a.clients {
+            // Each client's schedule and call points from its own stream.
+            let mut crng = DemoRng::new(a.seed ^ ((c as u64 + 1) << 20) ^ rate.to_bits());
+            let mut at = Duration::ZERO;
+            let mut plan = Vec::new();
+            loop {
+                let gap = -(1.0 - crng.unit()).ln() / per_client;
+                at += Duration::from_secs_f64(gap);
+                if at >= window {
+                    break;
+                }
+                plan.push((at, road_point(&mut crng, &city), call_no));
+                call_no += 1;
+            }
+            let http = http.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::with_capacity(plan.len());
+                for (at, p, i) in plan {
+                    let due = origin + at;
+                    tokio::time::sleep_until(due.into()).await;
+                    out.push(cycle(&http, p, i, due).await);
+                }
+                out
+            }));
+        }
+        let mut runs = Vec::new();
+        for t in tasks {
+            runs.extend(t.await?);
+        }
+        let mut o = Outcome::collect(runs, meter.stop());
+        o.settled = Some(settle(&state.store).await?);
+        println!(
+            "HTTP round trip, {} clients on loopback, open loop at {rate} round trips/s offered for {} s:",
+            a.clients, a.rate_secs
+        );
+        o.print(false);
+        if o.errors.is_empty() && o.total.p99 < TARGET_P99 {
+            best_rate = Some(rate);
+        }
+    }
+    if !a.rates.0.is_empty() {
+        match best_rate {
+            Some(r) => println!(
+                "highest offered rate with round-trip p99 < 20 ms under {} clients: {r} round trips/s",
+                a.clients
+            ),
+            None => println!("no offered rate met round-trip p99 < 20 ms"),
+        }
+    }
+    server.abort();
+    state.store.close().await;
+    if closed.done == 0 {
+        bail!("no round trip completed");
+    }
+    Ok(())
+}
+
+const TARGET_P99: Duration = Duration::from_millis(20);
+
+/// Waits until the work each round trip leaves behind is done (the ledger
+/// feed has recorded every state change, no notification is due), so the
+/// next phase starts clean and the CPU it took is counted with the phase.
+async fn settle(store: &Store) -> anyhow::Result<Metered> {
+    let meter = Meter::start();
+    let limit = Instant::now() + Duration::from_secs(300);
+    loop {
+        let now = SystemClock.now().millis();
+        let idle = store.ledger_feed_pending(1).await?.is_empty()
+            && store.due_notifications(now, 1).await?.is_empty();
+        if idle {
+            return Ok(meter.stop());
+        }
+        if Instant::now() > limit {
+            bail!("background work did not catch up within 300 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The bench's HTTP client, server address and dispatcher token.
+#[derive(Clone)]
+struct Http {
+    client: reqwest::Client,
+    base: String,
+    token: Arc<str>,
+}
+
+/// Wall time, process CPU and load average around one phase.
+struct Meter {
+    started: Instant,
+    cpu: Option<Duration>,
+    load: Option<f64>,
+}
+
+struct Metered {
+    wall: Duration,
+    cpu: Option<Duration>,
+    load_before: Option<f64>,
+    load_after: Option<f64>,
+}
+
+impl Meter {
+    fn start() -> Meter {
+        Meter {
+            started: Instant::now(),
+            cpu: process_cpu(),
+            load: load_average(),
+        }
+    }
+
+    fn stop(self) -> Metered {
+        Metered {
+            wall: self.started.elapsed(),
+            cpu: match (self.cpu, process_cpu()) {
+                (Some(b), Some(e)) => Some(e.saturating_sub(b)),
+                _ => None,
+            },
+            load_before: self.load,
+            load_after: load_average(),
+        }
+    }
+}
+
+/// The round trips of one phase, summarised.
+struct Outcome {
+    done: usize,
+    requests: usize,
+    total: Pct,
+    posts: Pct,
+    recs: Pct,
+    dispatches: Pct,
+    no_unit: usize,
+    retries: usize,
+    errors: Vec<String>,
+    metered: Metered,
+    /// The catch-up of background work after the phase.
+    settled: Option<Metered>,
+}
+
+impl Outcome {
+    fn collect(runs: Vec<Result<RoundTrip, String>>, metered: Metered) -> Outcome {
+        let (mut totals, mut posts, mut recs, mut dispatches) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut no_unit, mut retries, mut requests, mut errors) = (0, 0, 0, Vec::new());
+        for r in runs {
             match r {
                 Ok(rt) => {
                     totals.push(rt.total);
                     posts.push(rt.post_call);
                     recs.push(rt.recommend);
-                    if let Some(d) = rt.dispatch {
-                        dispatches.push(d);
-                    } else {
-                        no_unit += 1;
+                    requests += rt.requests;
+                    match rt.dispatch {
+                        Some(d) => dispatches.push(d),
+                        None => no_unit += 1,
                     }
                     retries += rt.retries;
                 }
                 Err(e) => errors.push(e),
             }
         }
-    }
-    let wall = started.elapsed();
-    let cpu = match (cpu_before, process_cpu()) {
-        (Some(b), Some(e)) => Some(e.saturating_sub(b)),
-        _ => None,
-    };
-    server.abort();
-    state.store.close().await;
-    let done = totals.len();
-    println!(
-        "HTTP round trip POST /calls → GET recommendations → POST dispatch, {} clients on loopback:",
-        a.clients
-    );
-    println!(
-        "  {done} round trips in {:.2} s = {:.1} round trips/s ({:.1} requests/s)",
-        wall.as_secs_f64(),
-        done as f64 / wall.as_secs_f64(),
-        (posts.len() + recs.len() + dispatches.len() + retries) as f64 / wall.as_secs_f64()
-    );
-    // Server and clients share this process: CPU per round trip covers both
-    // ends (HTTP client, server, SQLite), as the machine pays for them.
-    if let Some(cpu) = cpu.filter(|_| done > 0) {
-        println!(
-            "  process CPU {:.2} s over {:.2} s wall = {:.2} ms CPU per round trip ({:.2} cores busy)",
-            cpu.as_secs_f64(),
-            wall.as_secs_f64(),
-            ms(cpu) / done as f64,
-            cpu.as_secs_f64() / wall.as_secs_f64()
-        );
-    }
-    if let (Some(b), Some(e)) = (load_before, load_average()) {
-        println!("  load average (1 min) before {b:.2}, after {e:.2} (other work on the machine)");
-    }
-    let total = pct(totals);
-    print_pct("  round trip", &total);
-    print_pct("  POST /calls", &pct(posts));
-    print_pct("  GET recommendations", &pct(recs));
-    print_pct("  POST dispatch", &pct(dispatches));
-    println!(
-        "  {no_unit} calls found no free unit, {retries} dispatches retried the next unit after a 409, {} errors; target p99 < 20 ms: {}",
-        errors.len(),
-        if total.p99 < Duration::from_millis(20) {
-            "met"
-        } else {
-            "NOT met"
+        Outcome {
+            done: totals.len(),
+            requests,
+            total: pct(totals),
+            posts: pct(posts),
+            recs: pct(recs),
+            dispatches: pct(dispatches),
+            no_unit,
+            retries,
+            errors,
+            metered,
+            settled: None,
         }
-    );
-    if let Some(e) = errors.first() {
-        println!("  first error: {e}");
     }
-    if done == 0 {
-        bail!("no round trip completed");
+
+    fn print(&self, closed: bool) {
+        let m = &self.metered;
+        let wall = m.wall.as_secs_f64();
+        println!(
+            "  {} round trips in {wall:.2} s = {:.1} round trips/s ({:.1} requests/s, with each dispatched unit released after its round trip)",
+            self.done,
+            self.done as f64 / wall,
+            self.requests as f64 / wall,
+        );
+        // Server and clients share this process: CPU per round trip covers
+        // both ends (HTTP client, server, SQLite), as the machine pays for them.
+        if let Some(cpu) = m.cpu.filter(|_| self.done > 0) {
+            println!(
+                "  process CPU {:.2} s over {wall:.2} s wall = {:.2} ms CPU per round trip ({:.2} cores busy)",
+                cpu.as_secs_f64(),
+                ms(cpu) / self.done as f64,
+                cpu.as_secs_f64() / wall
+            );
+        }
+        if let Some(st) = &self.settled
+            && self.done > 0
+        {
+            let all = m.cpu.unwrap_or_default() + st.cpu.unwrap_or_default();
+            println!(
+                "  background work (ledger feed, notifications) caught up {:.2} s after the last round trip, using {:.2} s CPU: {:.2} ms CPU per round trip in all",
+                st.wall.as_secs_f64(),
+                st.cpu.unwrap_or_default().as_secs_f64(),
+                ms(all) / self.done as f64
+            );
+        }
+        if let (Some(b), Some(e)) = (m.load_before, m.load_after) {
+            println!(
+                "  load average (1 min) before {b:.2}, after {e:.2} (other work on the machine)"
+            );
+        }
+        print_pct(
+            if closed {
+                "  round trip"
+            } else {
+                "  round trip (from its scheduled start)"
+            },
+            &self.total,
+        );
+        print_pct("  POST /calls", &self.posts);
+        print_pct("  GET recommendations", &self.recs);
+        print_pct("  POST dispatch", &self.dispatches);
+        println!(
+            "  {} calls found no free unit, {} dispatches retried the next unit after a 409, {} errors; target p99 < 20 ms: {}",
+            self.no_unit,
+            self.retries,
+            self.errors.len(),
+            if self.total.p99 < TARGET_P99 {
+                "met"
+            } else {
+                "NOT met"
+            }
+        );
+        if let Some(e) = self.errors.first() {
+            println!("  first error: {e}");
+        }
     }
-    Ok(())
 }
 
 /// User plus system CPU time of this process so far (Linux `/proc`).
@@ -418,6 +631,8 @@ struct RoundTrip {
     recommend: Duration,
     dispatch: Option<Duration>,
     retries: usize,
+    /// HTTP requests sent, the unmeasured release included.
+    requests: usize,
 }
 
 async fn send(rb: reqwest::RequestBuilder, what: &str) -> Result<(u16, Value), String> {
@@ -427,22 +642,25 @@ async fn send(rb: reqwest::RequestBuilder, what: &str) -> Result<(u16, Value), S
     Ok((st, v))
 }
 
-/// One dispatcher's cycle; a 409 on dispatch (another client took the unit)
+/// One dispatcher's cycle, timed from `start` (its scheduled time in the open
+/// loop): the measured round trip, then the dispatched unit reports the
+/// dispatch cancelled (available again), so units do not run out however
+/// long the bench runs. A 409 on dispatch (another client took the unit)
 /// moves on to the next recommended unit, as a dispatcher would.
-async fn round_trip(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    p: LatLng,
-    i: usize,
-) -> Result<RoundTrip, String> {
-    let t0 = Instant::now();
+async fn cycle(http: &Http, p: LatLng, i: usize, start: Instant) -> Result<RoundTrip, String> {
+    let Http {
+        client,
+        base,
+        token,
+    } = http;
+    let token: &str = token;
     let body = json!({
         "channel": "110",
-        "caller_phone": format!("139{:08}", i),
+        "caller_phone": format!("139{:08}", i % 100_000_000),
         "description": "有人在路口打架，请快来",
         "location": {"lat": p.lat(), "lng": p.lng()},
     });
+    let t0 = Instant::now();
     let (st, v) = send(
         client
             .post(format!("{base}/api/v1/calls"))
@@ -475,7 +693,10 @@ async fn round_trip(
     let t2 = Instant::now();
     let mut dispatch = None;
     let mut retries = 0;
+    let mut sent = None;
+    let mut requests = 2;
     for u in units {
+        requests += 1;
         let (st, v) = send(
             client
                 .post(format!("{base}/api/v1/incidents/{id}/dispatch"))
@@ -487,17 +708,34 @@ async fn round_trip(
         match st {
             200 => {
                 dispatch = Some(t2.elapsed());
+                sent = Some(u);
                 break;
             }
             409 => retries += 1,
             _ => return Err(format!("POST dispatch answered {st}: {v}")),
         }
     }
+    let total = start.elapsed();
+    if let Some(u) = sent {
+        requests += 1;
+        let (st, v) = send(
+            client
+                .post(format!("{base}/api/v1/units/{u}/status"))
+                .bearer_auth(token)
+                .json(&json!({"status": "available"})),
+            "POST unit status",
+        )
+        .await?;
+        if st != 200 {
+            return Err(format!("releasing unit {u} answered {st}: {v}"));
+        }
+    }
     Ok(RoundTrip {
-        total: t0.elapsed(),
+        total,
         post_call,
         recommend,
         dispatch,
         retries,
+        requests,
     })
 }

@@ -40,6 +40,10 @@ fn bench_dispatch_prints_its_numbers() {
             "12",
             "--clients",
             "4",
+            "--rates",
+            "8",
+            "--rate-secs",
+            "1.5",
         ])
         .env("PINGAN_LOG", "warn")
         .output()
@@ -78,5 +82,21 @@ fn bench_dispatch_prints_its_numbers() {
     for step in ["POST /calls:", "GET recommendations:", "POST dispatch:"] {
         assert!(number_after(line(&stdout, step), "p50=") > 0.0, "{step}");
     }
+    // Units are released after each round trip, so none runs out.
     assert!(line(&stdout, "0 calls found no free unit").contains(", 0 errors"));
+
+    // The open-loop run: latency from each scheduled start, and the verdict.
+    let open = stdout
+        .split("open loop at 8 round trips/s offered for 1.5 s:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no open-loop run in:\n{stdout}"));
+    let timed = line(open, "round trip (from its scheduled start):");
+    assert!(number_after(timed, "n=") > 0.0, "{timed}");
+    assert!(number_after(timed, "p99=") >= number_after(timed, "p50="));
+    assert!(line(open, "0 calls found no free unit").contains(", 0 errors"));
+    assert!(
+        stdout.contains("highest offered rate with round-trip p99 < 20 ms under 4 clients: 8")
+            || stdout.contains("no offered rate met round-trip p99 < 20 ms"),
+        "{stdout}"
+    );
 }
