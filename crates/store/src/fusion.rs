@@ -332,6 +332,18 @@ macro_rules! record_row {
     };
 }
 
+/// Every fetched row as a [`FusionRecordRow`] (either driver).
+macro_rules! record_rows {
+    ($rows:expr) => {{
+        let rows = $rows;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(record_row!(r));
+        }
+        out
+    }};
+}
+
 macro_rules! address_row {
     ($r:expr) => {
         StdAddressRow {
@@ -545,11 +557,7 @@ impl Store {
                     .bind(json)
                     .fetch_all(p)
                     .await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows {
-                    out.push(record_row!(r));
-                }
-                out
+                record_rows!(rows)
             }
             BackendRef::Postgres(p) => {
                 let sql = format!(
@@ -559,11 +567,7 @@ impl Store {
                     .bind(seqs)
                     .fetch_all(p)
                     .await?;
-                let mut out = Vec::with_capacity(rows.len());
-                for r in rows {
-                    out.push(record_row!(r));
-                }
-                out
+                record_rows!(rows)
             }
         };
         Ok(rows)
@@ -597,11 +601,7 @@ impl Store {
         );
         Ok(db!(self, p => {
             let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(after).bind(limit).fetch_all(p).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
-                out.push(record_row!(r));
-            }
-            out
+            record_rows!(rows)
         }))
     }
 
