@@ -454,7 +454,7 @@ impl FeedWorker {
         let kind = row.kind.as_str();
         match kind {
             "case" => {
-                if !cases.contains_key(&row.ref_id) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = cases.entry(row.ref_id) {
                     let found = match self.store.find_incident(row.ref_id).await? {
                         Some(incident) => Some(RoundCase {
                             has_receipt: self
@@ -467,7 +467,7 @@ impl FeedWorker {
                         }),
                         None => None,
                     };
-                    cases.insert(row.ref_id, found);
+                    slot.insert(found);
                 }
                 let Some(case) = cases.get_mut(&row.ref_id).and_then(Option::as_mut) else {
                     tracing::warn!(
