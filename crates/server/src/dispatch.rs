@@ -19,9 +19,9 @@ use pingan_dispatch::diversion::{self, HandoffInput};
 use pingan_dispatch::{
     CandidateUnit, Capability, Classifier, CommandLevel, DeliveryOutcome, Disposition,
     EscalationAction, EscalationPolicy, EscalationState, Handoff, HandoffState, Incident,
-    IncidentError, IncidentNumber, Partner, PartnerUpdate, Priority, RecommendConfig,
-    RecommendRequest, RetryPolicy, Shortlist, Taxonomy, TimelineEntry, TimelineKind, UnitKind,
-    UnitStatus,
+    IncidentError, IncidentNumber, IncidentState, Partner, PartnerUpdate, Priority,
+    RecommendConfig, RecommendRequest, RetryPolicy, Shortlist, Taxonomy, TimelineEntry,
+    TimelineKind, UnitKind, UnitStatus,
 };
 use pingan_roads::Snap;
 use pingan_store::{IncidentPatch, IncidentRow, NewTimelineEntry, TimelineRow, UnitMove};
@@ -1265,6 +1265,55 @@ async fn deliver(s: &AppState, row: &pingan_store::HandoffRow) -> ApiResult<()> 
         .map_err(|e| ApiError::internal(e.to_string()))?;
     record_handoff_event(s, row, event, &detail, &h).await?;
     Ok(())
+}
+
+/// One-key diversion of incident `id` to `partners` (the divert route and the
+/// demo simulator): a classified incident police do not attend becomes
+/// `diverted`; one police attend (classified or in an active response)
+/// records the partners as a joint incident; then one signed hand-off per
+/// partner is queued in the durable outbox. Returns the incident after the
+/// change and the hand-off ids.
+pub(crate) async fn divert_incident(
+    s: &AppState,
+    id: i64,
+    partners: &[Partner],
+    note: &str,
+    actor: &str,
+) -> ApiResult<(IncidentRow, Vec<i64>)> {
+    let current = s.store.get_incident(id).await?;
+    let police = current
+        .type_code
+        .as_deref()
+        .and_then(|t| s.dispatch.taxonomy().get(t).map(|ty| ty.police_response()))
+        .unwrap_or(true);
+    let ps = partners.to_vec();
+    let who = actor.to_string();
+    let (row, _) = mutate(s, id, move |inc, now| {
+        let codes: Vec<&str> = ps.iter().map(|x| x.code()).collect();
+        if inc.state() == IncidentState::Classified && !police {
+            let e = inc.divert(&ps, now, &who).map_err(incident_error)?;
+            Ok((vec![e], json!({"partners": codes})))
+        } else if inc.state() == IncidentState::Classified || inc.state().is_active_response() {
+            inc.add_partners(&ps);
+            let e = TimelineEntry {
+                at: now,
+                kind: TimelineKind::Diverted,
+                actor: who.clone(),
+                detail: format!("joint: {}", codes.join(",")),
+                unit_id: None,
+            };
+            Ok((vec![e], json!({"partners": codes, "joint": true})))
+        } else {
+            Err(ApiError::conflict(format!(
+                "cannot divert an incident in state {}",
+                inc.state()
+            ))
+            .with_field("state"))
+        }
+    })
+    .await?;
+    let ids = divert(s, &row, partners, note, actor).await?;
+    Ok((row, ids))
 }
 
 /// Builds the EIDO-style payloads and queues one hand-off per partner.

@@ -36,8 +36,8 @@ use pingan_core::{LatLng, Timestamp};
 use pingan_dispatch::classify::{BUILTIN_CORPUS, parse_corpus};
 use pingan_dispatch::sim::SimError;
 use pingan_dispatch::{
-    CallGenerator, Disposition, DiversionFlags, IncidentState, LocationSampler, Partner, Priority,
-    SimCall, SimConfig, SimRng, Taxonomy, TimelineEntry, TimelineKind, decide_partners,
+    CallGenerator, Disposition, DiversionFlags, LocationSampler, Priority, SimCall, SimConfig,
+    SimRng, Taxonomy, decide_partners,
 };
 use pingan_roads::{Eta, Route};
 use pingan_store::PositionUpdate;
@@ -671,7 +671,7 @@ impl Simulator {
             return Ok(true);
         }
         let note = format!("{}，请按职责处置", ty.name_zh());
-        let ids = divert_incident(s, row.id, &partners, &note, ACTOR).await?;
+        let (_, ids) = svc::divert_incident(s, row.id, &partners, &note, ACTOR).await?;
         report.handoffs += ids.len();
         if plan.police_response {
             report.joint += 1;
@@ -978,54 +978,6 @@ async fn close_incident(s: &AppState, incident: i64, d: Disposition) -> ApiResul
     .await?;
     s.dispatch.escalation_drop(incident);
     Ok(())
-}
-
-/// One-key diversion of incident `id` to `partners`, as the
-/// `POST /api/v1/incidents/{id}/divert` route does it: a classified incident
-/// police do not attend becomes `diverted`; one police attend (classified or
-/// in an active response) records the partners as a joint incident; then one
-/// signed hand-off per partner is queued in the durable outbox. Returns the
-/// hand-off ids.
-pub(crate) async fn divert_incident(
-    s: &AppState,
-    id: i64,
-    partners: &[Partner],
-    note: &str,
-    actor: &str,
-) -> ApiResult<Vec<i64>> {
-    let current = s.store.get_incident(id).await?;
-    let police = current
-        .type_code
-        .as_deref()
-        .and_then(|t| s.dispatch.taxonomy().get(t).map(|ty| ty.police_response()))
-        .unwrap_or(true);
-    let ps = partners.to_vec();
-    let who = actor.to_string();
-    let (row, _) = svc::mutate(s, id, move |inc, now| {
-        let codes: Vec<&str> = ps.iter().map(|x| x.code()).collect();
-        if inc.state() == IncidentState::Classified && !police {
-            let e = inc.divert(&ps, now, &who).map_err(incident_error)?;
-            Ok((vec![e], json!({"partners": codes})))
-        } else if inc.state() == IncidentState::Classified || inc.state().is_active_response() {
-            inc.add_partners(&ps);
-            let e = TimelineEntry {
-                at: now,
-                kind: TimelineKind::Diverted,
-                actor: who.clone(),
-                detail: format!("joint: {}", codes.join(",")),
-                unit_id: None,
-            };
-            Ok((vec![e], json!({"partners": codes, "joint": true})))
-        } else {
-            Err(ApiError::conflict(format!(
-                "cannot divert an incident in state {}",
-                inc.state()
-            ))
-            .with_field("state"))
-        }
-    })
-    .await?;
-    svc::divert(s, &row, partners, note, actor).await
 }
 
 /// A direct line at town driving speed, for the rare point the road network

@@ -878,13 +878,7 @@ async fn divert(
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<DivertRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<DivertResult>)> {
-    let current = visible_incident(&s, &p, id).await?;
-    let tax = s.dispatch.taxonomy();
-    let police = current
-        .type_code
-        .as_deref()
-        .and_then(|t| tax.get(t))
-        .is_none_or(|t| t.police_response());
+    visible_incident(&s, &p, id).await?;
     if r.partners.is_empty() {
         return Err(ApiError::invalid("partners", "name at least one partner"));
     }
@@ -896,35 +890,7 @@ async fn divert(
             partners.push(pt);
         }
     }
-    let actor = p.name.clone();
-    let ps = partners.clone();
-    let (row, _) = svc::mutate(&s, id, move |inc, now| {
-        let codes: Vec<&str> = ps.iter().map(|x| x.code()).collect();
-        if inc.state() == pingan_dispatch::IncidentState::Classified && !police {
-            let e = inc.divert(&ps, now, &actor).map_err(incident_error)?;
-            Ok((vec![e], json!({"partners": codes})))
-        } else if inc.state() == pingan_dispatch::IncidentState::Classified
-            || inc.state().is_active_response()
-        {
-            inc.add_partners(&ps);
-            let e = pingan_dispatch::TimelineEntry {
-                at: now,
-                kind: pingan_dispatch::TimelineKind::Diverted,
-                actor: actor.clone(),
-                detail: format!("joint: {}", codes.join(",")),
-                unit_id: None,
-            };
-            Ok((vec![e], json!({"partners": codes, "joint": true})))
-        } else {
-            Err(ApiError::conflict(format!(
-                "cannot divert an incident in state {}",
-                inc.state()
-            ))
-            .with_field("state"))
-        }
-    })
-    .await?;
-    let ids = svc::divert(&s, &row, &partners, &r.note, &p.name).await?;
+    let (row, ids) = svc::divert_incident(&s, id, &partners, &r.note, &p.name).await?;
     let mut handoffs = Vec::new();
     for h in s.store.incident_handoffs(id).await? {
         if ids.contains(&h.id) {
