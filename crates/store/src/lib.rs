@@ -195,6 +195,41 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Copies committed WAL frames into the main SQLite file every
+/// [`CHECKPOINT_EVERY`], off the request path. PASSIVE never waits for
+/// readers or writers; SQLite restarts the WAL from its start once a
+/// checkpoint has copied all of it. Ends when the store is dropped or closed.
+fn spawn_checkpointer(inner: std::sync::Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else {
+                return;
+            };
+            let Backend::Sqlite(pool) = &inner.backend else {
+                return;
+            };
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await
+            {
+                if pool.is_closed() {
+                    return;
+                }
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+            }
+        }
+    });
+}
+
 impl Store {
     /// Opens (creating if needed) the database named by `url` and applies migrations.
     ///
@@ -222,7 +257,11 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(Duration::from_secs(10))
+                // Checkpoints run in the background (`spawn_checkpointer`), not
+                // inside whichever commit crosses 1,000 WAL pages: that commit
+                // used to pay tens of milliseconds, the write paths' worst tail.
+                .pragma("wal_autocheckpoint", "0");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
@@ -241,6 +280,9 @@ impl Store {
             }),
         };
         migrate::run(&store).await?;
+        if store.dialect() == Dialect::Sqlite {
+            spawn_checkpointer(Arc::downgrade(&store.inner));
+        }
         Ok(store)
     }
 

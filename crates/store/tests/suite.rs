@@ -488,3 +488,35 @@ async fn migrations_are_idempotent() {
     s.ping().await.unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// WAL checkpoints run in the background, not inside a commit: with SQLite's
+/// own auto-checkpoint off, committed pages still reach the main file within
+/// about a second, without anyone asking for a checkpoint.
+#[tokio::test]
+async fn the_wal_is_checkpointed_in_the_background() {
+    let (s, dir) = sqlite_store().await;
+    let main = dir.join("pingan.db");
+    let before = std::fs::metadata(&main).unwrap().len();
+    s.execute_raw("CREATE TABLE ballast (b BLOB)")
+        .await
+        .unwrap();
+    s.execute_raw(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 512) \
+         INSERT INTO ballast SELECT randomblob(4096) FROM n",
+    )
+    .await
+    .unwrap();
+    let mut grown = 0;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        grown = std::fs::metadata(&main).unwrap().len();
+        if grown >= before + 2 * 1024 * 1024 {
+            break;
+        }
+    }
+    assert!(
+        grown >= before + 2 * 1024 * 1024,
+        "main file {before} -> {grown} bytes: the WAL was not checkpointed"
+    );
+    s.close().await;
+}
