@@ -412,11 +412,11 @@ pub fn rank(
             })
         })
         .collect();
-    // Road units per pool. Only a pool's `limit` best ranking ETAs are kept,
-    // and a unit's ranking ETA is its road ETA plus at most `penalty` (stale
-    // position, pre-emption), so the router need only find the `limit`
-    // fastest plus those within `penalty` (and one second for rounding) of
-    // the last of them: nobody slower can be ranked into the pool.
+    // A unit ranks by its road ETA plus `penalty` (stale position,
+    // pre-emption). Only a pool's `limit` best ranking ETAs are kept, so the
+    // router need only find the `limit` fastest road units plus those within
+    // the pool's largest penalty (and one second for rounding) of the last of
+    // them: nobody slower can be ranked into the pool.
     let penalty = |s: &Shortlisted| {
         let stale = if s.unit.position_age_s > config.stale_after_s {
             config.stale_penalty_s
@@ -472,13 +472,7 @@ pub fn rank(
             }
             continue;
         };
-        let mut rank_eta = eta_s;
-        if s.unit.position_age_s > config.stale_after_s {
-            rank_eta = rank_eta.saturating_add(config.stale_penalty_s);
-        }
-        if s.preempts.is_some() {
-            rank_eta = rank_eta.saturating_add(config.preemption_penalty_s);
-        }
+        let rank_eta = eta_s.saturating_add(penalty(s));
         ranked[usize::from(i >= n_police)].push((rank_eta, i, eta_s, dist_m));
     }
     let mut out: Vec<(u32, Recommendation)> = Vec::new();
