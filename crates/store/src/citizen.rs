@@ -254,9 +254,26 @@ fn evaluation_where(f: &EvaluationFilter) -> String {
     sql
 }
 
-/// A notification into the outbox, due at `$7`; nothing if the dedupe key is taken.
-const ENQUEUE_NOTIFICATION_SQL: &str = "INSERT INTO notifications (incident_id, org_path, dedupe_key, template, recipient, body, status, attempts, next_attempt_at, created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
+/// Puts notification `$n` in the outbox, due at `$now`; the query returns its
+/// id, or no row if the dedupe key is taken.
+macro_rules! enqueue_notification {
+    ($n:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO notifications (incident_id, org_path, dedupe_key, template, recipient, body, status, attempts, next_attempt_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        )
+        .bind($n.incident_id)
+        .bind(&$n.org_path)
+        .bind(&$n.dedupe_key)
+        .bind(&$n.template)
+        .bind(&$n.recipient)
+        .bind(&$n.body)
+        .bind($now)
+    };
+}
+
+/// Keeps a caller commitment for an incident unless one was kept first.
+const PUT_CASE_SUBJECT_SQL: &str = "INSERT INTO case_subjects (incident_id, subject) VALUES ($1, $2) ON CONFLICT (incident_id) DO NOTHING";
 
 /// What [`Store::open_citizen_case`] writes.
 #[derive(Debug, Clone, Copy)]
@@ -273,33 +290,6 @@ pub struct NewCitizenCase<'a> {
 }
 
 impl Store {
-    /// Records the receipt code (hash) and caller commitment of an incident.
-    /// A second code for the same incident, or a hash collision, is a conflict.
-    pub async fn create_citizen_case(
-        &self,
-        incident_id: i64,
-        code_hash: &[u8],
-        subject: &[u8],
-        now: i64,
-    ) -> Result<CitizenCaseRow> {
-        let _writer = self.main_writer().await;
-        let r = db!(self, p => {
-            let row = sqlx::query(
-                "INSERT INTO citizen_cases (incident_id, code_hash, subject, created_at) VALUES ($1, $2, $3, $4) \
-                 RETURNING id, incident_id, code_hash, subject, created_at",
-            )
-            .bind(incident_id)
-            .bind(code_hash)
-            .bind(subject)
-            .bind(now)
-            .fetch_one(p)
-            .await
-            .map_err(|e| StoreError::unique(e, "receipt code", "incident", &incident_id.to_string()))?;
-            citizen_case_row!(row)
-        });
-        Ok(r)
-    }
-
     /// The case a receipt code hash belongs to.
     pub async fn citizen_case_by_code(&self, code_hash: &[u8]) -> Result<Option<CitizenCaseRow>> {
         Ok(db!(self, p => match sqlx::query(
@@ -399,9 +389,7 @@ impl Store {
     /// racing, agree on one commitment per case).
     pub async fn put_case_subject(&self, incident_id: i64, subject: &[u8]) -> Result<Vec<u8>> {
         let _writer = self.main_writer().await;
-        db!(self, p => sqlx::query(
-            "INSERT INTO case_subjects (incident_id, subject) VALUES ($1, $2) ON CONFLICT (incident_id) DO NOTHING",
-        )
+        db!(self, p => sqlx::query(PUT_CASE_SUBJECT_SQL)
         .bind(incident_id)
         .bind(subject)
         .execute(p)
@@ -432,18 +420,14 @@ impl Store {
         let _writer = self.main_writer().await;
         Ok(db!(self, p => {
             let mut tx = p.begin().await?;
-            let kept = sqlx::query(
-                "INSERT INTO case_subjects (incident_id, subject) VALUES ($1, $2) ON CONFLICT (incident_id) DO NOTHING",
-            )
+            let kept = sqlx::query(PUT_CASE_SUBJECT_SQL)
             .bind(c.incident_id)
             .bind(c.subject)
             .execute(&mut *tx)
             .await?
             .rows_affected();
             let subject: Vec<u8> = if kept == 1 {
-                sqlx::query(
-                    "INSERT INTO ledger_salts (commitment, salt, created_at) VALUES ($1, $2, $3) ON CONFLICT (commitment) DO NOTHING",
-                )
+                sqlx::query(crate::ledger::PUT_SALT_SQL)
                 .bind(c.subject)
                 .bind(c.salt)
                 .bind(now)
@@ -469,14 +453,7 @@ impl Store {
             .await
             .map_err(|e| StoreError::unique(e, "receipt code", "incident", &c.incident_id.to_string()))?;
             let case = citizen_case_row!(row);
-            let queued = match sqlx::query(ENQUEUE_NOTIFICATION_SQL)
-                .bind(n.incident_id)
-                .bind(&n.org_path)
-                .bind(&n.dedupe_key)
-                .bind(&n.template)
-                .bind(&n.recipient)
-                .bind(&n.body)
-                .bind(now)
+            let queued = match enqueue_notification!(n, now)
                 .fetch_optional(&mut *tx)
                 .await?
             {
@@ -492,14 +469,7 @@ impl Store {
     /// the same `dedupe_key` already exists.
     pub async fn enqueue_notification(&self, n: &NewNotification, now: i64) -> Result<Option<i64>> {
         let _writer = self.main_writer().await;
-        Ok(db!(self, p => match sqlx::query(ENQUEUE_NOTIFICATION_SQL)
-        .bind(n.incident_id)
-        .bind(&n.org_path)
-        .bind(&n.dedupe_key)
-        .bind(&n.template)
-        .bind(&n.recipient)
-        .bind(&n.body)
-        .bind(now)
+        Ok(db!(self, p => match enqueue_notification!(n, now)
         .fetch_optional(p)
         .await?
         {

@@ -244,6 +244,10 @@ fn sql_per_chunk(
 }
 const TILE_COLS: &str = "level, idx, width, hashes";
 
+/// Keeps the salt of a personal-data commitment (first one wins).
+pub(crate) const PUT_SALT_SQL: &str = "INSERT INTO ledger_salts (commitment, salt, created_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (commitment) DO NOTHING";
+
 impl Store {
     /// Writes one integrated batch (entries, tile upserts, checkpoint) in one
     /// transaction. Fails with [`StoreError::Conflict`] on `index` when the batch
@@ -615,10 +619,7 @@ impl Store {
     /// Keeps the salt that opens `commitment` (idempotent: the first salt stays).
     pub async fn ledger_put_salt(&self, commitment: &[u8], salt: &[u8], now: i64) -> Result<()> {
         let _writer = self.main_writer().await;
-        db!(self, p => sqlx::query(
-            "INSERT INTO ledger_salts (commitment, salt, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (commitment) DO NOTHING",
-        )
+        db!(self, p => sqlx::query(PUT_SALT_SQL)
         .bind(commitment)
         .bind(salt)
         .bind(now)

@@ -44,12 +44,33 @@ async fn setup(s: &Store) -> (OrgRow, OrgRow, OrgRow, IncidentRow, IncidentRow) 
     (city, a, b, i1, i2)
 }
 
+/// Opens a case as intake does, with a fresh subject `[9; 32]`; the case or the error.
+async fn open_case(
+    s: &Store,
+    incident: &IncidentRow,
+    code_hash: &[u8],
+) -> Result<CitizenCaseRow, StoreError> {
+    let sms = NewNotification {
+        incident_id: Some(incident.id),
+        org_path: incident.org_path.clone(),
+        dedupe_key: format!("incident:{}:accepted", incident.id),
+        template: "accepted".into(),
+        recipient: incident.caller_phone.clone(),
+        body: "您的报警已受理".into(),
+    };
+    let c = NewCitizenCase {
+        incident_id: incident.id,
+        code_hash,
+        subject: &[9; 32],
+        salt: &[8; 32],
+        notification: &sms,
+    };
+    s.open_citizen_case(&c, 100).await.map(|(case, _)| case)
+}
+
 async fn case_receipts_and_leaves(s: &Store) {
     let (_, _, _, i1, i2) = setup(s).await;
-    let c = s
-        .create_citizen_case(i1.id, &[7; 32], &[9; 32], 100)
-        .await
-        .unwrap();
+    let c = open_case(s, &i1, &[7; 32]).await.unwrap();
     assert_eq!(
         (
             c.incident_id,
@@ -68,11 +89,11 @@ async fn case_receipts_and_leaves(s: &Store) {
     assert_eq!(s.citizen_case_by_incident(i2.id).await.unwrap(), None);
     // One code per incident; one incident per code hash.
     assert!(matches!(
-        s.create_citizen_case(i1.id, &[1; 32], &[9; 32], 100).await,
+        open_case(s, &i1, &[1; 32]).await,
         Err(StoreError::Conflict { .. })
     ));
     assert!(matches!(
-        s.create_citizen_case(i2.id, &[7; 32], &[9; 32], 100).await,
+        open_case(s, &i2, &[7; 32]).await,
         Err(StoreError::Conflict { .. })
     ));
 
