@@ -1,6 +1,9 @@
 //! Writing audit records from handlers, and the `X-Purpose` extractor that
 //! sensitive reads require.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use pingan_store::AuditEntry;
@@ -19,11 +22,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Purpose {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let raw = parts
-            .headers
-            .get(PURPOSE_HEADER)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
-            .unwrap_or_default();
+        let raw = header_purpose(&parts.headers).unwrap_or_default();
         if raw.is_empty() {
             return Err(ApiError::bad_request(
                 "purpose_required",
@@ -39,6 +38,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Purpose {
         }
         Ok(Purpose(raw))
     }
+}
+
+/// The `X-Purpose` header's reason, percent-decoded and trimmed; `None` when
+/// absent or blank.
+pub fn header_purpose(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(PURPOSE_HEADER)
+        .map(|v| decode_purpose(v.as_bytes()))
+        .filter(|p| !p.is_empty())
 }
 
 /// Header values cannot carry raw non-ASCII text portably, so browsers send the
@@ -105,7 +113,31 @@ impl<'a> Audit<'a> {
     }
 }
 
+tokio::task_local! {
+    /// How many audit records the request being served has appended; set by
+    /// [`crate::auth::enforce`] around a personal-data route's handler.
+    static TALLY: Arc<AtomicU32>;
+}
+
+/// Runs `fut` (a personal-data route's handler) counting the audit records it
+/// appends, and returns its output with that count.
+pub async fn tallied<F: std::future::Future>(fut: F) -> (F::Output, u32) {
+    let tally = Arc::new(AtomicU32::new(0));
+    let out = TALLY.scope(tally.clone(), fut).await;
+    (out, tally.load(Ordering::Relaxed))
+}
+
 impl AppState {
+    /// Every audit record the server writes goes through here: appended to
+    /// the chain, counted in the metrics and in the current request's tally.
+    pub async fn append_audit(&self, entries: Vec<AuditEntry>) -> ApiResult<()> {
+        let n = entries.len() as u32;
+        self.store.audit_append(&entries).await?;
+        self.metrics.audit_records.inc_by(u64::from(n));
+        let _ = TALLY.try_with(|t| t.fetch_add(n, Ordering::Relaxed));
+        Ok(())
+    }
+
     /// Appends an audit record for `who`. Fails the request if it cannot be
     /// written: personal data is never served unaudited.
     pub async fn audit(&self, who: &Principal, a: Audit<'_>) -> ApiResult<()> {
@@ -121,9 +153,7 @@ impl AppState {
             outcome: a.outcome.to_string(),
             detail: a.detail,
         };
-        self.store.audit_append(&[entry]).await?;
-        self.metrics.audit_records.inc();
-        Ok(())
+        self.append_audit(vec![entry]).await
     }
 
     /// Audits an action by an unauthenticated caller (e.g. a failed login).
@@ -146,9 +176,7 @@ impl AppState {
             outcome: outcome.into(),
             detail,
         };
-        self.store.audit_append(&[entry]).await?;
-        self.metrics.audit_records.inc();
-        Ok(())
+        self.append_audit(vec![entry]).await
     }
 }
 

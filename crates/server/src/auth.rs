@@ -17,7 +17,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -338,16 +338,36 @@ pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Required scopes per (method, route template), read from the OpenAPI document.
+/// The OpenAPI extension an operation carries when it reads or writes
+/// personal data: `"read"`, `"write"`, or `"reveal"` (personal fields are
+/// masked unless the caller may reveal them and states a purpose).
+pub const PERSONAL_DATA_EXTENSION: &str = "x-personal-data";
+
+/// Required scopes per (method, route template), and which routes touch
+/// personal data, read from the OpenAPI document.
 #[derive(Debug, Default)]
 pub struct RouteScopes {
     map: HashMap<(Method, String), Vec<String>>,
+    personal: HashMap<(Method, String), Personal>,
+}
+
+/// How an operation touches personal data (its `x-personal-data` value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Personal {
+    /// Serves personal data: every answer is audited, or withheld.
+    Read,
+    /// Writes or discloses personal data: every success is audited.
+    Write,
+    /// Serves records whose personal fields are masked unless revealed; a
+    /// reveal is audited.
+    Reveal,
 }
 
 impl RouteScopes {
     pub fn from_openapi(doc: &utoipa::openapi::OpenApi) -> RouteScopes {
         let value = serde_json::to_value(doc).unwrap_or_default();
         let mut map = HashMap::new();
+        let mut personal = HashMap::new();
         if let Some(paths) = value.get("paths").and_then(|p| p.as_object()) {
             for (path, item) in paths {
                 let Some(item) = item.as_object() else {
@@ -384,11 +404,27 @@ impl RouteScopes {
                     } else {
                         scopes
                     };
+                    let kind = match op.get(PERSONAL_DATA_EXTENSION).and_then(|v| v.as_str()) {
+                        Some("read") => Some(Personal::Read),
+                        Some("write") => Some(Personal::Write),
+                        Some("reveal") => Some(Personal::Reveal),
+                        _ => None,
+                    };
+                    if let Some(k) = kind {
+                        personal.insert((m.clone(), path.clone()), k);
+                    }
                     map.insert((m, path.clone()), scopes);
                 }
             }
         }
-        RouteScopes { map }
+        RouteScopes { map, personal }
+    }
+
+    /// How the route touches personal data, if it does.
+    pub fn personal(&self, method: &Method, path: &str) -> Option<Personal> {
+        self.personal
+            .get(&(method.clone(), path.to_string()))
+            .copied()
     }
 
     /// `None`: route unknown to the spec. `Some([])`: public. Otherwise the scopes (any of them suffices).
@@ -491,6 +527,9 @@ pub const API_KEY_PREFIX: &str = "pak_";
 pub const TOKEN_PREFIX: &str = "pat_";
 
 /// Middleware: authenticates the caller and checks the route's declared scope.
+/// On a route that touches personal data, a refusal of an authenticated caller
+/// (no permission, outside the jurisdiction, no purpose, bad input) is audited
+/// too: the auditor sees attempts, not only the reads that succeeded.
 pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req
         .extensions()
@@ -518,6 +557,17 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
         },
         None => None,
     };
+    let personal = state.route_scopes.personal(req.method(), &path);
+    let attempt = principal
+        .as_ref()
+        .filter(|_| personal.is_some())
+        .map(|p| Attempt {
+            who: p.clone(),
+            method: req.method().clone(),
+            template: path.clone(),
+            uri_path: req.uri().path().to_string(),
+            purpose: crate::audit::header_purpose(req.headers()),
+        });
     if !required.is_empty() {
         let Some(p) = principal.as_ref() else {
             return ApiError::unauthorized(
@@ -527,20 +577,167 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
         };
         if !required.iter().any(|s| p.has_scope(s)) {
             state.metrics.denied(&path);
-            return ApiError::forbidden(format!(
+            let refusal = ApiError::forbidden(format!(
                 "role {} lacks permission {} for {} {path}",
                 p.role.as_str(),
                 required.join(" or "),
                 req.method()
             ))
             .into_response();
+            if let Some(a) = attempt {
+                a.audit_refusal(&state, refusal_of(&refusal)).await;
+            }
+            return refusal;
         }
     }
     if let Some(p) = principal {
         req.extensions_mut().insert(p);
     }
-    next.run(req).await
+    let Some(kind) = personal else {
+        return next.run(req).await;
+    };
+    let route = format!("{} {path}", req.method());
+    let (resp, audited) = crate::audit::tallied(next.run(req)).await;
+    if resp.status().is_success() && audited == 0 && kind != Personal::Reveal {
+        // A handler served or changed personal data without an audit record:
+        // a defect. Counted (tests assert the count stays zero); a read's
+        // answer is withheld, a write has already happened and stands.
+        state.metrics.unaudited(&route);
+        tracing::error!(%route, "personal data answered without an audit record");
+        if kind == Personal::Read {
+            return ApiError::internal(format!(
+                "{route} answered without an audit record; the answer is withheld"
+            ))
+            .into_response();
+        }
+    }
+    if let Some(a) = attempt
+        && resp.status().is_client_error()
+        && resp.status() != StatusCode::UNAUTHORIZED
+    {
+        a.audit_refusal(&state, refusal_of(&resp)).await;
+    }
+    resp
+}
+
+/// A request of an authenticated caller to a personal-data route, kept until
+/// its answer is known.
+struct Attempt {
+    who: Principal,
+    method: Method,
+    template: String,
+    uri_path: String,
+    purpose: Option<String>,
+}
+
+impl Attempt {
+    /// Appends the refusal to the audit log: the route's objects (its path
+    /// parameters), the outcome (`denied` for 403, `not_found` for 404 — also
+    /// what an object outside the jurisdiction answers — `refused` otherwise)
+    /// and the error code. The refusal stands even if the record cannot be
+    /// written; that failure is logged.
+    async fn audit_refusal(self, state: &AppState, (status, code): (StatusCode, &str)) {
+        let outcome = match status {
+            StatusCode::FORBIDDEN => "denied",
+            StatusCode::NOT_FOUND => "not_found",
+            _ => "refused",
+        };
+        let action = format!("{} {}", self.method, self.template);
+        let (object_type, object_ids) = route_objects(&self.template, &self.uri_path);
+        let entry = crate::audit::Audit {
+            action: &action,
+            object_type: &object_type,
+            object_ids,
+            purpose: self.purpose.as_deref(),
+            outcome,
+            detail: Some(format!("{} {code}", status.as_u16()).trim_end().to_string()),
+        };
+        if let Err(e) = state.audit(&self.who, entry).await {
+            tracing::warn!(route = %action, error = %e, "could not audit a refused personal-data request");
+        }
+    }
+}
+
+/// A refusal's status and error code (from [`crate::error::ErrorCode`]).
+fn refusal_of(resp: &Response) -> (StatusCode, &'static str) {
+    let code = resp
+        .extensions()
+        .get::<crate::error::ErrorCode>()
+        .map_or("", |c| c.0);
+    (resp.status(), code)
+}
+
+/// The objects a request names: the resource of its route template (the last
+/// literal segment before the first parameter, singular) and the values of its
+/// path parameters.
+fn route_objects(template: &str, uri_path: &str) -> (String, Vec<String>) {
+    let mut resource = "";
+    let mut ids = Vec::new();
+    for (t, v) in template.split('/').zip(uri_path.split('/')) {
+        if t.starts_with('{') {
+            ids.push(v.to_string());
+        } else if ids.is_empty() && !t.is_empty() {
+            resource = t;
+        }
+    }
+    let singular = if let Some(stem) = resource.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if let Some(stem) = resource
+        .strip_suffix("sses")
+        .or_else(|| resource.strip_suffix("ches"))
+    {
+        format!("{stem}{}", &resource[stem.len()..resource.len() - 2])
+    } else {
+        resource.strip_suffix('s').unwrap_or(resource).to_string()
+    };
+    (singular, ids)
 }
 
 /// Shared handle type for the route table.
 pub type SharedRouteScopes = Arc<RouteScopes>;
+
+#[cfg(test)]
+mod tests {
+    use super::route_objects;
+
+    #[test]
+    fn a_refused_request_names_its_resource_and_ids() {
+        let cases = [
+            ("/api/v1/users/{id}", "/api/v1/users/7", "user", vec!["7"]),
+            (
+                "/api/v1/watches/{id}",
+                "/api/v1/watches/3",
+                "watch",
+                vec!["3"],
+            ),
+            (
+                "/api/v1/addresses/{id}",
+                "/api/v1/addresses/9",
+                "address",
+                vec!["9"],
+            ),
+            (
+                "/api/v1/entities/{id}/merge",
+                "/api/v1/entities/5/merge",
+                "entity",
+                vec!["5"],
+            ),
+            (
+                "/api/v1/alerts/{id}/cap",
+                "/api/v1/alerts/12/cap",
+                "alert",
+                vec!["12"],
+            ),
+            ("/api/v1/search", "/api/v1/search", "search", vec![]),
+            ("/api/v1/alerts", "/api/v1/alerts", "alert", vec![]),
+        ];
+        for (template, path, ty, ids) in cases {
+            let (t, i) = route_objects(template, path);
+            assert_eq!(
+                (t.as_str(), i),
+                (ty, ids.iter().map(|s| s.to_string()).collect()),
+                "{template}"
+            );
+        }
+    }
+}

@@ -109,9 +109,17 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        (self.status, axum::Json(self.body())).into_response()
+        let mut resp = (self.status, axum::Json(self.body())).into_response();
+        resp.extensions_mut().insert(ErrorCode(self.code));
+        resp
     }
 }
+
+/// The error code of a response built from an [`ApiError`], kept in the
+/// response's extensions so middleware (the refusal audit) can name it
+/// without reading the body.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {

@@ -33,6 +33,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     denied: Family<RouteLabels, Counter>,
+    unaudited: Family<RouteLabels, Counter>,
+    unaudited_seen: std::sync::Mutex<std::collections::BTreeMap<String, u64>>,
     pub audit_records: Counter,
     pub units_total: Gauge<i64, AtomicI64>,
 }
@@ -53,6 +55,7 @@ impl Metrics {
             ])
         });
         let denied = Family::<RouteLabels, Counter>::default();
+        let unaudited = Family::<RouteLabels, Counter>::default();
         let audit_records = Counter::default();
         let units_total = Gauge::<i64, AtomicI64>::default();
         registry.register(
@@ -71,6 +74,11 @@ impl Metrics {
             denied.clone(),
         );
         registry.register(
+            "unaudited_personal_data",
+            "Successful personal-data requests that appended no audit record (a defect; should stay 0)",
+            unaudited.clone(),
+        );
+        registry.register(
             "audit_records",
             "Audit records appended",
             audit_records.clone(),
@@ -81,6 +89,8 @@ impl Metrics {
             requests,
             latency,
             denied,
+            unaudited,
+            unaudited_seen: Default::default(),
             audit_records,
             units_total,
         }
@@ -92,6 +102,25 @@ impl Metrics {
                 route: route.to_string(),
             })
             .inc();
+    }
+
+    pub fn unaudited(&self, route: &str) {
+        self.unaudited
+            .get_or_create(&RouteLabels {
+                route: route.to_string(),
+            })
+            .inc();
+        if let Ok(mut m) = self.unaudited_seen.lock() {
+            *m.entry(route.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Routes that answered personal data without an audit record, with counts.
+    pub fn unaudited_routes(&self) -> Vec<(String, u64)> {
+        self.unaudited_seen
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
     }
 
     /// Registers a further metric (used by other modules at start-up).

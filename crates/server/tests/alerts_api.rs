@@ -481,6 +481,56 @@ async fn watch_change_and_validation() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["error"]["field"], "legal_basis");
+    // One watch: the change is there; without a purpose it is refused, and
+    // the refusal is on the record too.
+    let (status, one) = app
+        .get_with(&format!("/api/v1/watches/{id}"), &analyst, &[PURPOSE])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(
+        (one["id"].as_i64(), &one["case_ref"]),
+        (Some(id), &json!("CASE-2026-002"))
+    );
+    let (status, e) = app.get(&format!("/api/v1/watches/{id}"), &analyst).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&e), "purpose_required");
+    let (reads, _) = app
+        .state
+        .store
+        .audit_query(
+            &pingan_store::AuditFilter {
+                object_id: Some(id.to_string()),
+                object_type: Some("watch".into()),
+                ..Default::default()
+            },
+            pingan_store::Page::default(),
+        )
+        .await
+        .unwrap();
+    let seen: Vec<(&str, &str, Option<&str>, Option<&str>)> = reads
+        .iter()
+        .take(2)
+        .map(|r| {
+            (
+                r.entry.action.as_str(),
+                r.entry.outcome.as_str(),
+                r.entry.purpose.as_deref(),
+                r.entry.detail.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "GET /api/v1/watches/{id}",
+                "refused",
+                None,
+                Some("400 purpose_required")
+            ),
+            ("watch.read", "ok", Some(PURPOSE.1), None),
+        ]
+    );
     let (status, list) = app
         .get_with("/api/v1/watches?status=active", &analyst, &[PURPOSE])
         .await;

@@ -77,6 +77,23 @@ async fn personal_data_reads_and_logins_are_audited_and_queryable() {
         .clone();
     let (st, _) = app.get(&format!("/api/v1/users/{other}"), &officer).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "officers lack users:read");
+    // The refused attempt is on the record, naming the user it tried to read.
+    let tried = audit(&app, &auditor, "user=officer01&object_type=user").await;
+    assert_eq!(tried.len(), 1, "{tried:?}");
+    assert_eq!(
+        (
+            &tried[0]["action"],
+            &tried[0]["outcome"],
+            &tried[0]["object_ids"],
+            &tried[0]["role"]
+        ),
+        (
+            &json!("GET /api/v1/users/{id}"),
+            &json!("denied"),
+            &json!([other.to_string()]),
+            &json!("station_officer")
+        )
+    );
 
     // By time: a window before the test saw none of this; one from t0 does.
     let before = audit(&app, &auditor, &format!("user=admin&to={t0}")).await;

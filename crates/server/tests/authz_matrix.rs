@@ -24,6 +24,11 @@ struct Op {
     has_body: bool,
     /// (name, required, type) of query parameters.
     query: Vec<(String, bool, String)>,
+    /// `x-personal-data`: "read", "write" or "reveal" when the operation
+    /// touches personal data.
+    personal: Option<String>,
+    /// Whether it declares a required `X-Purpose` header.
+    purpose_required: bool,
 }
 
 fn operations(spec: &Value) -> Vec<Op> {
@@ -58,6 +63,12 @@ fn operations(spec: &Value) -> Vec<Op> {
                     )
                 })
                 .collect();
+            let purpose_required = op
+                .get("parameters")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|p| p["in"] == "header" && p["name"] == "X-Purpose" && p["required"] == true);
             ops.push(Op {
                 method: method.to_ascii_uppercase(),
                 path: path.clone(),
@@ -65,6 +76,8 @@ fn operations(spec: &Value) -> Vec<Op> {
                 public,
                 has_body: op.get("requestBody").is_some(),
                 query,
+                personal: op["x-personal-data"].as_str().map(str::to_string),
+                purpose_required,
             });
         }
     }
@@ -78,6 +91,8 @@ struct Who {
     token: Option<String>,
     /// The username, for logging in again after the matrix calls logout.
     user: Option<&'static str>,
+    /// The name its audit records carry.
+    audit_name: String,
     scopes: HashSet<String>,
     org_id: i64,
 }
@@ -379,6 +394,78 @@ async fn throwaway(
     Some((id, org))
 }
 
+/// Checks the audit records a call to a personal-data operation left: every
+/// success of a "read" or "write" (and of a "reveal" that revealed caller data
+/// to a dispatch role) leaves an `ok` record in the caller's name, with the
+/// stated purpose where one is required; every refusal of an authenticated
+/// caller leaves a record that is not `ok`. The citizen portal's public routes
+/// audit under the name `citizen`, a hit and a miss (404) alike; a request
+/// they reject before any lookup touched nothing.
+async fn audited(
+    app: &TestApp,
+    op: &Op,
+    kind: &str,
+    who: &Who,
+    from_seq: i64,
+    st: StatusCode,
+    body: &Value,
+) -> Result<Option<&'static str>, String> {
+    if st == StatusCode::UNAUTHORIZED || (who.token.is_none() && !op.public) {
+        return Ok(None);
+    }
+    let name = if op.public {
+        "citizen"
+    } else {
+        who.audit_name.as_str()
+    };
+    let (records, _) = app
+        .state
+        .store
+        .audit_query(
+            &pingan_store::AuditFilter {
+                username: Some(name.to_string()),
+                ..Default::default()
+            },
+            pingan_store::Page {
+                limit: 20,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let new: Vec<_> = records.iter().filter(|r| r.seq > from_seq).collect();
+    if st.is_success() {
+        let reveals = matches!(
+            who.label,
+            "admin" | "commander" | "dispatcher" | "admin@station" | "commander@station"
+        ) && body["items"].as_array().is_none_or(|a| !a.is_empty());
+        if kind == "reveal" && !reveals {
+            return Ok(None);
+        }
+        let ok: Vec<_> = new.iter().filter(|r| r.entry.outcome == "ok").collect();
+        if ok.is_empty() {
+            return Err(format!("{kind} succeeded and left no ok record for {name}"));
+        }
+        if op.purpose_required
+            && !ok
+                .iter()
+                .any(|r| r.entry.purpose.as_deref() == Some("authorisation matrix test"))
+        {
+            return Err(format!(
+                "records for {name} lack the stated purpose: {ok:?}"
+            ));
+        }
+        Ok(Some("success"))
+    } else if !op.public || st == StatusCode::NOT_FOUND {
+        if !new.iter().any(|r| r.entry.outcome != "ok") {
+            return Err(format!("refusal {st} left no record for {name}"));
+        }
+        Ok(Some("refusal"))
+    } else {
+        Ok(None)
+    }
+}
+
 /// Every item with an `org_id` in a list answer must be inside the caller's subtree.
 fn assert_list_within(who: &Who, fx: &Fixture, what: &str, body: &Value) {
     for it in body["items"].as_array().into_iter().flatten() {
@@ -435,6 +522,7 @@ async fn every_operation_every_role_every_jurisdiction() {
         label: "anonymous",
         token: None,
         user: None,
+        audit_name: String::new(),
         scopes: HashSet::new(),
         org_id: -1,
     }];
@@ -451,6 +539,7 @@ async fn every_operation_every_role_every_jurisdiction() {
                 .collect(),
             org_id: me["org_id"].as_i64().unwrap(),
             token: Some(token),
+            audit_name: user.map_or_else(|| format!("key:{label}"), str::to_string),
             user,
         });
     }
@@ -471,6 +560,8 @@ async fn every_operation_every_role_every_jurisdiction() {
     let mut cells = 0usize;
     let mut rows: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut failures = Vec::new();
+    let mut audit_checks: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut audited_ok = HashSet::new();
     for op in &ops {
         let name = format!("{} {}", op.method, op.path);
         #[allow(clippy::needless_range_loop)]
@@ -490,6 +581,7 @@ async fn every_operation_every_role_every_jurisdiction() {
                 if side == 1 && b.target_org.is_none() {
                     break;
                 }
+                let audit_from = app.state.store.audit_head().await.unwrap().0;
                 let (st, body) = send(
                     &app,
                     &op.method,
@@ -544,7 +636,19 @@ async fn every_operation_every_role_every_jurisdiction() {
                     }
                 };
                 if !expect_ok {
-                    failures.push(ctx);
+                    failures.push(ctx.clone());
+                }
+                if let Some(kind) = &op.personal {
+                    match audited(&app, op, kind, who, audit_from, st, &body).await {
+                        Ok(Some(what)) => {
+                            *audit_checks.entry(what).or_default() += 1;
+                            if what == "success" {
+                                audited_ok.insert(name.clone());
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => failures.push(format!("audit: {e}: {ctx}")),
+                    }
                 }
                 if st == StatusCode::OK && op.method == "GET" {
                     assert_list_within(who, &fx, &name, &body);
@@ -573,6 +677,23 @@ async fn every_operation_every_role_every_jurisdiction() {
     for (op, cols) in &rows {
         println!("{op:<44} {}", cols.join(" | "));
     }
+    println!("personal-data calls whose audit records were checked: {audit_checks:?}");
+    let personal_ops = ops.iter().filter(|o| o.personal.is_some()).count();
+    assert!(
+        personal_ops >= 30,
+        "only {personal_ops} operations declare personal data"
+    );
+    let never: Vec<String> = ops
+        .iter()
+        .filter(|o| o.personal.is_some())
+        .map(|o| format!("{} {}", o.method, o.path))
+        .filter(|n| !audited_ok.contains(n))
+        .collect();
+    println!("personal-data operations that never succeeded in the matrix: {never:?}");
+    assert!(
+        audit_checks.get("refusal").copied().unwrap_or(0) >= personal_ops,
+        "too few audited refusals checked: {audit_checks:?}"
+    );
     assert!(
         failures.is_empty(),
         "{} authorisation failures:\n{}",

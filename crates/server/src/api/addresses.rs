@@ -110,7 +110,7 @@ pub struct AddressPath {
     pub id: i64,
 }
 
-#[utoipa::path(get, path = "/api/v1/addresses/{id}", tag = "addresses", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/api/v1/addresses/{id}", extensions(("x-personal-data" = json!("read"))), tag = "addresses", params(("id" = i64, Path), ("X-Purpose" = String, Header, description = "why this personal data is needed (percent-encode non-ASCII)")),
     security(("bearer" = ["entities:read"])),
     responses((status = 200, body = AddressDto), (status = 400, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]

@@ -86,7 +86,7 @@ pub struct EventsResult {
 /// are accepted. 422 only if nothing was accepted; 503 with `Retry-After`
 /// when the engine queue is full, 429 with `Retry-After` when too many
 /// accepted events still wait to be stored (`alerts.queue_events`).
-#[utoipa::path(post, path = "/api/v1/events", tag = "alerts",
+#[utoipa::path(post, path = "/api/v1/events", extensions(("x-personal-data" = json!("write"))), tag = "alerts",
     request_body(content = String, description = "NDJSON, a JSON event, or a JSON array of events"),
     security(("bearer" = ["events:write"])),
     responses((status = 200, body = EventsResult), (status = 422, body = EventsResult),
@@ -151,24 +151,22 @@ async fn events_inner(s: AppState, p: Principal, req: Request) -> ApiResult<Resp
     if let Err(e) = svc.try_ingest(events) {
         return Ok(busy(e));
     }
-    s.metrics.audit_records.inc();
-    s.store
-        .audit_append(&[pingan_store::AuditEntry {
-            at: s.now_ms(),
-            user_id: p.user_id,
-            username: p.name.clone(),
-            role: p.role.as_str().to_string(),
-            action: "events.ingest".into(),
-            object_type: "event".into(),
-            object_ids: vec![],
-            purpose: None,
-            outcome: "ok".into(),
-            detail: Some(format!(
-                "accepted {accepted}, rejected {}",
-                result.rejected.len()
-            )),
-        }])
-        .await?;
+    s.append_audit(vec![pingan_store::AuditEntry {
+        at: s.now_ms(),
+        user_id: p.user_id,
+        username: p.name.clone(),
+        role: p.role.as_str().to_string(),
+        action: "events.ingest".into(),
+        object_type: "event".into(),
+        object_ids: vec![],
+        purpose: None,
+        outcome: "ok".into(),
+        detail: Some(format!(
+            "accepted {accepted}, rejected {}",
+            result.rejected.len()
+        )),
+    }])
+    .await?;
     Ok((StatusCode::OK, axum::Json(result)).into_response())
 }
 
@@ -378,7 +376,7 @@ pub struct WatchQuery {
 }
 
 /// Watches owned inside the caller's jurisdiction (they name identifiers: `X-Purpose` required, audited).
-#[utoipa::path(get, path = "/api/v1/watches", tag = "alerts", params(WatchQuery, ("X-Purpose" = String, Header)), security(("bearer" = ["watches:read"])),
+#[utoipa::path(get, path = "/api/v1/watches", extensions(("x-personal-data" = json!("read"))), tag = "alerts", params(WatchQuery, ("X-Purpose" = String, Header)), security(("bearer" = ["watches:read"])),
     responses((status = 200, body = Paged<WatchDto>), (status = 400, body = crate::error::ErrorBody)))]
 async fn list_watches(
     State(s): State<AppState>,
@@ -460,7 +458,7 @@ async fn validated(
 /// Creates a watch (一键布控) applied at once to every sensor in scope.
 /// `legal_basis`, `case_ref` and `expires_at` are mandatory; `X-Purpose` states
 /// the reason and is audited.
-#[utoipa::path(post, path = "/api/v1/watches", tag = "alerts", request_body = WatchSpecDto, params(("X-Purpose" = String, Header)),
+#[utoipa::path(post, path = "/api/v1/watches", extensions(("x-personal-data" = json!("write"))), tag = "alerts", request_body = WatchSpecDto, params(("X-Purpose" = String, Header)),
     security(("bearer" = ["watches:write"])),
     responses((status = 201, body = WatchDto), (status = 422, body = crate::error::ErrorBody)))]
 async fn create_watch(
@@ -530,7 +528,7 @@ async fn visible_watch(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan
 }
 
 /// One watch (`X-Purpose` required, audited).
-#[utoipa::path(get, path = "/api/v1/watches/{id}", tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
+#[utoipa::path(get, path = "/api/v1/watches/{id}", extensions(("x-personal-data" = json!("read"))), tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
     security(("bearer" = ["watches:read"])),
     responses((status = 200, body = WatchDto), (status = 404, body = crate::error::ErrorBody)))]
 async fn get_watch(
@@ -557,7 +555,7 @@ async fn get_watch(
 
 /// Changes an active watch: the body's top-level fields replace the stored
 /// ones (same shape as creation). Audited with `X-Purpose`.
-#[utoipa::path(patch, path = "/api/v1/watches/{id}", tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
+#[utoipa::path(patch, path = "/api/v1/watches/{id}", extensions(("x-personal-data" = json!("write"))), tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
     request_body = Object, security(("bearer" = ["watches:write"])),
     responses((status = 200, body = WatchDto), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn update_watch(
@@ -626,7 +624,7 @@ async fn update_watch(
 }
 
 /// Cancels a watch: it stops matching at once. Audited with `X-Purpose`.
-#[utoipa::path(delete, path = "/api/v1/watches/{id}", tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
+#[utoipa::path(delete, path = "/api/v1/watches/{id}", extensions(("x-personal-data" = json!("write"))), tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
     security(("bearer" = ["watches:write"])),
     responses((status = 200, body = WatchDto), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 async fn cancel_watch(
@@ -802,7 +800,7 @@ pub struct AlertQuery {
 
 /// Alerts routed into the caller's jurisdiction, newest first, identifiers
 /// masked (`X-Purpose` required, audited).
-#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(AlertQuery, ("X-Purpose" = String, Header)),
+#[utoipa::path(get, path = "/api/v1/alerts", extensions(("x-personal-data" = json!("read"))), tag = "alerts", params(AlertQuery, ("X-Purpose" = String, Header)),
     security(("bearer" = ["alerts:read"])),
     responses((status = 200, body = Paged<AlertDto>), (status = 400, body = crate::error::ErrorBody)))]
 async fn list_alerts(
@@ -859,7 +857,7 @@ async fn visible_alert(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan
 }
 
 /// One alert with full identifiers and the engine draft (`X-Purpose` required, audited).
-#[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", extensions(("x-personal-data" = json!("read"))), tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
     security(("bearer" = ["alerts:read"])),
     responses((status = 200, body = AlertDto), (status = 404, body = crate::error::ErrorBody)))]
 async fn get_alert(
@@ -1062,7 +1060,7 @@ async fn step(
 }
 
 /// Acknowledges a new alert (409 from any other status).
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", tag = "alerts", params(("id" = i64, Path)), security(("bearer" = ["alerts:write"])),
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/ack", extensions(("x-personal-data" = json!("write"))), tag = "alerts", params(("id" = i64, Path)), security(("bearer" = ["alerts:write"])),
     responses((status = 200, body = AlertDto), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 async fn ack_alert(
     State(s): State<AppState>,
@@ -1074,7 +1072,7 @@ async fn ack_alert(
 }
 
 /// A human confirms the hit (`note` optional).
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/verify", tag = "alerts", params(("id" = i64, Path)), request_body = TransitionRequest, security(("bearer" = ["alerts:write"])),
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/verify", extensions(("x-personal-data" = json!("write"))), tag = "alerts", params(("id" = i64, Path)), request_body = TransitionRequest, security(("bearer" = ["alerts:write"])),
     responses((status = 200, body = AlertDto), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 async fn verify_alert(
     State(s): State<AppState>,
@@ -1086,7 +1084,7 @@ async fn verify_alert(
 }
 
 /// Links a verified alert to an incident (`incident_id` required).
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/dispatch", tag = "alerts", params(("id" = i64, Path)), request_body = TransitionRequest, security(("bearer" = ["alerts:write"])),
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/dispatch", extensions(("x-personal-data" = json!("write"))), tag = "alerts", params(("id" = i64, Path)), request_body = TransitionRequest, security(("bearer" = ["alerts:write"])),
     responses((status = 200, body = AlertDto), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn dispatch_alert(
     State(s): State<AppState>,
@@ -1098,7 +1096,7 @@ async fn dispatch_alert(
 }
 
 /// Closes an alert with `outcome` (a true positive needs prior verification).
-#[utoipa::path(post, path = "/api/v1/alerts/{id}/close", tag = "alerts", params(("id" = i64, Path)), request_body = TransitionRequest, security(("bearer" = ["alerts:write"])),
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/close", extensions(("x-personal-data" = json!("write"))), tag = "alerts", params(("id" = i64, Path)), request_body = TransitionRequest, security(("bearer" = ["alerts:write"])),
     responses((status = 200, body = AlertDto), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn close_alert(
     State(s): State<AppState>,
@@ -1110,7 +1108,7 @@ async fn close_alert(
 }
 
 /// The alert as a CAP 1.2 document (identifiers masked; `X-Purpose` required, audited).
-#[utoipa::path(get, path = "/api/v1/alerts/{id}/cap", tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
+#[utoipa::path(get, path = "/api/v1/alerts/{id}/cap", extensions(("x-personal-data" = json!("read"))), tag = "alerts", params(("id" = i64, Path), ("X-Purpose" = String, Header)),
     security(("bearer" = ["alerts:read"])),
     responses((status = 200, content_type = "application/cap+xml", body = String), (status = 404, body = crate::error::ErrorBody)))]
 async fn alert_cap(

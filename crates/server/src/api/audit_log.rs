@@ -51,7 +51,7 @@ pub struct AuditDto {
 }
 
 /// Audit records by user, object and time, newest first. Reading the log is itself audited.
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = ["audit:read"])), responses((status = 200, body = Paged<AuditDto>)))]
+#[utoipa::path(get, path = "/api/v1/audit", extensions(("x-personal-data" = json!("read"))), tag = "audit", params(AuditQuery), security(("bearer" = ["audit:read"])), responses((status = 200, body = Paged<AuditDto>)))]
 async fn query_audit(
     State(s): State<AppState>,
     p: Principal,

@@ -321,7 +321,7 @@ pub async fn intake(s: &AppState, actor: &str, r: CallRequest) -> ApiResult<Call
 }
 
 /// Takes a call: creates the incident, suggests its type and duplicates.
-#[utoipa::path(post, path = "/api/v1/calls", tag = "incidents", request_body = CallRequest, security(("bearer" = ["incidents:write"])),
+#[utoipa::path(post, path = "/api/v1/calls", extensions(("x-personal-data" = json!("write"))), tag = "incidents", request_body = CallRequest, security(("bearer" = ["incidents:write"])),
     responses((status = 201, body = CallResult), (status = 422, body = crate::error::ErrorBody)))]
 async fn post_call(
     State(s): State<AppState>,

@@ -109,7 +109,7 @@ fn mask_value(t: Target, v: &str) -> String {
 
 /// An entity's profile. Analysts, commanders and admins see identifiers in clear
 /// (with the stated purpose); other roles see them masked.
-#[utoipa::path(get, path = "/api/v1/entities/{id}", tag = "entities", params(("id" = u32, Path)),
+#[utoipa::path(get, path = "/api/v1/entities/{id}", extensions(("x-personal-data" = json!("read"))), tag = "entities", params(("id" = u32, Path), ("X-Purpose" = String, Header, description = "why this personal data is needed (percent-encode non-ASCII)")),
     security(("bearer" = ["entities:read"])),
     responses((status = 200, body = ProfileDto), (status = 400, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]
@@ -248,7 +248,7 @@ fn check_reason(reason: &str) -> ApiResult<()> {
     Ok(())
 }
 
-#[utoipa::path(post, path = "/api/v1/entities/{id}/merge", tag = "entities", params(("id" = u32, Path)),
+#[utoipa::path(post, path = "/api/v1/entities/{id}/merge", extensions(("x-personal-data" = json!("write"))), tag = "entities", params(("id" = u32, Path)),
     request_body = MergeDto, security(("bearer" = ["entities:write"])),
     responses((status = 200, body = OperationDto), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
@@ -288,7 +288,7 @@ pub struct SplitDto {
     pub reason: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/entities/{id}/split", tag = "entities", params(("id" = u32, Path)),
+#[utoipa::path(post, path = "/api/v1/entities/{id}/split", extensions(("x-personal-data" = json!("write"))), tag = "entities", params(("id" = u32, Path)),
     request_body = SplitDto, security(("bearer" = ["entities:write"])),
     responses((status = 200, body = OperationDto), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
@@ -330,7 +330,7 @@ pub struct UndoDto {
     pub reason: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/resolution/operations/{id}/undo", tag = "entities",
+#[utoipa::path(post, path = "/api/v1/resolution/operations/{id}/undo", extensions(("x-personal-data" = json!("write"))), tag = "entities",
     params(("id" = u32, Path)), request_body = UndoDto, security(("bearer" = ["entities:write"])),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]

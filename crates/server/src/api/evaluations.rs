@@ -141,7 +141,7 @@ async fn dto(s: &AppState, e: pingan_store::EvaluationRow) -> ApiResult<Evaluati
 
 /// Citizens' evaluations in your jurisdiction, newest first (`X-Purpose`
 /// required; audited as `evaluation.read`).
-#[utoipa::path(get, path = "/api/v1/evaluations", tag = "evaluations", params(EvaluationQuery, ("X-Purpose" = String, Header)),
+#[utoipa::path(get, path = "/api/v1/evaluations", extensions(("x-personal-data" = json!("read"))), tag = "evaluations", params(EvaluationQuery, ("X-Purpose" = String, Header)),
     security(("bearer" = ["evaluations:read"])),
     responses((status = 200, body = Paged<EvaluationDto>), (status = 400, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody)))]
 async fn list_evaluations(
@@ -194,7 +194,7 @@ async fn list_evaluations(
 }
 
 /// Records the follow-up of a low (≤ 3 stars) evaluation; 409 for higher ones.
-#[utoipa::path(post, path = "/api/v1/evaluations/{id}/follow-up", tag = "evaluations",
+#[utoipa::path(post, path = "/api/v1/evaluations/{id}/follow-up", extensions(("x-personal-data" = json!("write"))), tag = "evaluations",
     params(("id" = i64, Path)), request_body = FollowUpRequest,
     security(("bearer" = ["evaluations:write"])),
     responses((status = 200, body = EvaluationDto), (status = 404, body = crate::error::ErrorBody),

@@ -129,10 +129,7 @@ fn handoff_dto(h: pingan_store::HandoffRow) -> HandoffDto {
 /// Whether this caller may see caller identity: dispatch roles, with a purpose.
 pub(crate) fn may_reveal(p: &Principal, headers: &HeaderMap) -> Option<String> {
     let role_ok = matches!(p.role, Role::Dispatcher | Role::Commander | Role::Admin);
-    let purpose = headers
-        .get(crate::audit::PURPOSE_HEADER)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
-        .filter(|s| !s.is_empty() && s.chars().count() <= 500)?;
+    let purpose = crate::audit::header_purpose(headers).filter(|s| s.chars().count() <= 500)?;
     role_ok.then_some(purpose)
 }
 
@@ -294,7 +291,7 @@ const STATUSES: &[&str] = &[
 ];
 
 /// Incidents in the caller's jurisdiction, newest first.
-#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents", params(IncidentQuery), security(("bearer" = ["incidents:read"])),
+#[utoipa::path(get, path = "/api/v1/incidents", extensions(("x-personal-data" = json!("reveal"))), tag = "incidents", params(IncidentQuery, ("X-Purpose" = Option<String>, Header, description = "why caller identity is needed; dispatchers, commanders and admins who state one see it unmasked (audited)")), security(("bearer" = ["incidents:read"])),
     responses((status = 200, body = Paged<IncidentDto>), (status = 400, body = crate::error::ErrorBody)))]
 async fn list_incidents(
     State(s): State<AppState>,
@@ -355,7 +352,7 @@ async fn list_incidents(
 }
 
 /// One incident with its timeline and hand-offs.
-#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents", params(("id" = i64, Path)), security(("bearer" = ["incidents:read"])),
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", extensions(("x-personal-data" = json!("reveal"))), tag = "incidents", params(("id" = i64, Path), ("X-Purpose" = Option<String>, Header, description = "why caller identity is needed; dispatchers, commanders and admins who state one see it unmasked (audited)")), security(("bearer" = ["incidents:read"])),
     responses((status = 200, body = IncidentDetail), (status = 404, body = crate::error::ErrorBody)))]
 async fn get_incident(
     State(s): State<AppState>,
@@ -814,7 +811,7 @@ pub async fn merge_incidents(
 }
 
 /// Merges a duplicate incident (its calls, its timeline note) into this one.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/merge", tag = "incidents", params(("id" = i64, Path)), request_body = MergeRequest,
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/merge", extensions(("x-personal-data" = json!("write"))), tag = "incidents", params(("id" = i64, Path)), request_body = MergeRequest,
     security(("bearer" = ["incidents:write"])), responses((status = 200, body = MergeResult), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn merge(
     State(s): State<AppState>,
@@ -870,7 +867,7 @@ pub struct DivertResult {
 
 /// One-key diversion: queues a signed hand-off per partner. Incidents police
 /// still attend (joint incidents) keep their state; others become `diverted`.
-#[utoipa::path(post, path = "/api/v1/incidents/{id}/divert", tag = "incidents", params(("id" = i64, Path)), request_body = DivertRequest,
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/divert", extensions(("x-personal-data" = json!("write"))), tag = "incidents", params(("id" = i64, Path)), request_body = DivertRequest,
     security(("bearer" = ["incidents:write"])), responses((status = 202, body = DivertResult), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn divert(
     State(s): State<AppState>,
@@ -891,6 +888,14 @@ async fn divert(
         }
     }
     let (row, ids) = svc::divert_incident(&s, id, &partners, &r.note, &p.name).await?;
+    // The hand-off carries the caller's phone and name to another agency.
+    let codes: Vec<&str> = partners.iter().map(|x| x.code()).collect();
+    s.audit(
+        &p,
+        Audit::ok("incident.divert", "incident", vec![id.to_string()])
+            .detail(format!("caller data sent to partners {}", codes.join(","))),
+    )
+    .await?;
     let mut handoffs = Vec::new();
     for h in s.store.incident_handoffs(id).await? {
         if ids.contains(&h.id) {

@@ -59,7 +59,7 @@ pub struct NotificationDto {
 const STATUSES: [&str; 4] = ["pending", "delivered", "failed", "no_channel"];
 
 /// The delivery log (`X-Purpose` required; audited).
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications",
+#[utoipa::path(get, path = "/api/v1/notifications", extensions(("x-personal-data" = json!("read"))), tag = "notifications",
     params(NotificationQuery, ("X-Purpose" = String, Header)),
     security(("bearer" = ["notifications:read"])),
     responses((status = 200, body = Paged<NotificationDto>), (status = 400, body = crate::error::ErrorBody)))]

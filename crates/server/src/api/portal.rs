@@ -202,22 +202,19 @@ async fn audit_citizen(
     outcome: &str,
     ip: &str,
 ) -> ApiResult<()> {
-    s.store
-        .audit_append(&[AuditEntry {
-            at: s.now_ms(),
-            user_id: None,
-            username: "citizen".into(),
-            role: "citizen".into(),
-            action: action.into(),
-            object_type: "incident".into(),
-            object_ids: incident.map(|i| i.to_string()).into_iter().collect(),
-            purpose: Some("citizen portal".into()),
-            outcome: outcome.into(),
-            detail: Some(format!("ip {ip}")),
-        }])
-        .await?;
-    s.metrics.audit_records.inc();
-    Ok(())
+    s.append_audit(vec![AuditEntry {
+        at: s.now_ms(),
+        user_id: None,
+        username: "citizen".into(),
+        role: "citizen".into(),
+        action: action.into(),
+        object_type: "incident".into(),
+        object_ids: incident.map(|i| i.to_string()).into_iter().collect(),
+        purpose: Some("citizen portal".into()),
+        outcome: outcome.into(),
+        detail: Some(format!("ip {ip}")),
+    }])
+    .await
 }
 
 /// Rate-limits, then resolves code + digits to the case. A miss is audited
@@ -328,7 +325,7 @@ async fn case_dto(s: &AppState, row: &IncidentRow) -> ApiResult<PublicCaseDto> {
 }
 
 /// A case's progress by receipt code and the caller's last four phone digits.
-#[utoipa::path(get, path = "/api/v1/public/cases/{code}", tag = "portal",
+#[utoipa::path(get, path = "/api/v1/public/cases/{code}", extensions(("x-personal-data" = json!("read"))), tag = "portal",
     params(("code" = String, Path, description = "receipt code, e.g. ABCD-EFGH-JKMN"), PortalQuery),
     responses((status = 200, body = PublicCaseDto), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
@@ -357,7 +354,7 @@ async fn get_case(
 
 /// The citizen's one evaluation of a closed case (1–5 stars, comment ≤ 500
 /// characters). 409 before closure and for a second evaluation.
-#[utoipa::path(post, path = "/api/v1/public/cases/{code}/evaluation", tag = "portal",
+#[utoipa::path(post, path = "/api/v1/public/cases/{code}/evaluation", extensions(("x-personal-data" = json!("write"))), tag = "portal",
     params(("code" = String, Path, description = "receipt code")), request_body = EvaluationRequest,
     responses((status = 201, body = EvaluationReceiptDto), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),

@@ -65,7 +65,7 @@ pub struct SearchResponse {
     pub items: Vec<HitDto>,
 }
 
-#[utoipa::path(get, path = "/api/v1/search", tag = "search", params(SearchParams),
+#[utoipa::path(get, path = "/api/v1/search", extensions(("x-personal-data" = json!("read"))), tag = "search", params(SearchParams, ("X-Purpose" = String, Header, description = "why this personal data is needed (percent-encode non-ASCII)")),
     security(("bearer" = ["search"])),
     responses((status = 200, body = SearchResponse), (status = 400, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]

@@ -183,7 +183,7 @@ pub struct ImportResult {
 
 /// Uploads records: `text/csv`, `application/x-ndjson`, `application/json`
 /// (array) or `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`.
-#[utoipa::path(post, path = "/api/v1/sources/{id}/records", tag = "sources",
+#[utoipa::path(post, path = "/api/v1/sources/{id}/records", extensions(("x-personal-data" = json!("write"))), tag = "sources",
     params(("id" = i64, Path), UploadQuery),
     request_body(content = String, description = "CSV, NDJSON, JSON array or xlsx bytes"),
     security(("bearer" = ["sources:write"])),

@@ -138,7 +138,7 @@ async fn visible_user(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan_
 }
 
 /// Users in the caller's jurisdiction.
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery), security(("bearer" = ["users:read"])),
+#[utoipa::path(get, path = "/api/v1/users", extensions(("x-personal-data" = json!("read"))), tag = "users", params(PageQuery), security(("bearer" = ["users:read"])),
     responses((status = 200, body = Paged<UserDto>)))]
 async fn list_users(
     State(s): State<AppState>,
@@ -157,7 +157,7 @@ async fn list_users(
 }
 
 /// Creates a user bound to an org node in the caller's jurisdiction.
-#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUserRequest, security(("bearer" = ["users:write"])),
+#[utoipa::path(post, path = "/api/v1/users", extensions(("x-personal-data" = json!("write"))), tag = "users", request_body = NewUserRequest, security(("bearer" = ["users:write"])),
     responses((status = 201, body = UserDto), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn create_user(
     State(s): State<AppState>,
@@ -203,7 +203,7 @@ async fn create_user(
 }
 
 /// One user.
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), security(("bearer" = ["users:read"])),
+#[utoipa::path(get, path = "/api/v1/users/{id}", extensions(("x-personal-data" = json!("read"))), tag = "users", params(("id" = i64, Path)), security(("bearer" = ["users:read"])),
     responses((status = 200, body = UserDto), (status = 404, body = crate::error::ErrorBody)))]
 async fn get_user(
     State(s): State<AppState>,
@@ -217,7 +217,7 @@ async fn get_user(
 }
 
 /// Changes a user; a password change, role change or disabling revokes their sessions.
-#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), request_body = UserUpdate, security(("bearer" = ["users:write"])),
+#[utoipa::path(patch, path = "/api/v1/users/{id}", extensions(("x-personal-data" = json!("write"))), tag = "users", params(("id" = i64, Path)), request_body = UserUpdate, security(("bearer" = ["users:write"])),
     responses((status = 200, body = UserDto), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn update_user(
     State(s): State<AppState>,
@@ -275,7 +275,7 @@ async fn update_user(
 }
 
 /// Disables a user (kept for the audit trail) and revokes their sessions.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)), security(("bearer" = ["users:write"])),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", extensions(("x-personal-data" = json!("write"))), tag = "users", params(("id" = i64, Path)), security(("bearer" = ["users:write"])),
     responses((status = 204, description = "disabled"), (status = 404, body = crate::error::ErrorBody)))]
 async fn disable_user(
     State(s): State<AppState>,

@@ -255,7 +255,14 @@ impl TestApp {
         (st, v)
     }
 
+    /// Stops the server. Every API test ends here, so every test also checks
+    /// that no personal-data request it made went unaudited.
     pub async fn stop(mut self) {
+        let unaudited = self.state.metrics.unaudited_routes();
+        assert!(
+            unaudited.is_empty(),
+            "personal data answered without an audit record: {unaudited:?}"
+        );
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
