@@ -10,6 +10,8 @@ use pingan_store::StoreError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::strict_json::Strict;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -269,7 +271,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(Strict(de)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         // serde_json reports a value of the wrong kind for an enum (e.g.
@@ -304,7 +306,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// Converts an already parsed JSON value (e.g. one item of a batch) with the
 /// same error mapping as [`parse_json`]: a type error names the field path.
 pub fn from_json_value<T: DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
+    serde_path_to_error::deserialize(Strict(v)).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let field = if path == "." {

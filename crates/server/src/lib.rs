@@ -40,6 +40,7 @@ pub mod notify;
 pub mod orgs;
 pub mod partner_sim;
 pub mod sim;
+mod strict_json;
 
 pub use config::Config;
 pub use error::{ApiError, ApiResult};

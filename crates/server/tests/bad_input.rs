@@ -939,3 +939,38 @@ async fn bodies_naming_unknown_or_foreign_objects_are_refused() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_array_is_never_taken_for_an_object() {
+    let app = test_app().await;
+    // serde would read ["admin", "pingan-demo"] as {username, password}.
+    let (st, b) = app
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!(["admin", PASSWORD])),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(error_code(&b), "invalid_field");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expected a JSON object, got an array")),
+        "{b}"
+    );
+    // A GeoJSON-style [lng, lat] pair must not become {lat, lng}.
+    let dispatcher = app.login("dispatcher").await;
+    let (st, b) = app
+        .call(
+            "POST",
+            "/api/v1/calls",
+            Some(&dispatcher),
+            Some(json!({"channel": "110", "caller_phone": "13800138000",
+                "description": "有人打架", "location": [30.66, 60.17]})),
+        )
+        .await;
+    assert_invalid(st, &b, "location", "location as an array");
+    app.stop().await;
+}
