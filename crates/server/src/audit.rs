@@ -130,7 +130,22 @@ pub async fn tallied<F: std::future::Future>(fut: F) -> (F::Output, u32) {
 impl AppState {
     /// Every audit record the server writes goes through here: appended to
     /// the chain, counted in the metrics and in the current request's tally.
-    pub async fn append_audit(&self, entries: Vec<AuditEntry>) -> ApiResult<()> {
+    pub async fn append_audit(&self, mut entries: Vec<AuditEntry>) -> ApiResult<()> {
+        // Records are group-committed with other requests' records: one that
+        // PostgreSQL cannot store (a NUL in a name tried at login) must not
+        // fail the whole batch.
+        for e in &mut entries {
+            for text in [&mut e.username, &mut e.action, &mut e.object_type]
+                .into_iter()
+                .chain(e.purpose.as_mut())
+                .chain(e.detail.as_mut())
+                .chain(e.object_ids.iter_mut())
+            {
+                if text.contains('\0') {
+                    *text = text.replace('\0', "\u{FFFD}");
+                }
+            }
+        }
         let n = entries.len() as u32;
         self.store.audit_append(&entries).await?;
         self.metrics.audit_records.inc_by(u64::from(n));

@@ -333,6 +333,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_nul_escape(parts.uri.path()) {
+            let mut err = ApiError::bad_request("invalid_path", NUL_MESSAGE);
+            err.field = lone_path_param(parts);
+            return Err(err);
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(e) => {
@@ -375,6 +380,17 @@ fn lone_path_param(parts: &Parts) -> Option<String> {
         .then(|| first.trim_start_matches('*').to_string())
 }
 
+/// What a text holding U+0000 is told: PostgreSQL cannot store it, and no
+/// legitimate name, phone or query contains one.
+pub(crate) const NUL_MESSAGE: &str = "text contains a NUL character (U+0000)";
+
+/// Whether a URI part percent-encodes a NUL (the only way one can get there).
+fn has_nul_escape(s: &str) -> bool {
+    s.as_bytes()
+        .windows(3)
+        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
+}
+
 /// Query string; a bad parameter is a 400 naming it.
 pub struct ApiQuery<T>(pub T);
 
@@ -383,6 +399,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
+        if let Some(pair) = q.split('&').find(|p| has_nul_escape(p)) {
+            let key = pair.split('=').next().unwrap_or("");
+            return Err(ApiError::bad_request("invalid_query", NUL_MESSAGE)
+                .with_field(key.replace('+', " ")));
+        }
         let de = serde_urlencoded_de(q);
         de.map(ApiQuery)
     }

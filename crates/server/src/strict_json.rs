@@ -4,6 +4,8 @@
 //! client's `[lng, lat]` pair silently become `{lat, lng}`; request bodies are
 //! parsed through [`Strict`] so that is a 422 naming the field instead.
 //!
+//! It also refuses text holding U+0000, which PostgreSQL cannot store.
+//!
 //! The adaptor wraps the deserializer at every depth: each visitor, sequence,
 //! map, enum and seed it hands out is wrapped again, and only
 //! `deserialize_struct` (and struct variants) turn a sequence away. What serde
@@ -172,13 +174,25 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
         visit_f32(f32),
         visit_f64(f64),
         visit_char(char),
-        visit_str(&str),
-        visit_borrowed_str(&'de str),
-        visit_string(String),
         visit_bytes(&[u8]),
         visit_borrowed_bytes(&'de [u8]),
         visit_byte_buf(Vec<u8>),
     );
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        no_nul(v)?;
+        self.inner.visit_str(v)
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        no_nul(v)?;
+        self.inner.visit_borrowed_str(v)
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        no_nul(&v)?;
+        self.inner.visit_string(v)
+    }
 
     fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
         self.inner.visit_none()
@@ -210,6 +224,14 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
         self.inner.visit_enum(Enum(data))
     }
+}
+
+/// Refuses text with U+0000 (PostgreSQL cannot store it).
+fn no_nul<E: de::Error>(v: &str) -> Result<(), E> {
+    if v.contains('\0') {
+        return Err(E::custom(crate::error::NUL_MESSAGE));
+    }
+    Ok(())
 }
 
 /// A seed whose deserializer is wrapped.
@@ -384,5 +406,11 @@ mod tests {
         )
         .unwrap_err();
         assert!(in_list.ends_with("@ path[1]"), "{in_list}");
+        let nul = parse::<Body>(r#"{"at": {"lat": 1, "lng": 2}, "extra": {"k": ["a\u0000b"]}}"#)
+            .unwrap_err();
+        assert!(
+            nul.starts_with(crate::error::NUL_MESSAGE) && nul.ends_with("@ extra.k[0]"),
+            "{nul}"
+        );
     }
 }

@@ -974,3 +974,43 @@ async fn an_array_is_never_taken_for_an_object() {
     assert_invalid(st, &b, "location", "location as an array");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn text_with_a_nul_is_refused_wherever_it_comes_in() {
+    // PostgreSQL cannot store U+0000: it must never reach the store (nor an
+    // audit record group-committed with other requests' records).
+    let app = test_app().await;
+    let (st, b) = app
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"username": "admin\u{0}", "password": "x"})),
+        )
+        .await;
+    assert_invalid(st, &b, "username", "NUL in a JSON string");
+    let admin = app.login("admin").await;
+    let (st, b) = app
+        .get_with(
+            "/api/v1/search?q=%E5%BC%A0%00",
+            &admin,
+            &[("X-Purpose", "nul probe")],
+        )
+        .await;
+    assert_eq!(
+        (st, error_code(&b), &b["error"]["field"]),
+        (StatusCode::BAD_REQUEST, "invalid_query".into(), &json!("q")),
+        "{b}"
+    );
+    let (st, b) = app.get("/api/v1/sensors/CP%00", &admin).await;
+    assert_eq!(
+        (st, error_code(&b), &b["error"]["field"]),
+        (StatusCode::BAD_REQUEST, "invalid_path".into(), &json!("id")),
+        "{b}"
+    );
+    // The refused search was audited, and the chain still verifies.
+    let auditor = app.login("auditor").await;
+    let (_, v) = app.get("/api/v1/audit/verify", &auditor).await;
+    assert_eq!(v["ok"], true, "{v}");
+    app.stop().await;
+}
