@@ -1,6 +1,7 @@
 //! The `pingan` binary: a thin shell that parses the command line, loads the
 //! typed configuration and calls into the library crates.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -181,6 +182,11 @@ enum UserCmd {
 
 fn main() {
     let cli = Cli::parse();
+    // A mistyped variable (`PINGAN_LISTENN`) would otherwise leave its setting
+    // at the default without a word; warn, but do not refuse to start.
+    for unknown in pingan_server::config::unknown_env_vars(std::env::vars()) {
+        eprintln!("warning: {unknown}");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -214,8 +220,11 @@ fn load_config(file: Option<&Path>, store: Option<&StoreArgs>) -> anyhow::Result
 fn init_logs(cfg: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PINGAN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    // Colours only for a person at a terminal: a log file or a pipe to a
+    // collector would get raw escape codes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if cfg.log_format == "json" {
         builder.json().init();

@@ -2,6 +2,7 @@
 //! environment variables, validated once at start with messages that name the
 //! setting at fault. Secrets (the database URL's password) are never printed.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -281,22 +282,163 @@ pub enum ConfigError {
     Invalid { field: &'static str, reason: String },
 }
 
+/// Every `PINGAN_*` variable [`Config::load`] reads, with the setting it sets
+/// (dotted, as in the TOML file).
+pub const CONFIG_ENV_VARS: &[(&str, &str)] = &[
+    ("PINGAN_LISTEN", "listen"),
+    ("PINGAN_DATA_DIR", "data_dir"),
+    ("PINGAN_DATABASE", "database"),
+    ("PINGAN_DATABASE_URL", "database"),
+    ("PINGAN_TOKEN_TTL_MINUTES", "token_ttl_minutes"),
+    ("PINGAN_BODY_LIMIT_BYTES", "body_limit_bytes"),
+    ("PINGAN_LOG_FORMAT", "log_format"),
+    ("PINGAN_POSITION_STALE_SECS", "position_stale_secs"),
+    ("PINGAN_WEB_DIR", "web_dir"),
+    (
+        "PINGAN_ALERTS_EVENT_RETENTION_HOURS",
+        "alerts.event_retention_hours",
+    ),
+    ("PINGAN_ALERTS_QUEUE_EVENTS", "alerts.queue_events"),
+    ("PINGAN_ALERTS_DEMO_FEED", "alerts.demo_feed"),
+    ("PINGAN_ALERTS_DEMO_FEED_RATE", "alerts.demo_feed_rate"),
+    ("PINGAN_DEMO_SIMULATE", "demo.simulate"),
+    ("PINGAN_DEMO_CALLS_PER_DAY", "demo.calls_per_day"),
+    ("PINGAN_NOTIFY_WEBHOOK_URL", "citizen.notify_webhook_url"),
+];
+
+/// `PINGAN_*` variables that are not settings but are read elsewhere: the
+/// CLI's own (`--config`, log filter, passwords), the ledger key, and the test
+/// and benchmark harnesses that start `pingan` with their own variables set.
+pub const OTHER_ENV_VARS: &[&str] = &[
+    "PINGAN_CONFIG",
+    "PINGAN_LOG",
+    "PINGAN_NEW_PASSWORD",
+    "PINGAN_DEMO_PASSWORD",
+    crate::ledger::KEY_ENV,
+    crate::ledger::ORIGIN_ENV,
+    // crates/store/tests: the PostgreSQL server binaries.
+    "PINGAN_PG_BIN",
+    // web/e2e and the web dev server.
+    "PINGAN_BIN",
+    "PINGAN_URL",
+    "PINGAN_ADMIN",
+    "PINGAN_DISPATCHER",
+    "PINGAN_START_TIMEOUT_MS",
+];
+
+/// Every `PINGAN_*` variable something in pingan reads.
+pub fn known_env_vars() -> impl Iterator<Item = &'static str> {
+    CONFIG_ENV_VARS
+        .iter()
+        .map(|(v, _)| *v)
+        .chain(OTHER_ENV_VARS.iter().copied())
+}
+
+/// A `PINGAN_*` variable nothing reads, most likely a typo (`PINGAN_LISTENN`):
+/// worth a warning, since the setting it meant silently keeps its default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEnvVar {
+    pub name: String,
+    /// The known variable it is closest to (at most two edits away), if any.
+    pub closest: Option<&'static str>,
+}
+
+impl std::fmt::Display for UnknownEnvVar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown environment variable {} ignored", self.name)?;
+        if let Some(c) = self.closest {
+            write!(f, " (did you mean {c}?)")?;
+        }
+        let known: Vec<&str> = known_env_vars().collect();
+        write!(f, "; known: {}", known.join(", "))
+    }
+}
+
+/// The `PINGAN_*` variables in `env` that nothing reads, in the order given.
+pub fn unknown_env_vars(env: impl IntoIterator<Item = (String, String)>) -> Vec<UnknownEnvVar> {
+    env.into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("PINGAN_") && !known_env_vars().any(|v| v == k))
+        .map(|name| {
+            let closest = known_env_vars()
+                .map(|v| (edit_distance(&name, v), v))
+                .filter(|(d, _)| *d <= 2)
+                .min_by_key(|(d, _)| *d)
+                .map(|(_, v)| v);
+            UnknownEnvVar { name, closest }
+        })
+        .collect()
+}
+
+/// Levenshtein distance over chars (names are short, so the O(n·m) table is fine).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let subst = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = subst.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The settings a configuration file or the environment gave explicitly, by
+/// dotted name (`listen`, `demo.simulate`). An entry point whose defaults
+/// differ from [`Config::default`] (`pingan demo` simulates city life) applies
+/// its own default only where nothing was said.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExplicitSettings(BTreeSet<String>);
+
+impl ExplicitSettings {
+    pub fn contains(&self, setting: &str) -> bool {
+        self.0.contains(setting)
+    }
+}
+
 impl Config {
     /// Defaults, then `file` (if given), then the environment.
     pub fn load(
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        Config::load_explicit(file, env).map(|(cfg, _)| cfg)
+    }
+
+    /// [`Config::load`], also telling which settings the file or the
+    /// environment set.
+    pub fn load_explicit(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, ExplicitSettings), ConfigError> {
+        let mut explicit = BTreeSet::new();
         let mut cfg = match file {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| ConfigError::Read {
                     path: p.display().to_string(),
                     reason: e.to_string(),
                 })?;
-                toml::from_str::<Config>(&text).map_err(|e| ConfigError::Parse {
+                let parse_err = |e: toml::de::Error| ConfigError::Parse {
                     path: p.display().to_string(),
                     reason: e.to_string(),
-                })?
+                };
+                let cfg = toml::from_str::<Config>(&text).map_err(parse_err)?;
+                // The typed parse accepted it, so the table parse does too; it
+                // only names the keys present (tables are one level deep).
+                let table = toml::from_str::<toml::Table>(&text).map_err(parse_err)?;
+                for (key, value) in table {
+                    match value {
+                        toml::Value::Table(t) => {
+                            explicit.extend(t.keys().map(|sub| format!("{key}.{sub}")))
+                        }
+                        _ => {
+                            explicit.insert(key);
+                        }
+                    }
+                }
+                cfg
             }
             None => Config::default(),
         };
@@ -304,6 +446,9 @@ impl Config {
             let Some(name) = k.strip_prefix("PINGAN_") else {
                 continue;
             };
+            if let Some((_, setting)) = CONFIG_ENV_VARS.iter().find(|(var, _)| *var == k) {
+                explicit.insert((*setting).to_string());
+            }
             let bad = |reason: String| ConfigError::Env {
                 var: k.clone(),
                 reason,
@@ -346,12 +491,13 @@ impl Config {
                 "DEMO_CALLS_PER_DAY" => {
                     cfg.demo.calls_per_day = v.parse().map_err(|e| bad(format!("{e}")))?
                 }
-                // Variables read elsewhere (test harnesses, the demo's password) are not config.
+                // Variables read elsewhere (OTHER_ENV_VARS) or nowhere
+                // (`unknown_env_vars`, which the CLI warns about) are not config.
                 _ => {}
             }
         }
         cfg.validate()?;
-        Ok(cfg)
+        Ok((cfg, ExplicitSettings(explicit)))
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -560,5 +706,97 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn every_listed_env_var_is_read() {
+        // A value no setting accepts as it is, or one that changes the setting:
+        // either way `load` saw the variable, so the list and the match agree.
+        for (var, setting) in CONFIG_ENV_VARS {
+            let r = Config::load_explicit(None, env(&[(var, "\u{1}bad")]));
+            match r {
+                Err(e) => assert!(
+                    e.to_string().contains(var) || e.to_string().contains(setting),
+                    "{var}: {e}"
+                ),
+                Ok((c, explicit)) => {
+                    assert!(c != Config::default(), "{var} changed nothing");
+                    assert!(
+                        explicit.contains(setting),
+                        "{var} not recorded as {setting}"
+                    );
+                }
+            }
+        }
+        let (c, explicit) = Config::load_explicit(None, env(&[("PINGAN_LISTENN", "x")])).unwrap();
+        assert!(c == Config::default());
+        assert_eq!(explicit, ExplicitSettings::default());
+    }
+
+    #[test]
+    fn unknown_env_vars_are_named_with_the_closest_known_one() {
+        let unknown = unknown_env_vars(env(&[
+            ("PINGAN_LISTENN", "127.0.0.1:9000"),
+            ("PINGAN_LISTEN", "127.0.0.1:9000"),
+            ("PINGAN_LOG", "debug"),
+            ("PINGAN_LEDGER_KEY", "k"),
+            ("PINGAN_WEB_DIR", "/srv/web"),
+            ("PINGAN_FROBNICATE", "1"),
+            ("HOME", "/root"),
+        ]));
+        assert_eq!(
+            unknown,
+            vec![
+                UnknownEnvVar {
+                    name: "PINGAN_LISTENN".into(),
+                    closest: Some("PINGAN_LISTEN"),
+                },
+                UnknownEnvVar {
+                    name: "PINGAN_FROBNICATE".into(),
+                    closest: None,
+                },
+            ]
+        );
+        let shown = unknown[0].to_string();
+        assert!(
+            shown.starts_with(
+                "unknown environment variable PINGAN_LISTENN ignored (did you mean PINGAN_LISTEN?); known: PINGAN_LISTEN, PINGAN_DATA_DIR,"
+            ),
+            "{shown}"
+        );
+        assert!(shown.ends_with("PINGAN_DEMO_PASSWORD, PINGAN_LEDGER_KEY, PINGAN_LEDGER_ORIGIN, PINGAN_PG_BIN, PINGAN_BIN, PINGAN_URL, PINGAN_ADMIN, PINGAN_DISPATCHER, PINGAN_START_TIMEOUT_MS"), "{shown}");
+        assert_eq!(edit_distance("PINGAN_LISTENN", "PINGAN_LISTEN"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn explicit_settings_from_file_and_env() {
+        let dir = std::env::temp_dir().join(format!("pingan-cfg-explicit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("pingan.toml");
+        std::fs::write(
+            &f,
+            "listen = \"127.0.0.1:9000\"\n[demo]\nsimulate = false\n",
+        )
+        .unwrap();
+        let (c, explicit) = Config::load_explicit(
+            Some(&f),
+            env(&[
+                ("PINGAN_DEMO_CALLS_PER_DAY", "300"),
+                ("PINGAN_DATA_DIR", "/srv/city"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.listen.as_str(), c.demo.simulate, c.demo.calls_per_day),
+            ("127.0.0.1:9000", false, 300.0)
+        );
+        for s in ["listen", "demo.simulate", "demo.calls_per_day", "data_dir"] {
+            assert!(explicit.contains(s), "{s}");
+        }
+        for s in ["demo.seed", "demo", "database", "token_ttl_minutes"] {
+            assert!(!explicit.contains(s), "{s}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
