@@ -71,7 +71,7 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
 }
 
-fn check_username(u: &str) -> ApiResult<()> {
+pub fn check_username(u: &str) -> ApiResult<()> {
     let ok = (2..=64).contains(&u.chars().count())
         && u.chars()
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
