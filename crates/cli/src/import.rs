@@ -82,12 +82,12 @@ pub(crate) async fn run(config: Option<&Path>, a: ImportArgs) -> anyhow::Result<
     }
     let cfg = load_config(config, Some(&a.store))?;
     let store = open_store(&cfg).await?;
-    if store.find_fusion_source_by_name(&a.source).await?.is_none() {
+    let Some(source_row) = store.find_fusion_source_by_name(&a.source).await? else {
         bail!(
             "--source {:?} is not registered (pingan source add MAPPING.toml)",
             a.source
         );
-    }
+    };
     let jurisdiction = pingan_server::orgs::load_jurisdiction(&store).await?;
     let t = Instant::now();
     let hub = FusionService::open(
@@ -120,6 +120,22 @@ pub(crate) async fn run(config: Option<&Path>, a: ImportArgs) -> anyhow::Result<
         match import_one(&hub, &a.source, path, req).await {
             Ok(outcome) => {
                 let report = write_report(&store, &a.source, &name, &report_dir).await?;
+                // Personal data entered the hub: audited as the upload route does.
+                let detail = match &outcome {
+                    Outcome::Done(r) => format!(
+                        "{name}: accepted {}, rejected {}, merged {}",
+                        r.counts.accepted, r.counts.rejected, r.counts.merged
+                    ),
+                    Outcome::Paused(rows) => format!("{name}: paused after {rows} rows"),
+                };
+                crate::audit_cli(
+                    &store,
+                    "source.import",
+                    "source",
+                    vec![source_row.id.to_string()],
+                    Some(detail),
+                )
+                .await?;
                 match outcome {
                     Outcome::Done(r) => print_counts(&r),
                     Outcome::Paused(rows) => println!(

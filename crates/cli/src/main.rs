@@ -233,7 +233,26 @@ fn init_logs(cfg: &Config) {
     }
 }
 
-async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+/// Opens the store of an existing deployment. Without `--database`, the data
+/// dir must already hold the SQLite database: an admin command on a mistyped
+/// `--data-dir` would otherwise create an empty one there and report on it
+/// (e.g. "audit chain intact: 0 records"). Only `serve` and `demo` create.
+pub(crate) async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    if cfg.database.is_none() {
+        let db = Path::new(&cfg.database_url()).to_path_buf();
+        if !db.is_file() {
+            bail!(
+                "no pingan database at {}; run `pingan serve` or `pingan demo` first, or pass --database",
+                db.display()
+            );
+        }
+    }
+    create_store(cfg).await
+}
+
+/// Opens the store, creating the data dir and the SQLite database if missing
+/// (`serve`, `demo`, or an explicit `--database`).
+async fn create_store(cfg: &Config) -> anyhow::Result<Store> {
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
     let url = cfg.database_url();
@@ -243,6 +262,49 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
             pingan_server::config::redact_url(&url)
         )
     })
+}
+
+/// Who an administrative action from the command line is audited as: the
+/// shell account (there is no login), marked as the CLI.
+fn cli_actor() -> String {
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    format!("cli:{user}")
+}
+
+/// Appends the audit record of an administrative action taken from the command
+/// line, with the action names the API uses (`user.create`, `org.import`, …):
+/// shell access must not be a way to create accounts or load data that the
+/// auditors never see.
+pub(crate) async fn audit_cli(
+    store: &Store,
+    action: &str,
+    object_type: &str,
+    object_ids: Vec<String>,
+    detail: Option<String>,
+) -> anyhow::Result<()> {
+    let entry = pingan_store::AuditEntry {
+        at: pingan_core::Clock::now(&pingan_core::SystemClock).millis(),
+        user_id: None,
+        username: cli_actor(),
+        role: "admin".into(),
+        action: action.into(),
+        object_type: object_type.into(),
+        object_ids,
+        purpose: None,
+        outcome: "ok".into(),
+        detail: Some(match detail {
+            Some(d) => format!("pingan CLI: {d}"),
+            None => "pingan CLI".into(),
+        }),
+    };
+    store
+        .audit_append(&[entry])
+        .await
+        .with_context(|| format!("cannot write the audit record of {action}"))?;
+    Ok(())
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -255,7 +317,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             cfg.validate()?;
             init_logs(&cfg);
-            let store = open_store(&cfg).await?;
+            let store = create_store(&cfg).await?;
             let city = match &a.osm {
                 Some(osm) => Some(load_city(osm, &cfg.data_dir).await?),
                 None => None,
@@ -317,7 +379,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();
             let (c, u) = pingan_server::orgs::import_collection(&store, &text, now)
                 .await
-                .with_context(|| format!("{}", f.display()))?;
+                .map_err(|e| geojson_error(&f, &text, e))?;
+            let mut ids = Vec::new();
+            for code in feature_codes(&text) {
+                if let Some(o) = store.get_org_by_code(&code).await? {
+                    ids.push(o.id.to_string());
+                }
+            }
+            audit_cli(
+                &store,
+                "org.import",
+                "org",
+                ids,
+                Some(format!("{}: created {c}, updated {u}", f.display())),
+            )
+            .await?;
             println!("{}: {c} org nodes created, {u} updated", f.display());
             Ok(())
         }
@@ -339,6 +415,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             password,
             store: s,
         }) => {
+            // The same rule as `POST /api/v1/users`, checked before touching the store.
+            pingan_server::api::users::check_username(&username)
+                .map_err(|e| anyhow::anyhow!("--username {username:?}: {}", e.message))?;
             let cfg = load_config(file, Some(&s))?;
             let store = open_store(&cfg).await?;
             let r = pingan_server::auth::Role::parse(&role)
@@ -369,6 +448,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     now,
                 )
                 .await?;
+            audit_cli(&store, "user.create", "user", vec![u.id.to_string()], None).await?;
             println!("user {} (#{}) created in {}", u.username, u.id, org.name);
             Ok(())
         }
@@ -470,7 +550,7 @@ async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
         None => pingan_server::demo::default_osm(&cfg.data_dir, a.seed)?,
     };
     let city = load_city(&osm, &cfg.data_dir).await?;
-    let store = open_store(&cfg).await?;
+    let store = create_store(&cfg).await?;
     let fresh = store.get_meta("demo.seed").await?.is_none();
     let opts = DemoOptions {
         seed: a.seed,
@@ -511,6 +591,106 @@ async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
     ));
     let populate = fresh.then_some((a.seed, a.people));
     serve(store, cfg, Some(city), Some(banner), populate, Some(a.seed)).await
+}
+
+/// An org import error as a person fixing the file needs it: the file, the line
+/// where the offending feature starts, its 1-based number and the field.
+fn geojson_error(file: &Path, text: &str, e: pingan_server::orgs::ImportError) -> anyhow::Error {
+    match e {
+        pingan_server::orgs::ImportError::Feature {
+            index,
+            field,
+            reason,
+        } => {
+            let at = match feature_lines(text).get(index) {
+                Some(line) => format!("line {line}: "),
+                None => String::new(),
+            };
+            anyhow::anyhow!(
+                "{}: {at}feature {}: property `{field}` {reason}",
+                file.display(),
+                index + 1
+            )
+        }
+        other => anyhow::anyhow!("{}: {other}", file.display()),
+    }
+}
+
+/// The 1-based line on which each element of a FeatureCollection's top-level
+/// `features` array starts. serde_json keeps no positions of values it parsed
+/// successfully, so this scans the text: strings are skipped (a `[` or `"features"`
+/// inside a name or property is not structure) and nesting depth is tracked.
+fn feature_lines(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    let mut line = 1;
+    // Open containers, innermost last: the top-level object is depth 1 and the
+    // features array depth 2.
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped) = (false, false);
+    // Strings directly in the top-level object (keys and values), to know
+    // which key an array belongs to.
+    let (mut string, mut last_string, mut key) = (String::new(), String::new(), String::new());
+    let (mut in_features, mut expecting) = (false, false);
+    for c in text.chars() {
+        if c == '\n' {
+            line += 1;
+        }
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+                if depth == 1 {
+                    last_string = std::mem::take(&mut string);
+                }
+            } else if depth == 1 {
+                string.push(c);
+            }
+            continue;
+        }
+        let at_features = in_features && depth == 2;
+        if at_features && expecting && !c.is_whitespace() && c != ',' && c != ']' {
+            lines.push(line);
+            expecting = false;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                string.clear();
+            }
+            ':' if depth == 1 => key = std::mem::take(&mut last_string),
+            '[' if depth == 1 && key == "features" => {
+                // A repeated key: serde_json keeps the last, so does this.
+                lines.clear();
+                (in_features, expecting) = (true, true);
+                depth += 1;
+            }
+            '{' | '[' => depth += 1,
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                if depth <= 1 {
+                    in_features = false;
+                }
+            }
+            ',' if at_features => expecting = true,
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// The `code` property of every feature of a GeoJSON FeatureCollection (for the
+/// audit record of an import; the import itself has validated the text).
+fn feature_codes(text: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    v.get("features")
+        .and_then(|f| f.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f.pointer("/properties/code")?.as_str().map(str::to_string))
+        .collect()
 }
 
 /// Reads a JSON array, or the `items` of an API page, from `path`.
@@ -631,12 +811,13 @@ async fn ledger(file: Option<&Path>, cmd: LedgerCmd) -> anyhow::Result<()> {
         }
         LedgerCmd::Audit { store: s, key } => {
             let cfg = load_config(file, Some(&s))?;
+            // The store first: a data dir without a database is the clearer error.
+            let store = open_store(&cfg).await?;
             let verifier = match key {
                 Some(k) => read_vkey(&k)?,
                 None => pingan_server::ledger::verifier_of_data_dir(&cfg.data_dir)
                     .context("no --key given and the data dir has no ledger key")?,
             };
-            let store = open_store(&cfg).await?;
             let report = pingan_server::ledger::audit_store(&store, &verifier).await?;
             println!(
                 "ledger audit: {} entries read, tree size {}, {} checkpoints checked",
@@ -700,5 +881,35 @@ async fn ledger(file: Option<&Path>, cmd: LedgerCmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_lines_finds_where_each_feature_starts() {
+        let text = r#"{
+  "type": "FeatureCollection",
+  "name": "features [not this]",
+  "bbox": [1, 2, 3, 4],
+  "features": [
+    {"type": "Feature", "properties": {"code": "510100", "features": [9]}, "geometry": null},
+    {
+      "type": "Feature",
+      "properties": {"name": "a \"quoted\" {name} ["},
+      "geometry": null
+    }, {"type": "Feature"},
+    7
+  ]
+}"#;
+        assert_eq!(feature_lines(text), vec![6, 7, 11, 12]);
+        assert_eq!(
+            feature_lines(r#"{"features":[{"a":1},{"b":2}],"type":"FeatureCollection"}"#),
+            vec![1, 1]
+        );
+        assert_eq!(feature_lines("{\"features\": []}"), Vec::<usize>::new());
+        assert_eq!(feature_lines("not json"), Vec::<usize>::new());
     }
 }

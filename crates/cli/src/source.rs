@@ -56,6 +56,14 @@ pub(crate) async fn run(config: Option<&Path>, cmd: SourceCmd) -> anyhow::Result
             let row = pingan_server::fusion::add_source(&store, &text, now)
                 .await
                 .with_context(|| format!("{}", mapping.display()))?;
+            crate::audit_cli(
+                &store,
+                "source.create",
+                "source",
+                vec![row.id.to_string()],
+                Some(row.name.clone()),
+            )
+            .await?;
             println!(
                 "source {:?} (#{}) registered: {} · {} · {}",
                 row.name, row.id, row.department, row.category, row.update_mode

@@ -66,7 +66,19 @@ fn id(seq: u32) -> String {
 fn register(dir: &Path) {
     let mapping = dir.join("household.toml");
     std::fs::write(&mapping, MAPPING).unwrap();
-    let out = ok(dir, &["source", "add", mapping.to_str().unwrap()]);
+    // The first command on a fresh data dir names the database explicitly:
+    // admin commands refuse a data dir without one (a mistyped --data-dir).
+    let db = format!("sqlite://{}", dir.join("data/pingan.db").display());
+    let out = ok(
+        dir,
+        &[
+            "source",
+            "add",
+            mapping.to_str().unwrap(),
+            "--database",
+            &db,
+        ],
+    );
     assert!(out.contains("source \"户籍人口\""), "{out}");
 }
 
