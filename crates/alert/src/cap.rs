@@ -9,6 +9,7 @@ use quick_xml::escape::escape;
 use thiserror::Error;
 
 use crate::engine::{AlertDraft, Detail, RuleKind};
+use crate::ident::Identifier;
 use crate::watch::Priority;
 
 pub const CAP_NAMESPACE: &str = "urn:oasis:names:tc:emergency:cap:1.2";
@@ -124,7 +125,12 @@ pub fn to_cap_xml(
             format!("{}:{v}", i.kind())
         })
         .collect();
-    let event = format!("{} ({})", alert.label, alert.rule.as_str());
+    let label = if opts.reveal_identifiers {
+        alert.label.clone()
+    } else {
+        Identifier::mask_in(&alert.label, &alert.identifiers)
+    };
+    let event = format!("{label} ({})", alert.rule.as_str());
     let mut description = format!(
         "rule {} at {}",
         alert.rule.as_str(),
@@ -190,7 +196,7 @@ pub fn to_cap_xml(
     if let Some(n) = &opts.sender_name {
         el(&mut x, "    ", "senderName", n);
     }
-    el(&mut x, "    ", "headline", &alert.label);
+    el(&mut x, "    ", "headline", &label);
     el(&mut x, "    ", "description", &description);
     let mut params: Vec<(&str, String)> = vec![
         ("pingan:rule", alert.rule.as_str().to_string()),

@@ -202,9 +202,28 @@ impl Identifier {
         &self.value
     }
 
+    /// `text` (a free-text label, e.g. a watch named after the plate it
+    /// tracks) with every occurrence of one of `idents`' values masked as in
+    /// [`Identifier::masked`], matching letters without regard to case.
+    pub fn mask_in(text: &str, idents: &[Identifier]) -> String {
+        idents.iter().fold(text.to_string(), |t, i| {
+            pingan_core::normalize::mask::replace_ignoring_case(&t, &i.value, &i.masked())
+        })
+    }
+
     /// The value with its middle hidden, for lists and exports that must not
-    /// show personal identifiers in full (`川A1***5`, `5101**********1234`).
+    /// show personal identifiers in full. Plates, ID numbers and phones follow
+    /// the platform's rules ([`pingan_core::normalize::mask`]: `川A***45`,
+    /// `510101********1234`, `138****8000`); other kinds keep a head and a tail
+    /// that shrink with their length.
     pub fn masked(&self) -> String {
+        use pingan_core::normalize::mask::{mask_id_number, mask_phone, mask_plate};
+        match self.kind {
+            IdentKind::Plate => return mask_plate(&self.value),
+            IdentKind::IdNumber => return mask_id_number(&self.value),
+            IdentKind::Phone => return mask_phone(&self.value),
+            _ => {}
+        }
         let chars: Vec<char> = self.value.chars().collect();
         let n = chars.len();
         let (head, tail) = match n {
@@ -282,9 +301,23 @@ mod tests {
     #[test]
     fn masking_hides_the_middle() {
         let p = Identifier::new(IdentKind::Plate, "川A12345").unwrap();
-        assert_eq!(p.masked(), "川A1***5");
+        assert_eq!(p.masked(), "川A***45");
         let id = Identifier::new(IdentKind::IdNumber, "510101199001011234").unwrap();
-        assert_eq!(id.masked(), "5101**********1234");
+        assert_eq!(id.masked(), "510101********1234");
+    }
+
+    #[test]
+    fn identifiers_in_free_text_are_masked() {
+        let p = Identifier::new(IdentKind::Plate, "川A443YL").unwrap();
+        let m = Identifier::new(IdentKind::Mac, "aa:bb:cc:dd:ee:0f").unwrap();
+        assert_eq!(
+            Identifier::mask_in(
+                "盗抢车辆 川a443yl / 川A443YL, 设备 aa:bb:cc:dd:ee:0f",
+                &[p, m]
+            ),
+            "盗抢车辆 川A***YL / 川A***YL, 设备 AA:B*********E:0F"
+        );
+        assert_eq!(Identifier::mask_in("无关标签", &[]), "无关标签");
     }
 
     #[test]

@@ -116,16 +116,9 @@ impl IdentDto {
 
     /// The same identifier with its value masked for lists.
     pub fn masked(i: &Identifier) -> Self {
-        use pingan_core::normalize::mask::{mask_id_number, mask_phone, mask_plate};
-        let value = match i.kind() {
-            IdentKind::Plate => mask_plate(i.value()),
-            IdentKind::IdNumber => mask_id_number(i.value()),
-            IdentKind::Phone => mask_phone(i.value()),
-            _ => i.masked(),
-        };
         IdentDto {
             kind: i.kind().as_str().to_string(),
-            value,
+            value: i.masked(),
         }
     }
 
@@ -626,6 +619,36 @@ fn detail_from_json(v: &serde_json::Value) -> Result<Detail, String> {
 }
 
 impl AlertDraftDto {
+    /// The identifiers masked, and the label with any of their values in it
+    /// masked too (a watch is often named after the plate it tracks): what
+    /// lists and live streams show.
+    pub fn masked(&self) -> (Vec<IdentDto>, String) {
+        let parsed: Vec<Option<Identifier>> = self
+            .identifiers
+            .iter()
+            .map(|i| IdentKind::parse(&i.kind).and_then(|k| Identifier::new(k, &i.value).ok()))
+            .collect();
+        let idents: Vec<IdentDto> = self
+            .identifiers
+            .iter()
+            .zip(&parsed)
+            .map(|(i, x)| match x {
+                Some(x) => IdentDto::masked(x),
+                None => IdentDto {
+                    kind: i.kind.clone(),
+                    value: "***".into(),
+                },
+            })
+            .collect();
+        let label = self.identifiers.iter().zip(&idents).fold(
+            self.label.clone(),
+            |l, (raw, m): (&IdentDto, &IdentDto)| {
+                pingan_core::normalize::mask::replace_ignoring_case(&l, &raw.value, &m.value)
+            },
+        );
+        (idents, label)
+    }
+
     pub fn from_draft(d: &AlertDraft) -> Self {
         AlertDraftDto {
             seq: d.seq,
@@ -1496,23 +1519,11 @@ pub fn alert_summary(
     hits: i64,
     at: i64,
 ) -> serde_json::Value {
-    let masked: Vec<IdentDto> = d
-        .identifiers
-        .iter()
-        .map(|i| {
-            IdentKind::parse(&i.kind)
-                .and_then(|k| Identifier::new(k, &i.value).ok())
-                .map(|x| IdentDto::masked(&x))
-                .unwrap_or_else(|| IdentDto {
-                    kind: i.kind.clone(),
-                    value: "***".into(),
-                })
-        })
-        .collect();
+    let (masked, label) = d.masked();
     serde_json::json!({
         "id": id,
         "rule": d.rule,
-        "label": d.label,
+        "label": label,
         "priority": d.priority,
         "status": status,
         "time": crate::api::rfc3339(d.time),

@@ -68,7 +68,8 @@ async fn sensor_key(app: &TestApp, admin: &str, st: &Station) -> String {
 
 fn watch_body(app: &TestApp) -> Value {
     json!({
-        "label": "盗抢车辆",
+        // Named after the plate, as watches often are: lists must mask it here too.
+        "label": format!("盗抢车辆 {PLATE}"),
         "target": {"type": "identifiers", "identifiers": [{"kind": "plate", "value": PLATE}]},
         "legal_basis": "公安机关办理刑事案件程序规定 第二百六十四条",
         "case_ref": "CASE-2026-001",
@@ -221,6 +222,7 @@ async fn watch_events_alert_lifecycle_cap_jurisdiction_audit() {
     let masked = item["identifiers"][0]["value"].as_str().unwrap();
     assert_ne!(masked, PLATE);
     assert!(masked.contains('*'), "{masked}");
+    assert_eq!(item["label"], format!("盗抢车辆 {masked}"));
     // Filters.
     let (_, none) = app
         .get_with("/api/v1/alerts?rule=frequency", &officer_a, &[PURPOSE])
@@ -246,6 +248,7 @@ async fn watch_events_alert_lifecycle_cap_jurisdiction_audit() {
     let (status, full) = app.get_with(&path, &officer_a, &[PURPOSE]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(full["identifiers"][0]["value"], PLATE);
+    assert_eq!(full["label"], format!("盗抢车辆 {PLATE}"));
     assert_eq!(full["draft"]["sensor_id"], "CP-A1");
     assert_eq!(full["draft"]["time"], t);
     assert_eq!(full["draft"]["legal_basis"], watch["legal_basis"]);
@@ -298,6 +301,14 @@ async fn watch_events_alert_lifecycle_cap_jurisdiction_audit() {
         "{xml}"
     );
     assert!(xml.contains(&format!("<identifier>pingan-alert-{alert_id}</identifier>")));
+    assert!(
+        !xml.contains(PLATE),
+        "the CAP export shows the plate: {xml}"
+    );
+    assert!(
+        xml.contains(&format!("<event>盗抢车辆 {masked} (sighting)</event>")),
+        "{xml}"
+    );
     for tag in [
         "<sender>",
         "<sent>",

@@ -88,10 +88,47 @@ pub fn mask_plate(plate: &str) -> String {
     mask_keep(&chars, 2, 2)
 }
 
+/// `text` with every occurrence of `value` (letters compared without regard
+/// to case) replaced by `with`: masks an identifier inside free text such as
+/// a watch label named after the plate it tracks.
+pub fn replace_ignoring_case(text: &str, value: &str, with: &str) -> String {
+    let needle: Vec<char> = value.chars().flat_map(char::to_lowercase).collect();
+    if needle.is_empty() {
+        return text.to_string();
+    }
+    let hay: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut k = 0;
+    while k < hay.len() {
+        let hit = hay.len() - k >= needle.len()
+            && hay[k..k + needle.len()]
+                .iter()
+                .zip(&needle)
+                .all(|(h, n)| h.to_lowercase().eq(std::iter::once(*n)));
+        if hit {
+            out.push_str(with);
+            k += needle.len();
+        } else {
+            out.push(hay[k]);
+            k += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn values_in_free_text() {
+        assert_eq!(
+            replace_ignoring_case("盗抢车辆 川a12345 / 川A12345", "川A12345", "川A***45"),
+            "盗抢车辆 川A***45 / 川A***45"
+        );
+        assert_eq!(replace_ignoring_case("无关", "", "x"), "无关");
+    }
 
     #[test]
     fn examples() {

@@ -747,28 +747,17 @@ fn stored_history(r: &pingan_store::AlertRow) -> ApiResult<Vec<HistoryDto>> {
 fn alert_dto(r: pingan_store::AlertRow, full: bool) -> ApiResult<AlertDto> {
     let d = stored_draft(&r)?;
     let history = stored_history(&r)?;
-    let identifiers = if full {
-        d.identifiers.clone()
+    let (identifiers, label) = if full {
+        (d.identifiers.clone(), d.label.clone())
     } else {
-        d.identifiers
-            .iter()
-            .map(|i| {
-                pingan_alert::IdentKind::parse(&i.kind)
-                    .and_then(|k| pingan_alert::Identifier::new(k, &i.value).ok())
-                    .map(|x| IdentDto::masked(&x))
-                    .unwrap_or_else(|| IdentDto {
-                        kind: i.kind.clone(),
-                        value: "***".into(),
-                    })
-            })
-            .collect()
+        d.masked()
     };
     Ok(AlertDto {
         id: r.id,
         status: r.status,
         rule: r.rule,
         priority: r.priority,
-        label: d.label.clone(),
+        label,
         time: rfc3339(r.time),
         org_path: r.org_path,
         watch_id: r.watch_id,
