@@ -446,7 +446,7 @@ impl RouteScopes {
     }
 }
 
-fn bearer(parts: &axum::http::HeaderMap, query: Option<&str>) -> Option<String> {
+fn bearer(parts: &axum::http::HeaderMap) -> Option<String> {
     if let Some(v) = parts
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -462,7 +462,11 @@ fn bearer(parts: &axum::http::HeaderMap, query: Option<&str>) -> Option<String> 
     if let Some(k) = parts.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(k.trim().to_string());
     }
-    // EventSource cannot set headers: live streams accept ?access_token=.
+    None
+}
+
+/// `?access_token=` (what EventSource clients send).
+fn url_access_token(query: Option<&str>) -> Option<String> {
     query.and_then(|q| {
         q.split('&')
             .find_map(|kv| kv.strip_prefix("access_token="))
@@ -549,7 +553,12 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
         }
         None => Vec::new(),
     };
-    let secret = bearer(req.headers(), req.uri().query());
+    // EventSource cannot set headers, so live streams (and only they) take
+    // the token from the URL; elsewhere it would land in proxy logs.
+    let stream = req.method() == Method::GET && path.ends_with("/stream");
+    let url_token = url_access_token(req.uri().query());
+    let secret = bearer(req.headers()).or_else(|| url_token.clone().filter(|_| stream));
+    let sent = secret.is_some();
     let principal = match secret {
         Some(s) => match authenticate(&state, &s).await {
             Ok(p) => p,
@@ -570,16 +579,24 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
         });
     if !required.is_empty() {
         let Some(p) = principal.as_ref() else {
-            return ApiError::unauthorized(
-                "authentication required: send Authorization: Bearer <token>",
-            )
-            .into_response();
+            let message = if sent {
+                "the token or API key is unknown, expired or revoked: log in again"
+            } else if url_token.is_some() {
+                "access_token in the URL is accepted only by live streams: send Authorization: Bearer <token>"
+            } else {
+                "authentication required: send Authorization: Bearer <token>"
+            };
+            return ApiError::unauthorized(message).into_response();
         };
         if !required.iter().any(|s| p.has_scope(s)) {
             state.metrics.denied(&path);
+            let holder = if p.api_key_id.is_some() {
+                format!("API key {} (role {})", p.name, p.role.as_str())
+            } else {
+                format!("role {}", p.role.as_str())
+            };
             let refusal = ApiError::forbidden(format!(
-                "role {} lacks permission {} for {} {path}",
-                p.role.as_str(),
+                "{holder} lacks permission {} for {} {path}",
                 required.join(" or "),
                 req.method()
             ))

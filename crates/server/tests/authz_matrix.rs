@@ -723,7 +723,38 @@ async fn tokens_expire_revoke_and_die_with_their_user() {
         (st, error_code(&body).as_str()),
         (StatusCode::UNAUTHORIZED, "unauthorized")
     );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expired or revoked")),
+        "{body}"
+    );
     assert_eq!(app.get("/api/v1/auth/me", &t2).await.0, StatusCode::OK);
+    // A token in the URL opens live streams only: elsewhere it would end up in
+    // proxy logs and browser history, so a write with one is refused.
+    let (st, body) = app
+        .call(
+            "DELETE",
+            &format!("/api/v1/units/1?access_token={t2}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("only by live streams")),
+        "{body}"
+    );
+    let resp = app
+        .client
+        .get(format!("{}/api/v1/stream?access_token={t2}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    drop(resp);
     // A garbage token is no token.
     let (st, body) = app.get("/api/v1/units", "pat_not-a-token").await;
     assert_eq!(
