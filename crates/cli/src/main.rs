@@ -107,18 +107,21 @@ struct ServeArgs {
 
 #[derive(Args)]
 struct DemoArgs {
-    /// Port on 127.0.0.1.
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// Data directory; created if missing, reused if it already holds a demo city.
-    #[arg(long, default_value = "pingan-data")]
-    data_dir: PathBuf,
-    /// Password of every demo login.
-    #[arg(long, env = "PINGAN_DEMO_PASSWORD", default_value = "pingan-demo")]
-    demo_password: String,
-    /// Seed of the generated city (same seed → same city).
-    #[arg(long, default_value_t = 2026)]
-    seed: u64,
+    /// Port to listen on [default: the port of PINGAN_LISTEN / `listen`, else 8080];
+    /// the host comes from there too (default 127.0.0.1).
+    #[arg(long)]
+    port: Option<u16>,
+    /// Data directory; created if missing, reused if it already holds a demo city
+    /// [default: PINGAN_DATA_DIR / `data_dir`, else ./pingan-data].
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Password of every demo login (first run only) [default: pingan-demo].
+    #[arg(long, env = "PINGAN_DEMO_PASSWORD")]
+    demo_password: Option<String>,
+    /// Seed of the generated city, same seed → same city (first run only)
+    /// [default: `demo.seed` in the config file, else 2026].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Run the demo on this OpenStreetMap extract (PBF or XML) instead of the generated city.
     #[arg(long)]
     osm: Option<PathBuf>,
@@ -129,12 +132,64 @@ struct DemoArgs {
     /// departmental sources through the data hub's ingest pipeline (first run only).
     #[arg(long, default_value_t = 2000)]
     people: u64,
-    /// Simulated calls per day (the demo's city life: calls, dispatch, units moving).
-    #[arg(long, default_value_t = 1500.0)]
-    calls_per_day: f64,
-    /// Serve the demo city without simulated city life.
+    /// Simulated calls per day, the demo's city life: calls, dispatch, units moving
+    /// [default: PINGAN_DEMO_CALLS_PER_DAY / `demo.calls_per_day`, else 1500].
+    #[arg(long)]
+    calls_per_day: Option<f64>,
+    /// Serve the demo city without simulated city life [default: simulate unless
+    /// PINGAN_DEMO_SIMULATE / `demo.simulate` says false].
     #[arg(long)]
     no_simulate: bool,
+}
+
+/// The demo's password when neither the flag nor PINGAN_DEMO_PASSWORD gives one.
+const DEFAULT_DEMO_PASSWORD: &str = "pingan-demo";
+
+/// The demo's configuration: explicit flags win over the environment and the
+/// config file, which win over the demo's defaults. Those differ from `serve`'s
+/// in one place: the city is alive (`demo.simulate`) unless something said no.
+fn demo_config(
+    mut cfg: Config,
+    explicit: &pingan_server::config::ExplicitSettings,
+    a: &DemoArgs,
+) -> anyhow::Result<Config> {
+    if let Some(d) = &a.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    if let Some(db) = &a.database {
+        cfg.database = Some(db.clone());
+    }
+    if let Some(port) = a.port {
+        let mut addr: std::net::SocketAddr = cfg
+            .listen
+            .parse()
+            .with_context(|| format!("listen address {:?}", cfg.listen))?;
+        addr.set_port(port);
+        cfg.listen = addr.to_string();
+    }
+    if let Some(seed) = a.seed {
+        cfg.demo.seed = seed;
+    }
+    if let Some(c) = a.calls_per_day {
+        cfg.demo.calls_per_day = c;
+    }
+    cfg.demo.simulate = if a.no_simulate {
+        false
+    } else if explicit.contains("demo.simulate") {
+        cfg.demo.simulate
+    } else {
+        true
+    };
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+/// Binds the listen address before any slow start-up work, so a taken port
+/// fails at once and names the address.
+async fn bind(listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))
 }
 
 #[derive(Subcommand)]
@@ -147,6 +202,7 @@ enum AuditCmd {
 enum OrgCmd {
     /// Create or update org nodes from a GeoJSON FeatureCollection (properties code, name, kind, parent_code).
     Import {
+        /// The GeoJSON FeatureCollection file; features may come in any order.
         file: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
@@ -162,8 +218,10 @@ enum OrgCmd {
 enum UserCmd {
     /// Create a user (e.g. the first admin of a new deployment).
     Add {
+        /// Login name: 2–64 letters, digits, '_', '-' or '.' (as in the API).
         #[arg(long)]
         username: String,
+        /// Name shown in the console and the audit log (default: the username).
         #[arg(long)]
         display_name: Option<String>,
         /// admin, commander, dispatcher, station_officer, analyst, auditor.
@@ -317,12 +375,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             cfg.validate()?;
             init_logs(&cfg);
+            let listener = bind(&cfg.listen).await?;
             let store = create_store(&cfg).await?;
             let city = match &a.osm {
                 Some(osm) => Some(load_city(osm, &cfg.data_dir).await?),
                 None => None,
             };
-            serve(store, cfg, city, None, None, None).await
+            serve(listener, store, cfg, city, None, None, None).await
         }
         Command::Replay(a) => replay(&a),
         Command::Source(c) => source::run(file, c).await,
@@ -340,18 +399,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Ledger(c) => ledger(file, c).await,
         Command::Demo(a) => {
-            let mut cfg = load_config(file, None)?;
-            cfg.data_dir = a.data_dir.clone();
-            if let Some(db) = &a.database {
-                cfg.database = Some(db.clone());
-            }
-            cfg.listen = format!("127.0.0.1:{}", a.port);
-            cfg.demo.simulate = !a.no_simulate;
-            cfg.demo.seed = a.seed;
-            cfg.demo.calls_per_day = a.calls_per_day;
-            cfg.validate()?;
+            let (cfg, explicit) = Config::load_explicit(file, std::env::vars())?;
+            let cfg = demo_config(cfg, &explicit, &a)?;
             init_logs(&cfg);
-            demo(cfg, a).await
+            // The seed was asked for (not defaulted): worth a warning if the
+            // data dir's existing city has another.
+            let seed_given = a.seed.is_some() || explicit.contains("demo.seed");
+            demo(cfg, a, seed_given).await
         }
         Command::Audit(AuditCmd::Verify(s)) => {
             let cfg = load_config(file, Some(&s))?;
@@ -461,6 +515,7 @@ async fn load_city(osm: &Path, data_dir: &Path) -> anyhow::Result<CityMap> {
 }
 
 async fn serve(
+    listener: tokio::net::TcpListener,
     store: Store,
     cfg: Config,
     city: Option<CityMap>,
@@ -468,7 +523,6 @@ async fn serve(
     populate: Option<(u64, u64)>,
     demo_partners: Option<u64>,
 ) -> anyhow::Result<()> {
-    let listen = cfg.listen.clone();
     let (router, state) =
         pingan_server::build(store.clone(), cfg, pingan_server::system_clock()).await?;
     if let Some(c) = city {
@@ -502,9 +556,6 @@ async fn serve(
             a.sensors, a.watches
         );
     }
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, "serving");
     if let Some(seed) = demo_partners {
@@ -541,56 +592,111 @@ async fn serve(
     Ok(())
 }
 
-async fn demo(cfg: Config, a: DemoArgs) -> anyhow::Result<()> {
+async fn demo(cfg: Config, a: DemoArgs, seed_given: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    let listener = bind(&cfg.listen).await?;
     std::fs::create_dir_all(&cfg.data_dir)
         .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
     let osm = match &a.osm {
         Some(p) => p.clone(),
-        None => pingan_server::demo::default_osm(&cfg.data_dir, a.seed)?,
+        None => pingan_server::demo::default_osm(&cfg.data_dir, cfg.demo.seed)?,
     };
     let city = load_city(&osm, &cfg.data_dir).await?;
     let store = create_store(&cfg).await?;
-    let fresh = store.get_meta("demo.seed").await?.is_none();
-    let opts = DemoOptions {
-        seed: a.seed,
-        password: a.demo_password.clone(),
-        osm: a.osm.clone(),
-    };
+    let built_seed = store.get_meta("demo.seed").await?;
+    let password = a
+        .demo_password
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DEMO_PASSWORD.to_string());
     let mut banner = String::new();
-    if fresh {
-        let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();
-        let logins = pingan_server::demo::build_city(&store, &city, &opts, now).await?;
-        banner.push_str(&format!(
-            "demo city built in {:.1} s in {}\n",
-            started.elapsed().as_secs_f64(),
-            cfg.data_dir.display()
-        ));
-        banner.push_str(&format!("logins (password {:?}):\n", a.demo_password));
-        for l in logins.iter().take(6) {
-            banner.push_str(&format!("  {:<12} {:<16} {}\n", l.username, l.role, l.org));
-        }
-        if logins.len() > 6 {
+    // The city's own seed: the one asked for on the first run, else the one it
+    // was built with (the partner simulation and population follow it).
+    let seed = match &built_seed {
+        None => {
+            let opts = DemoOptions {
+                seed: cfg.demo.seed,
+                password: password.clone(),
+                osm: a.osm.clone(),
+            };
+            let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();
+            let logins = pingan_server::demo::build_city(&store, &city, &opts, now).await?;
             banner.push_str(&format!(
-                "  officer02 … officer{:02}  station_officer  one per station\n",
-                logins.len() - 5
+                "demo city built in {:.1} s in {}\n",
+                started.elapsed().as_secs_f64(),
+                cfg.data_dir.display()
             ));
+            banner.push_str(&format!("logins (password {password:?}):\n"));
+            for l in logins.iter().take(6) {
+                banner.push_str(&format!("  {:<12} {:<16} {}\n", l.username, l.role, l.org));
+            }
+            if logins.len() > 6 {
+                banner.push_str(&format!(
+                    "  officer02 … officer{:02}  station_officer  one per station\n",
+                    logins.len() - 5
+                ));
+            }
+            cfg.demo.seed
         }
-    } else {
-        banner.push_str(&format!(
-            "reusing the demo city in {} (delete it for a fresh one)\n",
-            cfg.data_dir.display()
-        ));
-        banner.push_str(
-            "logins: admin, commander, dispatcher, analyst, auditor, officer01…officer24\n",
-        );
-    }
-    let url = format!("http://{}", cfg.listen);
+        Some(built) => {
+            for w in
+                reuse_warnings(&store, &cfg, built, seed_given, a.demo_password.as_deref()).await?
+            {
+                eprintln!("warning: {w}");
+            }
+            banner.push_str(&format!(
+                "reusing the demo city in {} (delete it for a fresh one)\n",
+                cfg.data_dir.display()
+            ));
+            banner.push_str(
+                "logins: admin, commander, dispatcher, analyst, auditor, officer01…officer24\n",
+            );
+            built.parse().unwrap_or(cfg.demo.seed)
+        }
+    };
+    let url = format!("http://{}", listener.local_addr()?);
     banner.push_str(&format!(
         "console: {url}/  API: {url}/api/v1  OpenAPI: {url}/api/openapi.json"
     ));
-    let populate = fresh.then_some((a.seed, a.people));
-    serve(store, cfg, Some(city), Some(banner), populate, Some(a.seed)).await
+    let populate = built_seed.is_none().then_some((seed, a.people));
+    serve(
+        listener,
+        store,
+        cfg,
+        Some(city),
+        Some(banner),
+        populate,
+        Some(seed),
+    )
+    .await
+}
+
+/// What a re-run on an existing demo city ignores: a different seed or demo
+/// password only apply to a fresh data dir, and silently serving the old city
+/// would leave the caller logging in with a password that does not work.
+async fn reuse_warnings(
+    store: &Store,
+    cfg: &Config,
+    built_seed: &str,
+    seed_given: bool,
+    password: Option<&str>,
+) -> anyhow::Result<Vec<String>> {
+    let dir = cfg.data_dir.display();
+    let mut warnings = Vec::new();
+    if seed_given && built_seed != cfg.demo.seed.to_string() {
+        warnings.push(format!(
+            "{dir} already holds the demo city built with seed {built_seed}; seed {} is ignored and the existing city (its seed, its people, its passwords) is kept; delete {dir} for a new city",
+            cfg.demo.seed
+        ));
+    }
+    if let Some(pw) = password
+        && let Some(admin) = store.get_user_by_username("admin").await?
+        && !pingan_server::auth::verify_password(pw, &admin.password_hash)
+    {
+        warnings.push(format!(
+            "the demo password given is not the existing city's: the logins in {dir} keep the password they were built with; delete {dir} for a new city with this one"
+        ));
+    }
+    Ok(warnings)
 }
 
 /// An org import error as a person fixing the file needs it: the file, the line
@@ -911,5 +1017,112 @@ mod tests {
         );
         assert_eq!(feature_lines("{\"features\": []}"), Vec::<usize>::new());
         assert_eq!(feature_lines("not json"), Vec::<usize>::new());
+    }
+
+    /// The demo's configuration from `args` (after `pingan demo`) and `env`.
+    fn demo_cfg(args: &[&str], env: &[(&str, &str)]) -> Config {
+        let cli = Cli::try_parse_from(["pingan", "demo"].iter().chain(args)).unwrap();
+        let Command::Demo(a) = cli.command else {
+            panic!("not the demo command")
+        };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let (cfg, explicit) = Config::load_explicit(None, env).unwrap();
+        demo_config(cfg, &explicit, &a).unwrap()
+    }
+
+    fn demo_view(c: &Config) -> (String, PathBuf, bool, f64, u64) {
+        (
+            c.listen.clone(),
+            c.data_dir.clone(),
+            c.demo.simulate,
+            c.demo.calls_per_day,
+            c.demo.seed,
+        )
+    }
+
+    #[test]
+    fn demo_flags_win_over_env_which_wins_over_defaults() {
+        // Defaults: the demo simulates, unlike `serve`.
+        assert_eq!(
+            demo_view(&demo_cfg(&[], &[])),
+            (
+                "127.0.0.1:8080".into(),
+                "pingan-data".into(),
+                true,
+                1500.0,
+                2026
+            )
+        );
+        let env = [
+            ("PINGAN_DATA_DIR", "/srv/city"),
+            ("PINGAN_LISTEN", "0.0.0.0:9000"),
+            ("PINGAN_DEMO_SIMULATE", "false"),
+            ("PINGAN_DEMO_CALLS_PER_DAY", "300"),
+        ];
+        assert_eq!(
+            demo_view(&demo_cfg(&[], &env)),
+            (
+                "0.0.0.0:9000".into(),
+                "/srv/city".into(),
+                false,
+                300.0,
+                2026
+            )
+        );
+        // Flags win; --port keeps the configured host.
+        assert_eq!(
+            demo_view(&demo_cfg(
+                &[
+                    "--port",
+                    "9100",
+                    "--data-dir",
+                    "/tmp/c",
+                    "--calls-per-day",
+                    "50",
+                    "--seed",
+                    "7"
+                ],
+                &env
+            )),
+            ("0.0.0.0:9100".into(), "/tmp/c".into(), false, 50.0, 7)
+        );
+        assert!(!demo_cfg(&["--no-simulate"], &[]).demo.simulate);
+        assert!(
+            demo_cfg(&[], &[("PINGAN_DEMO_SIMULATE", "true")])
+                .demo
+                .simulate
+        );
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    /// Every command, flag and argument in `pingan --help` and every
+    /// subcommand's help says what it is.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "pingan", &mut missing);
+        assert_eq!(missing, Vec::<String>::new());
     }
 }
