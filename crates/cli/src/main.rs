@@ -620,6 +620,23 @@ async fn demo(cfg: Config, a: DemoArgs, seed_given: bool) -> anyhow::Result<()> 
             };
             let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();
             let logins = pingan_server::demo::build_city(&store, &city, &opts, now).await?;
+            // The demo writes an org tree, units and accounts (an admin among
+            // them) like any administrator would: the audit log says so.
+            let why = format!("demo city, seed {}", cfg.demo.seed);
+            let orgs = store.all_orgs().await?;
+            let units = store.all_units().await?;
+            for (action, object_type, ids) in [
+                (
+                    "org.import",
+                    "org",
+                    orgs.iter().map(|o| o.id).collect::<Vec<_>>(),
+                ),
+                ("unit.create", "unit", units.iter().map(|u| u.id).collect()),
+                ("user.create", "user", logins.iter().map(|l| l.id).collect()),
+            ] {
+                let ids = ids.iter().map(i64::to_string).collect();
+                audit_cli(&store, action, object_type, ids, Some(why.clone())).await?;
+            }
             banner.push_str(&format!(
                 "demo city built in {:.1} s in {}\n",
                 started.elapsed().as_secs_f64(),

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use pingan_store::{AuditFilter, Page, Store};
+
 fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("pingan-demo-cli-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -37,7 +39,8 @@ fn demo_command(args: &[&str], env: &[(&str, &str)]) -> Command {
         .env_remove("PINGAN_DEMO_PASSWORD")
         .env("PINGAN_DEMO_SIMULATE", "false")
         .env("PINGAN_ALERTS_DEMO_FEED", "false")
-        .env("PINGAN_LOG", "warn");
+        .env("PINGAN_LOG", "warn")
+        .env("USER", "ops");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -147,6 +150,7 @@ fn env_is_honoured_and_a_rerun_warns_that_the_city_is_kept() {
     );
     assert!(data.join("pingan.db").is_file());
     assert!(!stderr.contains("warning"), "{stderr}");
+    assert_demo_build_audited(data);
 
     // Same dir, the same (default) seed and password: reused quietly.
     let (stdout, stderr) = run_until_listening(&[], &env);
@@ -178,4 +182,57 @@ fn env_is_honoured_and_a_rerun_warns_that_the_city_is_kept() {
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The demo's org tree, units and accounts are in the audit log as written by
+/// the shell user through the CLI, one record per kind, naming every object.
+fn assert_demo_build_audited(data: &Path) {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = Store::open(data.join("pingan.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let filter = AuditFilter {
+            username: Some("cli:ops".into()),
+            ..Default::default()
+        };
+        let (records, total) = store.audit_query(&filter, Page::default()).await.unwrap();
+        let orgs = store.all_orgs().await.unwrap();
+        let units = store.all_units().await.unwrap();
+        let (users, _) = store
+            .list_users(
+                "/",
+                Page {
+                    limit: 1000,
+                    offset: 0,
+                },
+            )
+            .await
+            .unwrap();
+        store.close().await;
+        assert_eq!(total, 3);
+        let got: Vec<_> = records
+            .iter()
+            .rev()
+            .map(|r| {
+                let e = &r.entry;
+                (
+                    e.action.as_str(),
+                    e.role.as_str(),
+                    e.object_ids.len(),
+                    e.detail.as_deref(),
+                )
+            })
+            .collect();
+        let why = Some("pingan CLI: demo city, seed 2026");
+        assert_eq!(
+            got,
+            vec![
+                ("org.import", "admin", orgs.len(), why),
+                ("unit.create", "admin", units.len(), why),
+                ("user.create", "admin", users.len(), why),
+            ]
+        );
+        assert_eq!((orgs.len(), users.len()), (29, 29));
+        assert!(units.len() >= 500, "{}", units.len());
+    });
 }

@@ -145,8 +145,10 @@ const STATION_UNITS: &[(&str, &str, usize, &[&str])] = &[
     ("volunteer", "志愿", 3, &["first_responder"]),
 ];
 
-/// Users created for the demo: (username, display name, role, org code or None for the city).
+/// A user created for the demo.
 pub struct DemoLogin {
+    /// The user's id (for the audit record of the demo's creation).
+    pub id: i64,
     pub username: String,
     pub role: &'static str,
     pub org: String,
@@ -292,7 +294,7 @@ pub async fn build_city(
         ("analyst", "情报分析员", "analyst"),
         ("auditor", "审计监督员", "auditor"),
     ] {
-        store
+        let user = store
             .create_user(
                 &NewUser {
                     username: username.into(),
@@ -306,6 +308,7 @@ pub async fn build_city(
             )
             .await?;
         logins.push(DemoLogin {
+            id: user.id,
             username: username.into(),
             role: static_role(role),
             org: city_org.name.clone(),
@@ -319,7 +322,7 @@ pub async fn build_city(
             .map(|u| u.id);
         let username = format!("officer{:02}", i + 1);
         let org = store.get_org(*org_id).await?;
-        store
+        let user = store
             .create_user(
                 &NewUser {
                     username: username.clone(),
@@ -333,6 +336,7 @@ pub async fn build_city(
             )
             .await?;
         logins.push(DemoLogin {
+            id: user.id,
             username,
             role: "station_officer",
             org: org.name,
