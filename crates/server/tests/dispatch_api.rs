@@ -136,6 +136,16 @@ async fn intake_state_machine_recommendation_and_bad_input() {
         .await;
     assert_eq!(st, StatusCode::CONFLICT, "{e}");
     assert_eq!(error_code(&e), "conflict");
+    // A committed unit cannot be deleted from under its incident.
+    let admin = app.login("admin").await;
+    let (st, e) = app
+        .call("DELETE", &format!("/api/v1/units/{u1}"), Some(&admin), None)
+        .await;
+    assert_eq!(
+        (st, error_code(&e).as_str()),
+        (StatusCode::CONFLICT, "in_use"),
+        "{e}"
+    );
     // Unknown unit: 422 naming the field.
     let (st, e) = app
         .call(

@@ -172,6 +172,10 @@ impl Store {
             ("orgs", "parent_id", "child orgs"),
             ("units", "org_id", "units"),
             ("users", "org_id", "users"),
+            ("api_keys", "org_id", "API keys"),
+            ("alert_sensors", "org_id", "sensors"),
+            ("incidents", "org_id", "incidents"),
+            ("evaluations", "org_id", "evaluations"),
         ] {
             let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {col} = $1");
             let n: i64 = db!(self, p => sqlx::query(AssertSqlSafe(sql.as_str())).bind(id).fetch_one(p).await?.try_get("n")?);

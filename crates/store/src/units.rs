@@ -265,7 +265,31 @@ impl Store {
         self.get_unit(id).await
     }
 
+    /// Deletes a unit that nothing depends on now: refused while a user is
+    /// bound to it or it is committed to an open incident (its past
+    /// assignments keep the id in the incident history).
     pub async fn delete_unit(&self, id: i64) -> Result<()> {
+        for (sql, by) in [
+            (
+                "SELECT COUNT(*) AS n FROM users WHERE unit_id = $1",
+                "users",
+            ),
+            (
+                "SELECT COUNT(*) AS n FROM incident_assignments a JOIN incidents i ON i.id = a.incident_id \
+                 WHERE a.unit_id = $1 AND a.stage NOT IN ('cleared', 'cancelled') AND i.status NOT IN ('cleared', 'closed')",
+                "an open incident",
+            ),
+        ] {
+            let n: i64 =
+                db!(self, p => sqlx::query(sql).bind(id).fetch_one(p).await?.try_get("n")?);
+            if n > 0 {
+                return Err(StoreError::InUse {
+                    entity: "unit",
+                    id: id.to_string(),
+                    by,
+                });
+            }
+        }
         let n = db!(self, p => sqlx::query("DELETE FROM units WHERE id = $1").bind(id).execute(p).await?.rows_affected());
         if n == 0 {
             return Err(StoreError::NotFound {

@@ -151,7 +151,7 @@ async fn case_orgs(s: &Store) {
 }
 
 async fn case_units(s: &Store) {
-    let (city, d1, _d2, st) = org_tree(s).await;
+    let (city, d1, d2, st) = org_tree(s).await;
     let u = s
         .create_unit(
             &NewUnit {
@@ -266,6 +266,55 @@ async fn case_units(s: &Store) {
         .await
         .unwrap();
     assert_eq!(moved.org_path, city.path);
+    // A unit a user is bound to stays; unbound, it can go.
+    let crew = s
+        .create_user(
+            &NewUser {
+                username: "crew".into(),
+                display_name: "车组".into(),
+                password_hash: "h".into(),
+                role: "station_officer".into(),
+                org_id: city.id,
+                unit_id: Some(u.id),
+            },
+            23,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_unit(u.id).await,
+        Err(StoreError::InUse { by: "users", .. })
+    ));
+    // So does an org an API key belongs to.
+    s.create_api_key(
+        &NewApiKey {
+            name: "cam".into(),
+            key_hash: "kh".into(),
+            role: "sensor".into(),
+            org_id: d2.id,
+            scopes: vec![],
+            expires_at: None,
+            partner: None,
+        },
+        23,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.delete_org(d2.id).await,
+        Err(StoreError::InUse { by: "API keys", .. })
+    ));
+    s.update_user(
+        crew.id,
+        &UserPatch {
+            unit_id: Some(None),
+            org_id: Some(st.id),
+            ..Default::default()
+        },
+        24,
+    )
+    .await
+    .unwrap();
     s.delete_unit(u.id).await.unwrap();
     assert!(matches!(
         s.get_unit(u.id).await,
