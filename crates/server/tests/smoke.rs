@@ -4,6 +4,7 @@ mod common;
 
 use common::*;
 use reqwest::StatusCode;
+use serde_json::json;
 
 #[tokio::test]
 async fn demo_city_serves_and_logins_work() {
@@ -46,5 +47,42 @@ async fn demo_city_serves_and_logins_work() {
         m.as_str().unwrap().contains("# TYPE pingan_http_requests"),
         "{m}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_stations_area_exports_and_imports_back_unchanged() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let (_, me) = app
+        .get("/api/v1/auth/me", &app.login("officer01").await)
+        .await;
+    let station = me["org_id"].as_i64().unwrap();
+    let (_, org) = app.get(&format!("/api/v1/orgs/{station}"), &admin).await;
+    let (_, district) = app
+        .get(&format!("/api/v1/orgs/{}", org["parent_id"]), &admin)
+        .await;
+    let (st, feature) = app
+        .get(&format!("/api/v1/orgs/{station}/area"), &admin)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{feature}");
+    assert_eq!(feature["properties"]["parent_code"], district["code"]);
+    let (st, r) = app
+        .call(
+            "POST",
+            "/api/v1/orgs/import",
+            Some(&admin),
+            Some(json!({"type": "FeatureCollection", "features": [feature.clone()]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["created"].as_i64(), r["updated"].as_i64()),
+        (Some(0), Some(1))
+    );
+    let (_, again) = app
+        .get(&format!("/api/v1/orgs/{station}/area"), &admin)
+        .await;
+    assert_eq!(again["geometry"], feature["geometry"]);
     app.stop().await;
 }

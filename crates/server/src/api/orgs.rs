@@ -244,7 +244,12 @@ async fn get_area(
     if o.area.is_none() {
         return Err(ApiError::not_found("area of org", id));
     }
-    Ok(axum::Json(crate::orgs::org_feature(&o, None)))
+    // The parent's code makes the feature importable as it is.
+    let parent = match o.parent_id {
+        Some(pid) => Some(s.store.get_org(pid).await?.code),
+        None => None,
+    };
+    Ok(axum::Json(crate::orgs::org_feature(&o, parent.as_deref())))
 }
 
 /// Replaces the node's area (GeoJSON Polygon, MultiPolygon or a Feature of one).
