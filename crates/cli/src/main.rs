@@ -455,11 +455,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cfg = load_config(file, Some(&s))?;
             let store = open_store(&cfg).await?;
             let rows = store.all_orgs().await?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&pingan_server::orgs::feature_collection(&rows))?
-            );
-            Ok(())
+            print_stdout(&serde_json::to_string_pretty(
+                &pingan_server::orgs::feature_collection(&rows),
+            )?)
         }
         Command::User(UserCmd::Add {
             username,
@@ -714,6 +712,18 @@ async fn reuse_warnings(
         ));
     }
     Ok(warnings)
+}
+
+/// Writes `text` and a newline to stdout. A reader that stops early
+/// (`pingan org export | head`) ends the output quietly, where `println!`
+/// would panic on the closed pipe.
+fn print_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 /// An org import error as a person fixing the file needs it: the file, the line

@@ -280,3 +280,80 @@ fn org_import_errors_name_file_line_feature_and_field() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's new-deployment sequence, on the example org tree it names.
+#[test]
+fn readme_fresh_deployment_sequence() {
+    let dir = temp_dir("readme");
+    let data = dir.join("pingan-data");
+    let tree = concat!(env!("CARGO_MANIFEST_DIR"), "/data/org-tree.example.geojson");
+    let o = pingan(
+        &data,
+        &["org", "import", tree, "--database", &sqlite_url(&data)],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        format!("{tree}: 6 org nodes created, 0 updated\n")
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_pingan"))
+        .args([
+            "user",
+            "add",
+            "--username",
+            "chief",
+            "--display-name",
+            "局长",
+        ])
+        .args(["--role", "admin", "--org-code", "510100", "--data-dir"])
+        .arg(&data)
+        .env_remove("PINGAN_CONFIG")
+        .env_remove("PINGAN_DATABASE")
+        .env("PINGAN_NEW_PASSWORD", "a-long-password")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "user chief (#1) created in 平安市公安局\n");
+    let o = pingan(&data, &["audit", "verify"]);
+    assert!(
+        text(&o.stdout).starts_with("audit chain intact: 2 records, head #2 "),
+        "{}",
+        text(&o.stdout)
+    );
+
+    // The export gives the tree back (depth first); a reader that stops
+    // early is no error.
+    let o = pingan(&data, &["org", "export"]);
+    let exported: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let codes: Vec<&str> = exported["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "510100",
+            "510100-JC",
+            "510100-JC-01",
+            "510100-JC-02",
+            "510100-QY",
+            "510100-QY-01"
+        ]
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pingan"))
+        .args(["org", "export", "--data-dir"])
+        .arg(&data)
+        .env_remove("PINGAN_CONFIG")
+        .env_remove("PINGAN_DATABASE")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stderr), "");
+    let _ = std::fs::remove_dir_all(&dir);
+}
