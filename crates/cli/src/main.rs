@@ -85,10 +85,12 @@ struct ReplayArgs {
 
 #[derive(Args, Clone)]
 struct StoreArgs {
-    /// Data directory (SQLite database, caches).
+    /// Data directory holding the SQLite database (must exist; `serve` and `demo`
+    /// create one) [default: PINGAN_DATA_DIR / `data_dir`, else ./pingan-data].
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Database URL (postgres://… or sqlite://…); default SQLite in the data dir.
+    /// Database URL (postgres://… or sqlite://…, created if missing) instead of
+    /// SQLite in the data dir [default: PINGAN_DATABASE / `database`].
     #[arg(long)]
     database: Option<String>,
 }

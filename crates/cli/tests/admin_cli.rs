@@ -4,10 +4,12 @@
 //! `pingan audit verify` accepts; GeoJSON errors name file, line, feature and
 //! field.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use pingan_store::{AuditFilter, Page, Store};
+
+mod common;
 
 const MAPPING: &str = include_str!("../../fusion/examples/mappings/household_registry.toml");
 
@@ -28,13 +30,6 @@ const TREE: &str = r#"{
   ]
 }
 "#;
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pingan-admin-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// `pingan ARGS --data-dir DATA`, configured by nothing but its arguments and
 /// run as shell user `ops`.
@@ -60,9 +55,23 @@ fn sqlite_url(data: &Path) -> String {
     format!("sqlite://{}", data.join("pingan.db").display())
 }
 
+/// A fresh deployment's first command: `org import` naming the database,
+/// which creates it; `nodes` org nodes are created.
+fn import_creating_the_database(data: &Path, tree: &str, nodes: usize) {
+    let o = pingan(
+        data,
+        &["org", "import", tree, "--database", &sqlite_url(data)],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        format!("{tree}: {nodes} org nodes created, 0 updated\n")
+    );
+}
+
 #[test]
 fn admin_commands_refuse_a_data_dir_without_a_database() {
-    let dir = temp_dir("typo");
+    let dir = common::temp_dir("admin-typo");
     let typo = dir.join("typo");
     let (tree, mapping, csv) = (
         dir.join("tree.geojson"),
@@ -119,22 +128,13 @@ fn admin_commands_refuse_a_data_dir_without_a_database() {
 
 #[tokio::test]
 async fn user_add_is_validated_and_audited() {
-    let dir = temp_dir("user");
+    let dir = common::temp_dir("admin-user");
     let data = dir.join("data");
     let tree = dir.join("tree.geojson");
     std::fs::write(&tree, TREE).unwrap();
     let tree = tree.to_str().unwrap();
 
-    // A fresh deployment: the first command names the database, which creates it.
-    let o = pingan(
-        &data,
-        &["org", "import", tree, "--database", &sqlite_url(&data)],
-    );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(
-        text(&o.stdout),
-        format!("{tree}: 2 org nodes created, 0 updated\n")
-    );
+    import_creating_the_database(&data, tree, 2);
 
     let add = |username: &'static str| {
         let data = data.clone();
@@ -245,7 +245,7 @@ async fn user_add_is_validated_and_audited() {
 
 #[test]
 fn org_import_errors_name_file_line_feature_and_field() {
-    let dir = temp_dir("geojson");
+    let dir = common::temp_dir("admin-geojson");
     let data = dir.join("data");
     let bad = dir.join("bad.geojson");
     // The district (feature 2, starting on line 9) loses its kind.
@@ -284,18 +284,10 @@ fn org_import_errors_name_file_line_feature_and_field() {
 /// The README's new-deployment sequence, on the example org tree it names.
 #[test]
 fn readme_fresh_deployment_sequence() {
-    let dir = temp_dir("readme");
+    let dir = common::temp_dir("admin-readme");
     let data = dir.join("pingan-data");
     let tree = concat!(env!("CARGO_MANIFEST_DIR"), "/data/org-tree.example.geojson");
-    let o = pingan(
-        &data,
-        &["org", "import", tree, "--database", &sqlite_url(&data)],
-    );
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(
-        text(&o.stdout),
-        format!("{tree}: 6 org nodes created, 0 updated\n")
-    );
+    import_creating_the_database(&data, tree, 6);
     let o = Command::new(env!("CARGO_BIN_EXE_pingan"))
         .args([
             "user",

@@ -3,20 +3,15 @@
 //! are honoured; re-running on the same data dir with another seed or demo
 //! password warns that the existing city is kept.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pingan_store::{AuditFilter, Page, Store};
 
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pingan-demo-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod common;
 
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
@@ -61,31 +56,13 @@ fn run_until_listening(args: &[&str], env: &[(&str, &str)]) -> (String, String) 
         let _ = err_pipe.read_to_string(&mut s);
         s
     });
-    let (tx, rx) = std::sync::mpsc::channel();
     let out_pipe = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out_pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut stdout = String::new();
-    while Instant::now() < deadline {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(l) => {
-                stdout.push_str(&l);
-                stdout.push('\n');
-                if l.starts_with("pingan listening on") {
-                    break;
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
+    let lines = common::lines_until(
+        out_pipe,
+        |l| l.starts_with("pingan listening on"),
+        Duration::from_secs(120),
+    );
+    let stdout: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let _ = child.kill();
     let _ = child.wait();
     (stdout, stderr.join().unwrap())
@@ -93,7 +70,7 @@ fn run_until_listening(args: &[&str], env: &[(&str, &str)]) -> (String, String) 
 
 #[test]
 fn taken_port_fails_before_building_the_city() {
-    let dir = temp_dir("port");
+    let dir = common::temp_dir("demo-port");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let data = dir.join("data");
@@ -126,7 +103,7 @@ fn listening_line(stdout: &str) -> &str {
 
 #[test]
 fn env_is_honoured_and_a_rerun_warns_that_the_city_is_kept() {
-    let dir = temp_dir("env");
+    let dir = common::temp_dir("demo-env");
     let data: &Path = &dir.join("city");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
