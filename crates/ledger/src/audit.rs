@@ -67,6 +67,13 @@ pub enum Finding {
         checkpoint_root: Hash,
         stored_root: Hash,
     },
+    /// The personal-data audit log disagrees with the chain head anchored in
+    /// the ledger entry at `index` (records cut off the end, or rewritten).
+    AuditLogAnchor {
+        index: u64,
+        audit_seq: u64,
+        reason: String,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -133,6 +140,14 @@ impl fmt::Display for Finding {
                 "checkpoint at size {size} signs root {} but the stored hashes give {}",
                 to_hex(checkpoint_root),
                 to_hex(stored_root)
+            ),
+            Finding::AuditLogAnchor {
+                index,
+                audit_seq,
+                reason,
+            } => write!(
+                f,
+                "the audit log disagrees with entry {index}, which anchors its record #{audit_seq}: {reason}"
             ),
         }
     }

@@ -16,10 +16,10 @@ use std::time::Duration;
 use pingan_core::Clock;
 use pingan_ledger::tile::{encode_entry_bundle, encode_tile};
 use pingan_ledger::{
-    AuditCheckpoint, AuditReport, Checkpoint, CheckpointError, Commitment, Frontier, FrontierError,
-    Hash, LeafRecord, NoteError, NoteSigner, NoteVerifier, ProofError, ProofPlan, Receipt,
-    RecordError, Salt, TileError, TilePath, TileSet, audit, check_commitment, commit, empty_root,
-    integrate,
+    AuditCheckpoint, AuditReport, Checkpoint, CheckpointError, Commitment, Finding, Frontier,
+    FrontierError, Hash, LeafRecord, NoteError, NoteSigner, NoteVerifier, ProofError, ProofPlan,
+    Receipt, RecordError, Salt, TileError, TilePath, TileSet, audit, check_commitment, commit,
+    empty_root, integrate,
 };
 use pingan_store::{
     CaseLeafRow, LedgerBatch, LedgerCheckpointRow, LedgerFeedAck, LedgerTileRow, Store, StoreError,
@@ -836,9 +836,79 @@ pub async fn audit_store(
         }
     }
     drop(tx);
-    worker.await.map_err(|e| LedgerError::Worker {
+    let mut report = worker.await.map_err(|e| LedgerError::Worker {
         reason: e.to_string(),
-    })
+    })?;
+    if let Some(AnchorCheck {
+        ledger_index,
+        audit_seq,
+        problem: Some(reason),
+    }) = check_audit_anchor(store).await?
+    {
+        report.findings.push(Finding::AuditLogAnchor {
+            index: ledger_index,
+            audit_seq,
+            reason,
+        });
+    }
+    Ok(report)
+}
+
+/// The audit log checked against the latest anchor of its chain head in the
+/// ledger: a log cut short or rewritten after it was anchored still verifies
+/// as a chain on its own, but no longer holds the anchored record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnchorCheck {
+    /// The ledger entry holding the anchor.
+    pub ledger_index: u64,
+    /// The audit record it anchors (0: the empty log).
+    pub audit_seq: u64,
+    /// What is wrong, if anything.
+    pub problem: Option<String>,
+}
+
+/// Finds the newest audit anchor in the ledger (scanning back from its end)
+/// and checks that the audit log still holds that record with that hash.
+/// `None` when the ledger holds no anchor yet.
+pub async fn check_audit_anchor(store: &Store) -> Result<Option<AnchorCheck>, LedgerError> {
+    const PAGE: i64 = 512;
+    let mut before = u64::MAX;
+    loop {
+        let page = store.ledger_entries_before(before, PAGE).await?;
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        before = last.index;
+        for e in page {
+            let Ok(LeafRecord::AuditCheckpoint(a)) = LeafRecord::from_canonical_json(&e.data)
+            else {
+                continue;
+            };
+            let anchored = hex::encode(a.chain_head);
+            let seq = i64::try_from(a.audit_seq).unwrap_or(i64::MAX);
+            let problem = if seq == 0 {
+                None
+            } else {
+                match store.audit_hash_at(seq).await? {
+                    None => {
+                        let (head, _) = store.audit_head().await?;
+                        Some(format!(
+                            "record #{seq} is missing (the log ends at #{head}): records were removed"
+                        ))
+                    }
+                    Some(h) if h != anchored => Some(format!(
+                        "record #{seq} hashes to {h}, not the anchored {anchored}: the log was rewritten"
+                    )),
+                    Some(_) => None,
+                }
+            };
+            return Ok(Some(AnchorCheck {
+                ledger_index: e.index,
+                audit_seq: a.audit_seq,
+                problem,
+            }));
+        }
+    }
 }
 
 /// Numbers measured by [`bench`].

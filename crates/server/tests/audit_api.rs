@@ -202,3 +202,57 @@ async fn the_chain_verifies_and_a_database_edit_is_detected() {
     assert_eq!(v["first_bad_seq"].as_i64(), Some(seq + 1), "{v}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn records_cut_off_the_end_are_caught_by_the_ledger_anchor() {
+    let app = TestApp::demo().await;
+    let auditor = app.login("auditor").await;
+    let admin = app.login("admin").await;
+    for i in 0..4 {
+        let (st, _) = app
+            .get(&format!("/api/v1/users?offset={i}&limit=2"), &admin)
+            .await;
+        assert_eq!(st, StatusCode::OK);
+    }
+    // The ledger anchors the chain head (every minute in service; now here).
+    let anchored = app.state.ledger.anchor_audit_head(None).await.unwrap();
+    let (_, v) = app.get("/api/v1/audit/verify", &auditor).await;
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["anchored_seq"].as_i64(), Some(anchored), "{v}");
+
+    // Cut the last three records: what is left is still a valid chain...
+    let n = app
+        .state
+        .store
+        .execute_raw(&format!(
+            "DELETE FROM audit_log WHERE seq > {}",
+            anchored - 3
+        ))
+        .await
+        .unwrap();
+    assert!(n >= 3, "{n}");
+    let chain = app.state.store.audit_verify().await.unwrap();
+    assert!(chain.ok(), "{chain:?}");
+    // ...but not the one the ledger anchored. Reading the verdict is itself
+    // audited, so the check looks at the record the anchor names.
+    let (_, v) = app.get("/api/v1/audit/verify", &auditor).await;
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["first_bad_seq"].as_i64(), Some(anchored - 2), "{v}");
+    assert!(
+        v["reason"].as_str().is_some_and(|r| r.contains("removed")),
+        "{v}"
+    );
+    // The ledger audit reports it too.
+    let report = pingan_server::ledger::audit_store(&app.state.store, app.state.ledger.verifier())
+        .await
+        .unwrap();
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.to_string().contains(&format!("record #{anchored}"))),
+        "{:?}",
+        report.findings
+    );
+    app.stop().await;
+}

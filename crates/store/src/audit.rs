@@ -302,6 +302,20 @@ impl Store {
         )
     }
 
+    /// The stored hash of record `seq`, if there is one.
+    pub async fn audit_hash_at(&self, seq: i64) -> Result<Option<String>> {
+        Ok(
+            db!(self, p => match sqlx::query("SELECT hash FROM audit_log WHERE seq = $1")
+                .bind(seq)
+                .fetch_optional(p)
+                .await?
+            {
+                Some(r) => Some(r.try_get("hash")?),
+                None => None,
+            }),
+        )
+    }
+
     /// Re-walks the whole chain in pages and reports the first record whose stored
     /// links or hash disagree with a recomputation.
     pub async fn audit_verify(&self) -> Result<AuditVerification> {

@@ -497,6 +497,29 @@ impl Store {
         }))
     }
 
+    /// Up to `limit` entries with index < `before`, newest first.
+    pub async fn ledger_entries_before(
+        &self,
+        before: u64,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntryRow>> {
+        let before = i64::try_from(before).unwrap_or(i64::MAX);
+        Ok(db!(self, p => {
+            let rows = sqlx::query(
+                "SELECT idx, data FROM ledger_entries WHERE idx < $1 ORDER BY idx DESC LIMIT $2",
+            )
+            .bind(before)
+            .bind(limit)
+            .fetch_all(p)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(entry_row!(r));
+            }
+            out
+        }))
+    }
+
     /// The entry at `index`, if stored.
     pub async fn ledger_entry(&self, index: u64) -> Result<Option<LedgerEntryRow>> {
         let idx = to_i64("index", index)?;

@@ -10,7 +10,7 @@ use super::{PageQuery, Paged, parse_time, rfc3339};
 use crate::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
-use crate::error::{ApiQuery, ApiResult};
+use crate::error::{ApiError, ApiQuery, ApiResult};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -105,20 +105,41 @@ pub struct AuditVerifyDto {
     pub head_hash: String,
     pub first_bad_seq: Option<i64>,
     pub reason: Option<String>,
+    /// The newest record whose chain head the ledger anchors (the log must
+    /// still hold it, with that hash), and the ledger entry that anchors it.
+    pub anchored_seq: Option<u64>,
+    pub anchor_ledger_index: Option<u64>,
 }
 
-/// Re-walks the audit hash chain and reports the first broken record.
+/// Re-walks the audit hash chain and reports the first broken record; then
+/// checks the log against the newest anchor of its head in the ledger, which
+/// catches records cut off the end (a chain that is merely shorter still
+/// verifies on its own).
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = ["audit:read"])), responses((status = 200, body = AuditVerifyDto)))]
 async fn verify_audit(State(s): State<AppState>) -> ApiResult<axum::Json<AuditVerifyDto>> {
     let v = s.store.audit_verify().await?;
-    Ok(axum::Json(AuditVerifyDto {
+    let anchor = crate::ledger::check_audit_anchor(&s.store)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the ledger's audit anchors: {e}")))?;
+    let mut dto = AuditVerifyDto {
         ok: v.ok(),
         checked: v.checked,
         head_seq: v.head_seq,
         head_hash: v.head_hash,
         first_bad_seq: v.first_bad.as_ref().map(|b| b.0),
         reason: v.first_bad.map(|b| b.1),
-    }))
+        anchored_seq: anchor.as_ref().map(|a| a.audit_seq),
+        anchor_ledger_index: anchor.as_ref().map(|a| a.ledger_index),
+    };
+    if dto.ok
+        && let Some(a) = anchor
+        && let Some(problem) = a.problem
+    {
+        dto.ok = false;
+        dto.first_bad_seq = Some((dto.head_seq + 1).min(a.audit_seq as i64));
+        dto.reason = Some(problem);
+    }
+    Ok(axum::Json(dto))
 }
 
 /// Live updates for the console (SSE): unit positions and status, incidents,
