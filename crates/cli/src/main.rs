@@ -415,10 +415,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let v = store.audit_verify().await?;
             match v.first_bad {
                 None => {
+                    // A log cut short is still a valid chain: hold it against
+                    // the newest anchor of its head in the ledger.
+                    let anchor = pingan_server::ledger::check_audit_anchor(&store).await?;
+                    if let Some(a) = &anchor
+                        && let Some(problem) = &a.problem
+                    {
+                        bail!(
+                            "audit log disagrees with ledger entry {}, which anchors record #{}: {problem}",
+                            a.ledger_index,
+                            a.audit_seq
+                        );
+                    }
                     println!(
                         "audit chain intact: {} records, head #{} {}",
                         v.checked, v.head_seq, v.head_hash
                     );
+                    match anchor {
+                        Some(a) => println!(
+                            "anchored in the ledger up to record #{} (entry {})",
+                            a.audit_seq, a.ledger_index
+                        ),
+                        None => println!("no anchor in the ledger yet"),
+                    }
                     Ok(())
                 }
                 Some((seq, why)) => bail!(

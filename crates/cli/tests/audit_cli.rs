@@ -103,3 +103,46 @@ async fn audit_verify_passes_then_names_the_tampered_record() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn audit_verify_catches_records_cut_off_after_the_ledger_anchored_them() {
+    let dir = data_dir();
+    let db = dir.join("pingan.db");
+    let store = Store::open(db.to_str().unwrap()).await.unwrap();
+    for i in 0..5 {
+        store
+            .audit_append(&[action(i, "incident.read", &["17"])])
+            .await
+            .unwrap();
+    }
+    // The server anchors the chain head in the ledger every minute.
+    let ledger = pingan_server::ledger::LedgerService::open(
+        &store,
+        &dir,
+        std::sync::Arc::new(pingan_core::SystemClock),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ledger.anchor_audit_head(None).await.unwrap(), 5);
+    let (ok, stdout, stderr) = verify(&dir);
+    assert!(ok, "{stdout} {stderr}");
+    assert!(
+        stdout.contains("anchored in the ledger up to record #5"),
+        "{stdout}"
+    );
+
+    // Cutting the newest two leaves a valid, shorter chain.
+    store
+        .execute_raw("DELETE FROM audit_log WHERE seq > 3")
+        .await
+        .unwrap();
+    store.close().await;
+    let (ok, stdout, stderr) = verify(&dir);
+    assert!(!ok, "verify passed a truncated log: {stdout}");
+    assert!(
+        stderr.contains("anchors record #5")
+            && stderr.contains("record #5 is missing (the log ends at #3)"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
