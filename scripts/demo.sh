@@ -10,4 +10,5 @@ if ! command -v npm >/dev/null; then
 fi
 (cd web && npm ci --no-audit --no-fund && npm run build)
 cargo build --release -p pingan
-exec target/release/pingan demo --port "${PORT:-8080}" "$@"
+# --port only when PORT is set, so PINGAN_LISTEN and the config keep their say.
+exec target/release/pingan demo ${PORT:+--port "$PORT"} "$@"

@@ -59,7 +59,7 @@ pub fn feature_collection(rows: &[OrgRow]) -> serde_json::Value {
 pub enum ImportError {
     #[error("not a GeoJSON FeatureCollection: {0}")]
     NotCollection(String),
-    #[error("feature {index}: property `{field}` {reason}")]
+    #[error("feature {} (features[{index}]): property `{field}` {reason}", .index + 1)]
     Feature {
         index: usize,
         field: &'static str,
