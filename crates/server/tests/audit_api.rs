@@ -95,6 +95,26 @@ async fn personal_data_reads_and_logins_are_audited_and_queryable() {
         )
     );
 
+    // An auditor of that station audits its people only.
+    let (st, _) = app
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(
+                json!({"username": "auditor_a", "display_name": "站审计", "password": PASSWORD,
+                "role": "auditor", "org_id": me["org_id"]}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let station_auditor = app.login("auditor_a").await;
+    let seen = audit(&app, &station_auditor, "limit=1000").await;
+    let mut users: Vec<&str> = seen.iter().map(|r| r["user"].as_str().unwrap()).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!(users, ["auditor_a", "officer01"], "{seen:?}");
+
     // By time: a window before the test saw none of this; one from t0 does.
     let before = audit(&app, &auditor, &format!("user=admin&to={t0}")).await;
     assert!(before.iter().all(|r| r["action"] != "user.read"));
@@ -104,7 +124,10 @@ async fn personal_data_reads_and_logins_are_audited_and_queryable() {
         .map(|r| r["action"].as_str().unwrap())
         .collect();
     // The failed login was recorded under the name tried, too.
-    assert_eq!(seen, ["user.read", "user.list", "auth.login", "auth.login"]);
+    assert_eq!(
+        seen,
+        ["user.create", "user.read", "user.list", "auth.login", "auth.login"]
+    );
     let rfc = "2000-01-01T00:00:00Z";
     assert_eq!(
         audit(&app, &auditor, &format!("user=admin&from={rfc}&to={t0}"))

@@ -53,6 +53,9 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub from: Option<i64>,
     pub to: Option<i64>,
+    /// Only records of users whose org is in the subtree at this path (what an
+    /// auditor below the city bureau may see); `None`: every record.
+    pub within_org_path: Option<String>,
 }
 
 /// Outcome of re-walking the chain.
@@ -256,10 +259,15 @@ impl Store {
             .object_id
             .as_ref()
             .map(|id| format!("%{}%", serde_json::to_string(id).unwrap_or_default()));
+        let within = f
+            .within_org_path
+            .as_ref()
+            .map(|p| format!("{}%", crate::orgs::escape_like(p)));
         let filter = "($1 IS NULL OR username = $1) AND ($2 IS NULL OR object_ids LIKE $2) AND ($3 IS NULL OR object_type = $3) \
-                      AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6)";
+                      AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) \
+                      AND ($7 IS NULL OR user_id IN (SELECT u.id FROM users u JOIN orgs o ON o.id = u.org_id WHERE o.path LIKE $7 ESCAPE '\\'))";
         let sql = format!(
-            "SELECT {COLS} FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT $7 OFFSET $8"
+            "SELECT {COLS} FROM audit_log WHERE {filter} ORDER BY seq DESC LIMIT $8 OFFSET $9"
         );
         let count_sql = format!("SELECT COUNT(*) AS n FROM audit_log WHERE {filter}");
         Ok(db!(self, p => {
@@ -270,6 +278,7 @@ impl Store {
                 .bind(&f.action)
                 .bind(f.from)
                 .bind(f.to)
+                .bind(&within)
                 .bind(page.limit)
                 .bind(page.offset)
                 .fetch_all(p)
@@ -285,6 +294,7 @@ impl Store {
                 .bind(&f.action)
                 .bind(f.from)
                 .bind(f.to)
+                .bind(&within)
                 .fetch_one(p)
                 .await?
                 .try_get("n")?;

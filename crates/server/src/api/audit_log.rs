@@ -62,20 +62,40 @@ async fn query_audit(
         offset: q.offset,
     }
     .page()?;
+    // An auditor below the city bureau audits the people of its own subtree.
+    let at_root = s.store.get_org(p.org_id).await?.parent_id.is_none();
     let f = pingan_store::AuditFilter {
         username: q.user.clone(),
         object_id: q.object.clone(),
-        object_type: q.object_type,
-        action: q.action,
+        object_type: q.object_type.clone(),
+        action: q.action.clone(),
         from: q
             .from
             .as_deref()
             .map(|t| parse_time("from", t))
             .transpose()?,
         to: q.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
+        within_org_path: (!at_root).then(|| p.org_path.clone()),
     };
     let (rows, total) = s.store.audit_query(&f, page).await?;
-    let detail = format!("user={:?} object={:?}", q.user, q.object);
+    // The query as the auditor wrote it, for the auditors of auditors.
+    let detail = [
+        ("user", &q.user),
+        ("object", &q.object),
+        ("object_type", &q.object_type),
+        ("action", &q.action),
+        ("from", &q.from),
+        ("to", &q.to),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect::<Vec<_>>()
+    .join(" ");
+    let detail = if detail.is_empty() {
+        "all records".to_string()
+    } else {
+        detail
+    };
     s.audit(&p, Audit::ok("audit.read", "audit", vec![]).detail(detail))
         .await?;
     let items = rows
