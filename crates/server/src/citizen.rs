@@ -131,6 +131,23 @@ impl Buckets {
         }
     }
 
+    /// Whether `key` has a token now, without taking it; if not, how long
+    /// until it will.
+    pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let rate = self.per_minute / 60.0;
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((tokens, at)) = map.get(key) else {
+            return Ok(());
+        };
+        let tokens =
+            (tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(self.burst);
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / rate))
+        }
+    }
+
     /// Takes one token for `key`, or says how long until one is available.
     pub fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let rate = self.per_minute / 60.0;

@@ -67,6 +67,29 @@ pub struct AppState {
     pub alerts: Arc<alerts::AlertService>,
     /// The data hub: sources, ingest, resolution, search, geocoding (`state.fusion.geocode(text)`).
     pub fusion: Arc<fusion::FusionService>,
+    /// Failed logins per (username, client address) and per client address:
+    /// password guessing is slowed to a trickle (see `api::session`).
+    pub login_failures: Arc<LoginFailures>,
+}
+
+/// Token buckets that failed logins drain; a login is refused (429) while
+/// either of its buckets is empty.
+pub struct LoginFailures {
+    /// 5 failures in a row for one account from one address, then one try
+    /// per 30 s.
+    pub per_account: citizen::Buckets,
+    /// 20 failures from one address across accounts (password spraying), then
+    /// one try per 10 s.
+    pub per_address: citizen::Buckets,
+}
+
+impl Default for LoginFailures {
+    fn default() -> Self {
+        LoginFailures {
+            per_account: citizen::Buckets::new(2, 5),
+            per_address: citizen::Buckets::new(6, 20),
+        }
+    }
 }
 
 impl AppState {
@@ -154,6 +177,7 @@ pub async fn build(
         city: Arc::new(RwLock::new(None)),
         dispatch: Arc::new(dispatch::DispatchService::new()),
         ledger,
+        login_failures: Arc::default(),
     };
     api::taxonomy::restore(&state)
         .await

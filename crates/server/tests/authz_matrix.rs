@@ -940,3 +940,55 @@ async fn api_keys_carry_a_subset_of_scopes_and_die_when_revoked() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn password_guessing_is_throttled_and_audited() {
+    let app = TestApp::demo().await;
+    let wrong = json!({"username": "dispatcher", "password": "guess-guess"});
+    for i in 0..5 {
+        let (st, _) = app
+            .call("POST", "/api/v1/auth/login", None, Some(wrong.clone()))
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // The sixth try waits, even with the right password.
+    let resp = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.base))
+        .json(&json!({"username": "dispatcher", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_code(&body), "rate_limited");
+    // Other accounts from the same address are not locked out.
+    let auditor = app.login("auditor").await;
+    let (_, recs) = app
+        .get("/api/v1/audit?user=dispatcher&action=auth.login", &auditor)
+        .await;
+    let outcomes: Vec<&str> = recs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "throttled",
+            "denied",
+            "denied",
+            "denied",
+            "denied",
+            "denied"
+        ]
+    );
+    app.stop().await;
+}

@@ -53,10 +53,34 @@ pub struct Me {
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody), (status = 400, body = crate::error::ErrorBody)))]
 async fn login(
     State(s): State<AppState>,
+    ip: super::portal::ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<axum::Json<LoginResponse>> {
     if req.username.trim().is_empty() {
         return Err(ApiError::invalid("username", "username is empty"));
+    }
+    // Password guessing: after repeated failures the account (from this
+    // address) and the address itself wait; the refusal is audited too.
+    let now = std::time::Instant::now();
+    let account = format!("{}|{}", req.username.trim().to_lowercase(), ip.0);
+    let guard = &s.login_failures;
+    if let Err(wait) = guard
+        .per_account
+        .check(&account, now)
+        .and_then(|()| guard.per_address.check(&ip.0, now))
+    {
+        let secs = wait.as_secs().max(1);
+        s.audit_anonymous(
+            req.username.trim(),
+            "auth.login",
+            "throttled",
+            Some(format!("ip {}, retry after {secs} s", ip.0)),
+        )
+        .await?;
+        return Err(ApiError::too_many_requests(
+            format!("too many failed logins: try again in {secs} s"),
+            secs,
+        ));
     }
     let user = s.store.get_user_by_username(req.username.trim()).await?;
     let ok_user =
@@ -71,8 +95,15 @@ async fn login(
         .await
         .unwrap_or(false);
     let Some(user) = ok_user.filter(|_| verified) else {
-        s.audit_anonymous(req.username.trim(), "auth.login", "denied", None)
-            .await?;
+        let _ = guard.per_account.take(&account, now);
+        let _ = guard.per_address.take(&ip.0, now);
+        s.audit_anonymous(
+            req.username.trim(),
+            "auth.login",
+            "denied",
+            Some(format!("ip {}", ip.0)),
+        )
+        .await?;
         return Err(ApiError::unauthorized("wrong username or password"));
     };
     let token = auth::new_secret(auth::TOKEN_PREFIX);
