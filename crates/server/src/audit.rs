@@ -113,18 +113,29 @@ impl<'a> Audit<'a> {
     }
 }
 
+/// What the request being served contributes to its audit records.
+struct RequestAudit {
+    /// How many records it has appended.
+    count: AtomicU32,
+    /// The `X-Purpose` it stated, given to records whose handler named none.
+    purpose: Option<String>,
+}
+
 tokio::task_local! {
-    /// How many audit records the request being served has appended; set by
-    /// [`crate::auth::enforce`] around a personal-data route's handler.
-    static TALLY: Arc<AtomicU32>;
+    /// Set by [`crate::auth::enforce`] around a personal-data route's handler.
+    static REQUEST: Arc<RequestAudit>;
 }
 
 /// Runs `fut` (a personal-data route's handler) counting the audit records it
-/// appends, and returns its output with that count.
-pub async fn tallied<F: std::future::Future>(fut: F) -> (F::Output, u32) {
-    let tally = Arc::new(AtomicU32::new(0));
-    let out = TALLY.scope(tally.clone(), fut).await;
-    (out, tally.load(Ordering::Relaxed))
+/// appends, and returns its output with that count. Records it appends
+/// without a purpose get `purpose`, the one the request stated.
+pub async fn tallied<F: std::future::Future>(purpose: Option<String>, fut: F) -> (F::Output, u32) {
+    let req = Arc::new(RequestAudit {
+        count: AtomicU32::new(0),
+        purpose,
+    });
+    let out = REQUEST.scope(req.clone(), fut).await;
+    (out, req.count.load(Ordering::Relaxed))
 }
 
 impl AppState {
@@ -147,9 +158,16 @@ impl AppState {
             }
         }
         let n = entries.len() as u32;
+        let _ = REQUEST.try_with(|r| {
+            if let Some(p) = &r.purpose {
+                for e in entries.iter_mut().filter(|e| e.purpose.is_none()) {
+                    e.purpose = Some(p.clone());
+                }
+            }
+        });
         self.store.audit_append(&entries).await?;
         self.metrics.audit_records.inc_by(u64::from(n));
-        let _ = TALLY.try_with(|t| t.fetch_add(n, Ordering::Relaxed));
+        let _ = REQUEST.try_with(|r| r.count.fetch_add(n, Ordering::Relaxed));
         Ok(())
     }
 

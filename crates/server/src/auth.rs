@@ -614,7 +614,11 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
         return next.run(req).await;
     };
     let route = format!("{} {path}", req.method());
-    let (resp, audited) = crate::audit::tallied(next.run(req)).await;
+    // Kept for records whose handler names no purpose (bounded as the
+    // `Purpose` extractor bounds it).
+    let purpose =
+        crate::audit::header_purpose(req.headers()).map(|p| p.chars().take(500).collect());
+    let (resp, audited) = crate::audit::tallied(purpose, next.run(req)).await;
     if resp.status().is_success() && audited == 0 && kind != Personal::Reveal {
         // A handler served or changed personal data without an audit record:
         // a defect. Counted (tests assert the count stays zero); a read's

@@ -155,6 +155,19 @@ async fn personal_data_reads_and_logins_are_audited_and_queryable() {
         assert_eq!(st, StatusCode::METHOD_NOT_ALLOWED, "{m}");
         error_code(&body);
     }
+    // A purpose stated on a read whose handler asks for none is kept, decoded
+    // as the console sends it (percent-encoded UTF-8).
+    let (st, _) = app
+        .get_with(
+            &format!("/api/v1/users/{id}"),
+            &admin,
+            &[("X-Purpose", "%E6%A0%B8%E6%9F%A5 7")],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let reads = audit(&app, &auditor, "user=admin&action=user.read").await;
+    assert_eq!(reads[0]["purpose"], "核查 7", "{:?}", reads[0]);
+
     // Non-auditors other than admin cannot read it.
     let dispatcher = app.login("dispatcher").await;
     assert_eq!(
