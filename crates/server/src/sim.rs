@@ -56,6 +56,28 @@ use crate::live::LiveEvent;
 /// The actor name on every timeline line the simulator writes.
 pub const ACTOR: &str = "simulator";
 
+/// Appends an audit record for the simulator, which acts as a dispatcher.
+async fn audit_as_simulator(
+    s: &AppState,
+    action: &str,
+    incident: i64,
+    detail: &str,
+) -> ApiResult<()> {
+    s.append_audit(vec![pingan_store::AuditEntry {
+        at: s.now_ms(),
+        user_id: None,
+        username: ACTOR.into(),
+        role: "dispatcher".into(),
+        action: action.into(),
+        object_type: "incident".into(),
+        object_ids: vec![incident.to_string()],
+        purpose: None,
+        outcome: "ok".into(),
+        detail: Some(detail.into()),
+    }])
+    .await
+}
+
 /// Simulator timing and volume.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimSettings {
@@ -403,6 +425,15 @@ impl Simulator {
             time: Some(c.at.millis().to_string()),
         };
         let r = intake(s, ACTOR, req).await?;
+        // The simulator plays a call taker: its records carry caller data
+        // like anyone's, so they are audited like anyone's.
+        audit_as_simulator(
+            s,
+            "call.create",
+            r.incident.id,
+            "demo simulator took a call",
+        )
+        .await?;
         if let Some(d) = r.duplicates.first() {
             self.duplicates.insert(r.incident.id, d.incident_id);
         }
@@ -672,6 +703,14 @@ impl Simulator {
         }
         let note = format!("{}，请按职责处置", ty.name_zh());
         let (_, ids) = svc::divert_incident(s, row.id, &partners, &note, ACTOR).await?;
+        let codes: Vec<&str> = partners.iter().map(|p| p.code()).collect();
+        audit_as_simulator(
+            s,
+            "incident.divert",
+            row.id,
+            &format!("caller data sent to partners {}", codes.join(",")),
+        )
+        .await?;
         report.handoffs += ids.len();
         if plan.police_response {
             report.joint += 1;

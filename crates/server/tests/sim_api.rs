@@ -294,6 +294,24 @@ async fn simulated_city_takes_calls_moves_units_and_closes_incidents() {
         .find(|g| g["type_code"].is_null())
         .expect("the all-types group");
     assert_eq!(all["count"].as_u64().unwrap() as usize, total.calls);
+    // Every simulated call wrote caller data, and each is on the audit record.
+    let (_, audited) = app
+        .state
+        .store
+        .audit_query(
+            &pingan_store::AuditFilter {
+                username: Some("simulator".into()),
+                action: Some("call.create".into()),
+                ..Default::default()
+            },
+            pingan_store::Page {
+                limit: 1,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(audited as usize, total.calls);
     assert!(
         all["call_to_dispatch"]["median_s"].as_i64().unwrap() >= 10,
         "{all}"
