@@ -51,60 +51,162 @@ impl OrgKind {
     }
 }
 
+mod placement;
+mod validate;
+
+pub use placement::{PlacementError, Tolerance};
+
+/// Why an area was refused. Polygon and ring numbers are 0-based positions in
+/// the GeoJSON coordinates (ring 0 is a polygon's shell, ring k its k-th hole);
+/// vertex and segment numbers too (segment k runs from vertex k to k+1).
 #[derive(Debug, Error, PartialEq)]
 pub enum AreaError {
     #[error("area is not valid GeoJSON: {0}")]
     Json(String),
     #[error("area must be a Polygon or MultiPolygon, got {0}")]
     NotPolygonal(String),
-    #[error("area polygon ring {ring} has {points} points; a ring needs at least 4 (closed)")]
-    TooFewPoints { ring: usize, points: usize },
+    #[error(
+        "polygon {polygon} ring {ring} has {points} positions (repeated neighbours counted once); a ring needs at least 4, the first repeated as the last"
+    )]
+    TooFewPoints {
+        polygon: usize,
+        ring: usize,
+        points: usize,
+    },
+    #[error(
+        "polygon {polygon} ring {ring} is not closed: its last position {last_lng},{last_lat} differs from its first {first_lng},{first_lat}"
+    )]
+    NotClosed {
+        polygon: usize,
+        ring: usize,
+        first_lat: f64,
+        first_lng: f64,
+        last_lat: f64,
+        last_lng: f64,
+    },
     #[error("area coordinate {lng},{lat} is outside WGS84 range")]
     OutOfRange { lat: f64, lng: f64 },
+    #[error(
+        "polygon {polygon} ring {ring} intersects itself: segment {segment_a} (from vertex {segment_a}) meets segment {segment_b} at {lng},{lat}"
+    )]
+    SelfIntersection {
+        polygon: usize,
+        ring: usize,
+        segment_a: usize,
+        segment_b: usize,
+        lat: f64,
+        lng: f64,
+    },
+    #[error("polygon {polygon} ring {ring} encloses no area ({area_m2:.3} m²)")]
+    ZeroArea {
+        polygon: usize,
+        ring: usize,
+        area_m2: f64,
+    },
+    #[error("polygon {polygon} hole (ring {ring}) is not inside the polygon's shell (ring 0)")]
+    HoleOutsideShell { polygon: usize, ring: usize },
+    #[error("polygon {polygon} rings {ring_a} and {ring_b} share a stretch of boundary")]
+    RingsTouchOnALine {
+        polygon: usize,
+        ring_a: usize,
+        ring_b: usize,
+    },
+    #[error("polygon {polygon} holes (rings {ring_a} and {ring_b}) overlap")]
+    HolesOverlap {
+        polygon: usize,
+        ring_a: usize,
+        ring_b: usize,
+    },
+    #[error("polygons {polygon_a} and {polygon_b} of the MultiPolygon overlap")]
+    PolygonsOverlap { polygon_a: usize, polygon_b: usize },
+    #[error(
+        "area with {vertices} vertices is too complex to validate (too many segments with overlapping extents); simplify it"
+    )]
+    TooComplex { vertices: usize },
 }
 
 /// Parses a GeoJSON geometry, Feature (its geometry) or bare coordinates object
-/// into a multipolygon, validating ring sizes and coordinate ranges.
+/// into a multipolygon and refuses anything that is not a valid area: rings
+/// not closed or with fewer than 4 positions, coordinates outside WGS84,
+/// self-intersecting or zero-area rings, holes outside their shell, overlapping
+/// parts. Use it for every area that is about to be stored.
 pub fn parse_area(text: &str) -> Result<MultiPolygon<f64>, AreaError> {
+    let geometry = parse_geometry(text)?;
+    let rings: Vec<&Vec<Vec<geojson::Position>>> = match &geometry.value {
+        geojson::GeometryValue::Polygon { coordinates } => vec![coordinates],
+        geojson::GeometryValue::MultiPolygon { coordinates } => coordinates.iter().collect(),
+        other => return Err(AreaError::NotPolygonal(other.type_name().into())),
+    };
+    // Closure and ring size are checked on the positions as given: converting to
+    // geo closes rings silently.
+    for (polygon, poly) in rings.iter().enumerate() {
+        for (ring, r) in poly.iter().enumerate() {
+            if r.len() < 4 {
+                return Err(AreaError::TooFewPoints {
+                    polygon,
+                    ring,
+                    points: r.len(),
+                });
+            }
+            for p in r {
+                let c = p.as_slice();
+                if c.len() < 2 || LatLng::new(c[1], c[0]).is_err() {
+                    return Err(AreaError::OutOfRange {
+                        lat: c.get(1).copied().unwrap_or(f64::NAN),
+                        lng: c.first().copied().unwrap_or(f64::NAN),
+                    });
+                }
+            }
+            let (f, l) = (r[0].as_slice(), r[r.len() - 1].as_slice());
+            if f[..2] != l[..2] {
+                return Err(AreaError::NotClosed {
+                    polygon,
+                    ring,
+                    first_lat: f[1],
+                    first_lng: f[0],
+                    last_lat: l[1],
+                    last_lng: l[0],
+                });
+            }
+        }
+    }
+    let mp = to_multipolygon(geometry)?;
+    validate::validate(&mp)?;
+    Ok(mp)
+}
+
+/// Reads an area that was validated when it was stored, without repeating the
+/// topology checks (loading the tree must not refuse or drop an area stored
+/// before those checks existed).
+pub fn read_area(text: &str) -> Result<MultiPolygon<f64>, AreaError> {
+    to_multipolygon(parse_geometry(text)?)
+}
+
+fn parse_geometry(text: &str) -> Result<geojson::Geometry, AreaError> {
     let gj: geojson::GeoJson = text
         .parse()
         .map_err(|e: geojson::Error| AreaError::Json(e.to_string()))?;
-    let geometry = match gj {
-        geojson::GeoJson::Geometry(g) => g,
+    match gj {
+        geojson::GeoJson::Geometry(g) => Ok(g),
         geojson::GeoJson::Feature(f) => f
             .geometry
-            .ok_or_else(|| AreaError::NotPolygonal("Feature without geometry".into()))?,
+            .ok_or_else(|| AreaError::NotPolygonal("Feature without geometry".into())),
         geojson::GeoJson::FeatureCollection(_) => {
-            return Err(AreaError::NotPolygonal("FeatureCollection".into()));
+            Err(AreaError::NotPolygonal("FeatureCollection".into()))
         }
-    };
+    }
+}
+
+fn to_multipolygon(geometry: geojson::Geometry) -> Result<MultiPolygon<f64>, AreaError> {
     let kind = geometry.value.type_name().to_string();
     let g: geo::Geometry<f64> = geometry
         .try_into()
         .map_err(|e: geojson::Error| AreaError::Json(e.to_string()))?;
-    let mp = match g {
-        geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
-        geo::Geometry::MultiPolygon(mp) => mp,
-        _ => return Err(AreaError::NotPolygonal(kind)),
-    };
-    let mut ring_no = 0;
-    for poly in &mp.0 {
-        for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
-            if ring.0.len() < 4 {
-                return Err(AreaError::TooFewPoints {
-                    ring: ring_no,
-                    points: ring.0.len(),
-                });
-            }
-            for c in &ring.0 {
-                if LatLng::new(c.y, c.x).is_err() {
-                    return Err(AreaError::OutOfRange { lat: c.y, lng: c.x });
-                }
-            }
-            ring_no += 1;
-        }
+    match g {
+        geo::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        geo::Geometry::MultiPolygon(mp) => Ok(mp),
+        _ => Err(AreaError::NotPolygonal(kind)),
     }
-    Ok(mp)
 }
 
 /// GeoJSON geometry text for an area.
@@ -166,7 +268,7 @@ pub struct Jurisdiction {
     cos_lat0: f64,
 }
 
-const METRES_PER_DEGREE: f64 = 111_195.08;
+pub(crate) const METRES_PER_DEGREE: f64 = 111_195.08;
 
 impl Jurisdiction {
     pub const FALLBACK_RADIUS_M: f64 = 5_000.0;
@@ -500,5 +602,267 @@ mod tests {
             Err(AreaError::OutOfRange { .. })
         ));
         assert!(matches!(parse_area("{nope"), Err(AreaError::Json(_))));
+    }
+
+    fn poly_json(rings: &[&[(f64, f64)]]) -> String {
+        let rings: Vec<Vec<[f64; 2]>> = rings
+            .iter()
+            .map(|r| r.iter().map(|&(x, y)| [x, y]).collect())
+            .collect();
+        serde_json::json!({"type": "Polygon", "coordinates": rings}).to_string()
+    }
+
+    #[test]
+    fn a_bowtie_is_refused_naming_ring_segments_and_point() {
+        let bowtie = poly_json(&[&[
+            (104.0, 30.0),
+            (104.1, 30.1),
+            (104.1, 30.0),
+            (104.0, 30.1),
+            (104.0, 30.0),
+        ]]);
+        let e = parse_area(&bowtie).unwrap_err();
+        match e {
+            AreaError::SelfIntersection {
+                polygon: 0,
+                ring: 0,
+                segment_a: 0,
+                segment_b: 2,
+                lat,
+                lng,
+            } => {
+                assert!((lat - 30.05).abs() < 1e-9 && (lng - 104.05).abs() < 1e-9);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.to_string().starts_with(
+            "polygon 0 ring 0 intersects itself: segment 0 (from vertex 0) meets segment 2 at 104.05"
+        ));
+    }
+
+    #[test]
+    fn unclosed_short_and_tiny_rings_are_refused() {
+        assert_eq!(
+            parse_area(&poly_json(&[&[
+                (104.0, 30.0),
+                (104.1, 30.0),
+                (104.1, 30.1),
+                (104.0, 30.1)
+            ]])),
+            Err(AreaError::NotClosed {
+                polygon: 0,
+                ring: 0,
+                first_lat: 30.0,
+                first_lng: 104.0,
+                last_lat: 30.1,
+                last_lng: 104.0
+            })
+        );
+        // Four positions but only two distinct vertices.
+        assert_eq!(
+            parse_area(&poly_json(&[&[
+                (104.0, 30.0),
+                (104.1, 30.0),
+                (104.1, 30.0),
+                (104.0, 30.0)
+            ]])),
+            Err(AreaError::TooFewPoints {
+                polygon: 0,
+                ring: 0,
+                points: 3
+            })
+        );
+        // A triangle of a few square centimetres.
+        match parse_area(&poly_json(&[&[
+            (104.0, 30.0),
+            (104.000001, 30.0),
+            (104.0, 30.000001),
+            (104.0, 30.0),
+        ]])) {
+            Err(AreaError::ZeroArea {
+                polygon: 0,
+                ring: 0,
+                area_m2,
+            }) => assert!(area_m2 > 0.0 && area_m2 < 0.01, "{area_m2}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn holes_must_lie_inside_their_shell_and_parts_must_not_overlap() {
+        let shell: &[(f64, f64)] = &[
+            (104.0, 30.0),
+            (104.1, 30.0),
+            (104.1, 30.1),
+            (104.0, 30.1),
+            (104.0, 30.0),
+        ];
+        let inside: &[(f64, f64)] = &[
+            (104.02, 30.02),
+            (104.04, 30.02),
+            (104.04, 30.04),
+            (104.02, 30.02),
+        ];
+        let outside: &[(f64, f64)] = &[(104.2, 30.2), (104.3, 30.2), (104.3, 30.3), (104.2, 30.2)];
+        assert!(parse_area(&poly_json(&[shell, inside])).is_ok());
+        assert_eq!(
+            parse_area(&poly_json(&[shell, inside, outside])),
+            Err(AreaError::HoleOutsideShell {
+                polygon: 0,
+                ring: 2
+            })
+        );
+        let mp = serde_json::json!({"type": "MultiPolygon", "coordinates": [
+            [[[104.0, 30.0], [104.1, 30.0], [104.1, 30.1], [104.0, 30.0]]],
+            [[[104.05, 30.0], [104.2, 30.0], [104.2, 30.1], [104.05, 30.0]]],
+        ]});
+        assert_eq!(
+            parse_area(&mp.to_string()),
+            Err(AreaError::PolygonsOverlap {
+                polygon_a: 0,
+                polygon_b: 1
+            })
+        );
+    }
+
+    #[test]
+    fn a_200k_vertex_sliver_is_refused_quickly() {
+        // Out along a line in 100k steps and back the same way: zero area, every
+        // segment lying on its return twin.
+        let n = 100_000;
+        let mut ring: Vec<(f64, f64)> = (0..=n)
+            .map(|i| (104.0 + 0.1 * i as f64 / n as f64, 30.0))
+            .collect();
+        ring.extend(
+            (0..n)
+                .rev()
+                .map(|i| (104.0 + 0.1 * i as f64 / n as f64, 30.0)),
+        );
+        let e = parse_area(&poly_json(&[&ring])).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                AreaError::SelfIntersection {
+                    polygon: 0,
+                    ring: 0,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        // A fan of long spokes whose boxes all overlap: refused as too complex
+        // (or as self-intersecting), never quadratic.
+        let mut fan = vec![(104.0, 30.0)];
+        for i in 0..50_000 {
+            let t = i as f64 / 50_000.0;
+            fan.push((104.1, 30.0 + 0.1 * t));
+            fan.push((104.0, 30.0 + 0.1 * t + 0.000_001));
+        }
+        fan.push((104.0, 30.0));
+        assert!(parse_area(&poly_json(&[&fan])).is_err());
+    }
+
+    fn square(
+        id: i64,
+        parent: Option<i64>,
+        kind: OrgKind,
+        min: (f64, f64),
+        max: (f64, f64),
+    ) -> OrgNode {
+        OrgNode {
+            id,
+            parent_id: parent,
+            kind,
+            code: format!("O{id}"),
+            name: format!("所{id}"),
+            area: Some(MultiPolygon(vec![rect_polygon(min.1, min.0, max.1, max.0)])),
+        }
+    }
+
+    #[test]
+    fn placement_refuses_sibling_overlap_and_overhang_but_not_shared_borders() {
+        let j = sample();
+        let tol = Tolerance::default();
+        let area = |min_lat, min_lng, max_lat, max_lng| {
+            MultiPolygon(vec![rect_polygon(min_lat, min_lng, max_lat, max_lng)])
+        };
+        // Station 4 re-submitting its own area, and a new station tiling the
+        // rest of district 3 (shares its border with station 6).
+        assert_eq!(
+            j.check_placement(
+                Some(4),
+                OrgKind::Station,
+                Some(2),
+                &area(30.0, 104.0, 30.5, 104.5),
+                tol
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            j.check_placement(
+                None,
+                OrgKind::Station,
+                Some(3),
+                &area(30.5, 104.5, 31.0, 105.0),
+                tol
+            ),
+            Ok(())
+        );
+        // Reaching 0.01° into station 6 (about 1 km × 48 km) is refused naming it.
+        match j.check_placement(
+            None,
+            OrgKind::Station,
+            Some(3),
+            &area(30.49, 104.5, 31.0, 105.0),
+            tol,
+        ) {
+            Err(PlacementError::OverlapsSibling {
+                id: 6,
+                code,
+                name,
+                overlap_m2,
+                tolerance_m2,
+            }) => {
+                assert_eq!((code.as_str(), name.as_str()), ("S6", "东南"));
+                assert!(overlap_m2 > 50_000_000.0, "{overlap_m2}");
+                assert_eq!(tolerance_m2, 1_000.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Half of it over the border into district 2's ground.
+        match j.check_placement(
+            None,
+            OrgKind::Station,
+            Some(3),
+            &area(30.5, 104.4, 30.6, 104.6),
+            tol,
+        ) {
+            Err(PlacementError::OutsideParent {
+                id: 3,
+                code,
+                outside_pct,
+                ..
+            }) => {
+                assert_eq!(code, "D3");
+                assert!((outside_pct - 50.0).abs() < 0.5, "{outside_pct}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Siblings are found under the same parent only: a district-sized area
+        // under the city overlaps district 2.
+        let j2 = Jurisdiction::new(vec![
+            square(1, None, OrgKind::City, (104.0, 30.0), (105.0, 31.0)),
+            square(2, Some(1), OrgKind::District, (104.0, 30.0), (104.5, 31.0)),
+        ]);
+        assert!(matches!(
+            j2.check_placement(
+                None,
+                OrgKind::District,
+                Some(1),
+                &area(30.0, 104.4, 31.0, 105.0),
+                tol
+            ),
+            Err(PlacementError::OverlapsSibling { id: 2, .. })
+        ));
     }
 }

