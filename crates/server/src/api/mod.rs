@@ -48,7 +48,16 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A login token (`pat_…`) or an API key (`pak_…`). API keys may also be sent \
+                         as `X-API-Key: pak_…`; live streams (`GET …/stream`, for EventSource) also \
+                         take `?access_token=`, and no other route does.",
+                    ))
+                    .build(),
+            ),
         );
     }
 }
@@ -78,6 +87,72 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(evaluations::routes())
         .merge(notifications::routes())
         .pipe_openapi(query_params_in_query)
+        .pipe_openapi(standard_errors)
+}
+
+/// Every operation documents the refusals the shared layers give it, in the
+/// one error shape: 401/403 where it needs a login (`auth::enforce`), 404 for
+/// an id in the path, 400 for a query or path value of the wrong type, and
+/// 400/413/415/422 for a request body (`ApiJson`); 429 where login throttles.
+/// Handlers' own answers are kept as they wrote them.
+fn standard_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |what: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (template, item) in doc.paths.paths.iter_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_query = op.parameters.iter().flatten().any(|p| {
+                matches!(p, RefOr::T(p) if p.parameter_in != utoipa::openapi::path::ParameterIn::Header)
+            });
+            let mut add = |code: &str, what: &str| {
+                op.responses
+                    .responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| error(what));
+            };
+            if secured {
+                add("401", "no valid token or API key");
+                add(
+                    "403",
+                    "the caller's role lacks the permission, or the object is outside its jurisdiction",
+                );
+            }
+            if template.contains('{') {
+                add("404", "no such object within the caller's jurisdiction");
+            }
+            if has_query || template.contains('{') {
+                add("400", "a path or query value is malformed");
+            }
+            if op.request_body.is_some() {
+                add("400", "the body is not valid JSON");
+                add("413", "the body exceeds the size limit");
+                add("415", "the body is not JSON");
+                add("422", "a field is invalid; `field` names it");
+            }
+            if template == "/api/v1/auth/login" {
+                add("429", "too many failed logins; see Retry-After");
+            }
+        }
+    }
 }
 
 /// Post-processing of the assembled document, chained on the router.
