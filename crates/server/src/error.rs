@@ -306,11 +306,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             } else {
                 Some(path)
             };
-            let message = if syntax {
+            // serde_json files a number too large for its target (`1e400`,
+            // or `1e20` for an i64) under syntax errors too; say which.
+            let text = inner.to_string();
+            let message = if text.starts_with("number out of range") {
+                "number out of range".to_string()
+            } else if syntax {
                 "value of the wrong type: expected one of the allowed names, as a string"
                     .to_string()
             } else {
-                inner.to_string()
+                text
             };
             let mut err = ApiError::invalid("", message);
             err.field = field;
@@ -462,6 +467,36 @@ mod tests {
     struct Login {
         username: String,
         n: Option<u32>,
+    }
+
+    #[test]
+    fn a_number_out_of_range_says_so() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            org_id: i64,
+            ratio: Option<f64>,
+        }
+        for body in [
+            &br#"{"org_id": 1e400}"#[..],
+            br#"{"org_id": 1, "ratio": -1e400}"#,
+        ] {
+            let e = parse_json::<Body>(body).unwrap_err();
+            assert_eq!(
+                (e.status, e.code, e.message.as_str()),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_field",
+                    "number out of range"
+                ),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let e = parse_json::<Body>(br#"{"org_id": 1e400}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("org_id"));
+        let e = parse_json::<Body>(br#"{"org_id": 1, "ratio": -1e400}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("ratio"));
     }
 
     #[test]
