@@ -20,6 +20,32 @@ fn refused(body: &Value, field: &str) -> String {
 }
 
 #[tokio::test]
+async fn alert_filters_refuse_unknown_statuses_and_rules() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let purpose = [("X-Purpose", "列表核对")];
+    for (query, field) in [
+        ("status=bogus", "status"),
+        ("rule=bogus", "rule"),
+        ("status=new&rule=Sighting", "rule"),
+    ] {
+        let (st, b) = app
+            .get_with(&format!("/api/v1/alerts?{query}"), &admin, &purpose)
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{query}: {b}");
+        assert_eq!(refused(&b, field), "invalid_query");
+    }
+    for query in ["status=closed", "rule=co_occurrence&status=new", ""] {
+        let (st, b) = app
+            .get_with(&format!("/api/v1/alerts?{query}"), &admin, &purpose)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{query}: {b}");
+        assert!(b["items"].is_array(), "{b}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_number_too_large_for_json_says_so() {
     let app = TestApp::demo().await;
     let admin = app.login("admin").await;

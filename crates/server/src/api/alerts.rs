@@ -787,6 +787,24 @@ pub struct AlertQuery {
     pub offset: Option<i64>,
 }
 
+/// Values of an alert's `status` (the lifecycle's [`AlertStatus::as_str`]).
+const ALERT_STATUSES: &[&str] = &["new", "acknowledged", "verified", "dispatched", "closed"];
+
+/// Values of an alert's `rule` (the engine's `RuleKind::as_str`, as parsed
+/// by [`crate::alerts::rule_parse`]).
+const ALERT_RULES: &[&str] = &[
+    "sighting",
+    "geofence_enter",
+    "geofence_exit",
+    "geofence_dwell",
+    "frequency",
+    "co_occurrence",
+    "first_appearance",
+    "silence",
+    "curfew",
+    "spike",
+];
+
 /// Alerts routed into the caller's jurisdiction, newest first, identifiers
 /// masked (`X-Purpose` required, audited).
 #[utoipa::path(get, path = "/api/v1/alerts", extensions(("x-personal-data" = json!("read"))), tag = "alerts", params(AlertQuery, ("X-Purpose" = String, Header)),
@@ -803,6 +821,8 @@ async fn list_alerts(
         offset: q.offset,
     }
     .page()?;
+    super::check_status_filter(q.status.as_deref(), ALERT_STATUSES)?;
+    super::check_filter("rule", q.rule.as_deref(), ALERT_RULES)?;
     let since = match &q.since {
         Some(t) => Some(parse_time("since", t)?),
         None => None,
@@ -1134,4 +1154,46 @@ async fn alert_cap(
         xml,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use pingan_alert::RuleKind;
+
+    use super::*;
+
+    /// The filter lists hold exactly the names the domain writes; the
+    /// wildcard-free matches stop compiling when a variant is added, which
+    /// is the cue to extend the list.
+    #[test]
+    fn filter_lists_match_the_domain_names() {
+        use AlertStatus as S;
+        let statuses = [
+            S::New,
+            S::Acknowledged,
+            S::Verified,
+            S::Dispatched,
+            S::Closed,
+        ]
+        .map(|st| match st {
+            S::New | S::Acknowledged | S::Verified | S::Dispatched | S::Closed => st.as_str(),
+        });
+        assert_eq!(statuses.as_slice(), ALERT_STATUSES);
+        for name in ALERT_RULES {
+            let rule = crate::alerts::rule_parse(name).expect(name);
+            match rule {
+                RuleKind::Sighting
+                | RuleKind::GeofenceEnter
+                | RuleKind::GeofenceExit
+                | RuleKind::GeofenceDwell
+                | RuleKind::Frequency
+                | RuleKind::CoOccurrence
+                | RuleKind::FirstAppearance
+                | RuleKind::Silence
+                | RuleKind::Curfew
+                | RuleKind::Spike => assert_eq!(rule.as_str(), *name),
+            }
+        }
+        assert_eq!(ALERT_RULES.len(), 10);
+    }
 }

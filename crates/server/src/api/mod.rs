@@ -310,12 +310,19 @@ impl<T: ToSchema> Paged<T> {
 /// Checks an optional `status` query filter against the values a list knows
 /// (400 `invalid_query` naming `status`).
 pub fn check_status_filter(status: Option<&str>, allowed: &[&str]) -> ApiResult<()> {
-    match status {
-        Some(st) if !allowed.contains(&st) => Err(ApiError::bad_request(
+    check_filter("status", status, allowed)
+}
+
+/// Checks an optional query filter `field` against the values it can match
+/// (400 `invalid_query` naming `field`), so a misspelt value is an error
+/// rather than an empty page.
+pub fn check_filter(field: &str, value: Option<&str>, allowed: &[&str]) -> ApiResult<()> {
+    match value {
+        Some(v) if !allowed.contains(&v) => Err(ApiError::bad_request(
             "invalid_query",
-            format!("status {st:?} is not one of {}", allowed.join(", ")),
+            format!("{field} {v:?} is not one of {}", allowed.join(", ")),
         )
-        .with_field("status")),
+        .with_field(field)),
         _ => Ok(()),
     }
 }
