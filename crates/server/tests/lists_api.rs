@@ -10,13 +10,218 @@ mod common;
 
 use common::{PASSWORD, TestApp, error_code};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+const MAPPINGS: [&str; 3] = [
+    include_str!("../../fusion/examples/mappings/household_registry.toml"),
+    include_str!("../../fusion/examples/mappings/hotel_stay.toml"),
+    include_str!("../../fusion/examples/mappings/net_cafe.toml"),
+];
+
+/// Sends a request and asserts its status, returning the body.
+async fn expect(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+    want: StatusCode,
+) -> Value {
+    let (st, b) = app.call(method, path, Some(token), body).await;
+    assert_eq!(st, want, "{method} {path}: {b}");
+    b
+}
 
 /// Asserts a 4xx error shape naming `field`, returning its code.
 fn refused(body: &Value, field: &str) -> String {
     let code = error_code(body);
     assert_eq!(body["error"]["field"], field, "{body}");
     code
+}
+
+fn ids(page: &Value) -> Vec<i64> {
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a page: {page}"))
+        .iter()
+        .map(|x| x["id"].as_i64().unwrap())
+        .collect()
+}
+
+/// The demo's orgs: (city id, a district id, a station of that district).
+async fn orgs(app: &TestApp, admin: &str) -> (i64, i64, i64) {
+    let all = expect(
+        app,
+        "GET",
+        "/api/v1/orgs?limit=1000",
+        admin,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let items = all["items"].as_array().unwrap();
+    let of_kind = |k: &'static str| items.iter().filter(move |o| o["kind"] == k);
+    let city = of_kind("city").next().unwrap()["id"].as_i64().unwrap();
+    let district = of_kind("district").next().unwrap()["id"].as_i64().unwrap();
+    let station = of_kind("station")
+        .find(|o| o["parent_id"].as_i64() == Some(district))
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    (city, district, station)
+}
+
+async fn new_user(app: &TestApp, admin: &str, username: &str, role: &str, org: i64) -> i64 {
+    let u = expect(
+        app,
+        "POST",
+        "/api/v1/users",
+        admin,
+        Some(
+            json!({"username": username, "display_name": username, "password": PASSWORD,
+            "role": role, "org_id": org}),
+        ),
+        StatusCode::CREATED,
+    )
+    .await;
+    u["id"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn api_keys_and_sources_paginate_within_the_callers_subtree() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let (city, _, station) = orgs(&app, &admin).await;
+    let mut made = Vec::new();
+    for (name, org) in [("k1", city), ("k2", city), ("k3", station), ("k4", city)] {
+        let k = expect(
+            &app,
+            "POST",
+            "/api/v1/apikeys",
+            &admin,
+            Some(json!({"name": name, "role": "sensor", "org_id": org})),
+            StatusCode::CREATED,
+        )
+        .await;
+        made.push(k["id"].as_i64().unwrap());
+    }
+
+    let all = expect(
+        &app,
+        "GET",
+        "/api/v1/apikeys?limit=1000",
+        &admin,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    let all_ids = ids(&all);
+    assert!(made.iter().all(|k| all_ids.contains(k)), "{all}");
+    let total = all["total"].as_i64().unwrap();
+    assert_eq!(total, all_ids.len() as i64);
+    assert!(all_ids.windows(2).all(|w| w[0] < w[1]), "id order: {all}");
+
+    let page = expect(
+        &app,
+        "GET",
+        "/api/v1/apikeys?limit=2&offset=1",
+        &admin,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (&page["total"], &page["limit"], &page["offset"]),
+        (&json!(total), &json!(2), &json!(1))
+    );
+    assert_eq!(ids(&page), all_ids[1..3]);
+    assert!(page["items"][0].get("secret").is_none(), "{page}");
+
+    // A station admin sees only its station's key.
+    new_user(&app, &admin, "station_admin", "admin", station).await;
+    let station_admin = app.login("station_admin").await;
+    let page = expect(
+        &app,
+        "GET",
+        "/api/v1/apikeys",
+        &station_admin,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!((ids(&page), &page["total"]), (vec![made[2]], &json!(1)));
+
+    // Bad paging and unknown parameters are 400s naming the parameter.
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("offset=-1", "offset"),
+        ("org=1", "org"),
+    ] {
+        let b = expect(
+            &app,
+            "GET",
+            &format!("/api/v1/apikeys?{query}"),
+            &admin,
+            None,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(refused(&b, field), "invalid_query");
+    }
+
+    // Sources.
+    let analyst = app.login("analyst").await;
+    let mut sources = Vec::new();
+    for m in MAPPINGS {
+        let s = expect(
+            &app,
+            "POST",
+            "/api/v1/sources",
+            &analyst,
+            Some(json!({"mapping_toml": m})),
+            StatusCode::CREATED,
+        )
+        .await;
+        sources.push(s["id"].as_i64().unwrap());
+    }
+    let page = expect(
+        &app,
+        "GET",
+        "/api/v1/sources?limit=1&offset=1",
+        &analyst,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (ids(&page), &page["total"], &page["limit"], &page["offset"]),
+        (vec![sources[1]], &json!(3), &json!(1), &json!(1))
+    );
+    assert_eq!(page["items"][0]["records"], 0);
+    let page = expect(
+        &app,
+        "GET",
+        "/api/v1/sources",
+        &analyst,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (ids(&page), &page["limit"], &page["offset"]),
+        (sources.clone(), &json!(50), &json!(0))
+    );
+    let b = expect(
+        &app,
+        "GET",
+        "/api/v1/sources?limit=1001",
+        &analyst,
+        None,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    refused(&b, "limit");
+    app.stop().await;
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@
 
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{BackendRef, Result, Store, StoreError, db};
+use crate::{BackendRef, Page, Result, Store, StoreError, db};
 
 /// Records per multi-row `INSERT` on PostgreSQL (10 parameters each, under the
 /// protocol's 65,535).
@@ -436,6 +436,24 @@ impl Store {
                 out.push(source_row!(r));
             }
             out
+        }))
+    }
+
+    /// One page of the registered sources in id order, with their total.
+    pub async fn list_fusion_sources_page(
+        &self,
+        page: Page,
+    ) -> Result<(Vec<FusionSourceRow>, i64)> {
+        let sql =
+            format!("SELECT {SOURCE_COLS} FROM fusion_sources ORDER BY id LIMIT $1 OFFSET $2");
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(page.limit).bind(page.offset).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(source_row!(r));
+            }
+            let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM fusion_sources").fetch_one(p).await?.try_get("n")?;
+            (out, total)
         }))
     }
 

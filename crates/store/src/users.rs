@@ -407,6 +407,29 @@ impl Store {
         })
     }
 
+    /// One page of the API keys in the subtree `path_prefix`, in id order,
+    /// with their total.
+    pub async fn list_api_keys_page(
+        &self,
+        path_prefix: &str,
+        page: Page,
+    ) -> Result<(Vec<ApiKeyRow>, i64)> {
+        let like = format!("{}%", escape_like(path_prefix));
+        let sql = format!(
+            "SELECT {KEY_COLS} FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE o.path LIKE $1 ESCAPE '\\' ORDER BY k.id LIMIT $2 OFFSET $3"
+        );
+        let count_sql = "SELECT COUNT(*) AS n FROM api_keys k JOIN orgs o ON o.id = k.org_id WHERE o.path LIKE $1 ESCAPE '\\'";
+        Ok(db!(self, p => {
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(&like).bind(page.limit).bind(page.offset).fetch_all(p).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push(key_row!(r));
+            }
+            let total: i64 = sqlx::query(count_sql).bind(&like).fetch_one(p).await?.try_get("n")?;
+            (out, total)
+        }))
+    }
+
     pub async fn revoke_api_key(&self, id: i64, now: i64) -> Result<()> {
         let n = db!(self, p => sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)

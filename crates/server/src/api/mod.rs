@@ -327,6 +327,28 @@ pub fn check_filter(field: &str, value: Option<&str>, allowed: &[&str]) -> ApiRe
     }
 }
 
+/// Refuses query parameters a list does not know (400 `invalid_query`
+/// naming the first one): serde ignores unknown keys, so `?rol=admin` would
+/// otherwise answer everyone as if no filter had been asked for.
+pub fn reject_unknown_params(raw: Option<&str>, known: &[&str]) -> ApiResult<()> {
+    let Some(raw) = raw else { return Ok(()) };
+    let pairs = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{raw}")
+            .parse()
+            .map_err(|_| ApiError::bad_request("invalid_query", "query string is not valid"))?,
+    )
+    .map_err(|e| ApiError::bad_request("invalid_query", e.body_text()))?
+    .0;
+    match pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        Some((k, _)) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("unknown query parameter {k:?}; known: {}", known.join(", ")),
+        )
+        .with_field(k.clone())),
+        None => Ok(()),
+    }
+}
+
 /// RFC 3339 UTC for a millisecond timestamp.
 pub fn rfc3339(ms: i64) -> String {
     pingan_core::Timestamp(ms).to_rfc3339()

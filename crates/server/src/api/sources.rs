@@ -3,7 +3,7 @@
 //! and upload CSV (UTF-8/GBK), NDJSON, JSON arrays or xlsx bodies into the
 //! ingest pipeline (per-row rejections with line, field and reason).
 
-use axum::extract::{Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::header;
 use pingan_fusion::read::{FileFormat, TextEncoding};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::rfc3339;
+use super::{PageQuery, Paged, rfc3339};
 use crate::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
@@ -54,20 +54,23 @@ async fn dto(s: &AppState, r: pingan_store::FusionSourceRow) -> ApiResult<Source
     })
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SourceList {
-    pub items: Vec<SourceDto>,
-}
-
-#[utoipa::path(get, path = "/api/v1/sources", tag = "sources",
+/// Registered sources, one page in id order (`GET /api/v1/sources`).
+#[utoipa::path(get, path = "/api/v1/sources", tag = "sources", params(PageQuery),
     security(("bearer" = ["sources:read"])),
-    responses((status = 200, body = SourceList)))]
-async fn list_sources(State(s): State<AppState>) -> ApiResult<axum::Json<SourceList>> {
-    let mut items = Vec::new();
-    for r in s.store.list_fusion_sources().await? {
+    responses((status = 200, body = Paged<SourceDto>), (status = 400, body = crate::error::ErrorBody)))]
+async fn list_sources(
+    State(s): State<AppState>,
+    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<axum::Json<Paged<SourceDto>>> {
+    super::reject_unknown_params(raw.as_deref(), &["limit", "offset"])?;
+    let page = q.page()?;
+    let (rows, total) = s.store.list_fusion_sources_page(page).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
         items.push(dto(&s, r).await?);
     }
-    Ok(axum::Json(SourceList { items }))
+    Ok(axum::Json(Paged::new(items, total, page)))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

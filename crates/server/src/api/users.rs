@@ -1,6 +1,6 @@
 //! User accounts and machine API keys (administration).
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -354,20 +354,23 @@ pub struct NewApiKeyRequest {
     pub partner: Option<String>,
 }
 
-/// API keys in the caller's jurisdiction.
-#[utoipa::path(get, path = "/api/v1/apikeys", tag = "users", security(("bearer" = ["apikeys:write"])), responses((status = 200, body = Vec<ApiKeyDto>)))]
+/// API keys in the caller's jurisdiction, one page in id order.
+#[utoipa::path(get, path = "/api/v1/apikeys", tag = "users", params(PageQuery), security(("bearer" = ["apikeys:write"])),
+    responses((status = 200, body = Paged<ApiKeyDto>), (status = 400, body = crate::error::ErrorBody)))]
 async fn list_keys(
     State(s): State<AppState>,
     p: Principal,
-) -> ApiResult<axum::Json<Vec<ApiKeyDto>>> {
-    Ok(axum::Json(
-        s.store
-            .list_api_keys(&p.org_path)
-            .await?
-            .into_iter()
-            .map(ApiKeyDto::from)
-            .collect(),
-    ))
+    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<axum::Json<Paged<ApiKeyDto>>> {
+    super::reject_unknown_params(raw.as_deref(), &["limit", "offset"])?;
+    let page = q.page()?;
+    let (rows, total) = s.store.list_api_keys_page(&p.org_path, page).await?;
+    Ok(axum::Json(Paged::new(
+        rows.into_iter().map(ApiKeyDto::from).collect(),
+        total,
+        page,
+    )))
 }
 
 /// Creates a machine API key; the secret is returned once.
