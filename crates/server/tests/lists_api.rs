@@ -48,6 +48,15 @@ fn ids(page: &Value) -> Vec<i64> {
         .collect()
 }
 
+fn usernames(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["username"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// The demo's orgs: (city id, a district id, a station of that district).
 async fn orgs(app: &TestApp, admin: &str) -> (i64, i64, i64) {
     let all = expect(
@@ -69,6 +78,26 @@ async fn orgs(app: &TestApp, admin: &str) -> (i64, i64, i64) {
         .as_i64()
         .unwrap();
     (city, district, station)
+}
+
+async fn user_id(app: &TestApp, admin: &str, username: &str) -> i64 {
+    let page = expect(
+        app,
+        "GET",
+        &format!("/api/v1/users?q={username}&limit=1000"),
+        admin,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == username)
+        .unwrap_or_else(|| panic!("no user {username}"))["id"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn new_user(app: &TestApp, admin: &str, username: &str, role: &str, org: i64) -> i64 {
@@ -222,6 +251,139 @@ async fn api_keys_and_sources_paginate_within_the_callers_subtree() {
     .await;
     refused(&b, "limit");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn users_filter_by_role_org_disabled_and_text() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let (city, district, station) = orgs(&app, &admin).await;
+    let get = |query: String| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            expect(
+                app,
+                "GET",
+                &format!("/api/v1/users?limit=1000&{query}"),
+                &admin,
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
+    };
+
+    let page = get("role=admin".into()).await;
+    assert_eq!(
+        (usernames(&page), &page["total"]),
+        (vec!["admin".to_string()], &json!(1))
+    );
+    let officers = get("role=station_officer".into()).await;
+    assert_eq!(officers["total"], 24);
+    assert!(
+        officers["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["role"] == "station_officer")
+    );
+
+    // org_id narrows to that node's subtree: 6 stations per district, one
+    // officer each; the city holds everyone.
+    let page = get(format!("org_id={district}&role=station_officer")).await;
+    assert_eq!(page["total"], 6);
+    let page = get(format!("org_id={station}")).await;
+    assert_eq!(page["total"], 1);
+    assert_eq!(page["items"][0]["org_id"], station);
+    let officer = page["items"][0]["username"].as_str().unwrap().to_string();
+    assert_eq!(get(format!("org_id={city}")).await["total"], 29);
+
+    // Disabled flag.
+    let victim = user_id(&app, &admin, &officer).await;
+    expect(
+        &app,
+        "DELETE",
+        &format!("/api/v1/users/{victim}"),
+        &admin,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let page = get("disabled=true".into()).await;
+    assert_eq!((ids(&page), &page["total"]), (vec![victim], &json!(1)));
+    assert_eq!(get("disabled=false".into()).await["total"], 28);
+    assert_eq!(
+        get("disabled=false&role=station_officer".into()).await["total"],
+        23
+    );
+
+    // Text: a case-insensitive substring of the username or display name.
+    let page = get("q=OFFICER0".into()).await;
+    assert_eq!(page["total"], 9);
+    let page = get(format!("q={}", urlencode("指挥"))).await;
+    assert_eq!(usernames(&page), ["commander"]);
+    let page = get(format!("q={}", urlencode("50%"))).await;
+    assert_eq!(page["total"], 0, "% is literal: {page}");
+    assert_eq!(get("q=".into()).await["total"], 29);
+
+    // Misspelt values and unknown parameters are refused, naming them.
+    for (query, field) in [
+        ("role=boss", "role"),
+        ("role=sensor", "role"),
+        ("rol=admin", "rol"),
+        ("org_id=99999999", "org_id"),
+    ] {
+        let b = expect(
+            &app,
+            "GET",
+            &format!("/api/v1/users?{query}"),
+            &admin,
+            None,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(refused(&b, field), "invalid_query", "{query}");
+    }
+    let (st, b) = app.get("/api/v1/users?disabled=maybe", &admin).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(error_code(&b), "invalid_query");
+
+    // A station admin filtering on the city node is outside its jurisdiction.
+    new_user(&app, &admin, "station_admin", "admin", station).await;
+    let station_admin = app.login("station_admin").await;
+    let b = expect(
+        &app,
+        "GET",
+        &format!("/api/v1/users?org_id={city}"),
+        &station_admin,
+        None,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert_eq!(error_code(&b), "forbidden");
+    let page = expect(
+        &app,
+        "GET",
+        "/api/v1/users?role=admin",
+        &station_admin,
+        None,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(usernames(&page), ["station_admin"]);
+    app.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[tokio::test]

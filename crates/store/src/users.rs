@@ -235,18 +235,56 @@ impl Store {
 
     /// Users whose org is in the subtree `path_prefix`.
     pub async fn list_users(&self, path_prefix: &str, page: Page) -> Result<(Vec<UserRow>, i64)> {
+        self.find_users(path_prefix, None, None, None, page).await
+    }
+
+    /// Users bound within the org subtree `path_prefix`, optionally only
+    /// those of `role`, those whose `disabled` flag matches, and those whose
+    /// username or display name holds `text` (case-insensitive), in id order,
+    /// with the number of matches.
+    pub async fn find_users(
+        &self,
+        path_prefix: &str,
+        role: Option<&str>,
+        disabled: Option<bool>,
+        text: Option<&str>,
+        page: Page,
+    ) -> Result<(Vec<UserRow>, i64)> {
         let like = format!("{}%", escape_like(path_prefix));
+        // Lower-cased on both sides so `q=Zhang` finds `zhang.wei`; CJK
+        // display names have no case and match as written.
+        let text = text.map(|t| format!("%{}%", escape_like(&t.to_lowercase())));
+        let disabled = disabled.map(i64::from);
+        const WHERE: &str = "o.path LIKE $1 ESCAPE '\\' AND ($2 IS NULL OR u.role = $2) AND ($3 IS NULL OR u.disabled = $3) \
+             AND ($4 IS NULL OR LOWER(u.username) LIKE $4 ESCAPE '\\' OR LOWER(u.display_name) LIKE $4 ESCAPE '\\')";
         let sql = format!(
-            "SELECT {USER_COLS} FROM users u JOIN orgs o ON o.id = u.org_id WHERE o.path LIKE $1 ESCAPE '\\' ORDER BY u.id LIMIT $2 OFFSET $3"
+            "SELECT {USER_COLS} FROM users u JOIN orgs o ON o.id = u.org_id WHERE {WHERE} ORDER BY u.id LIMIT $5 OFFSET $6"
         );
-        let count_sql = "SELECT COUNT(*) AS n FROM users u JOIN orgs o ON o.id = u.org_id WHERE o.path LIKE $1 ESCAPE '\\'";
+        let count_sql = format!(
+            "SELECT COUNT(*) AS n FROM users u JOIN orgs o ON o.id = u.org_id WHERE {WHERE}"
+        );
         Ok(db!(self, p => {
-            let rows = sqlx::query(AssertSqlSafe(sql.as_str())).bind(&like).bind(page.limit).bind(page.offset).fetch_all(p).await?;
+            let rows = sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(&like)
+                .bind(role)
+                .bind(disabled)
+                .bind(&text)
+                .bind(page.limit)
+                .bind(page.offset)
+                .fetch_all(p)
+                .await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 out.push(user_row!(r));
             }
-            let total: i64 = sqlx::query(count_sql).bind(&like).fetch_one(p).await?.try_get("n")?;
+            let total: i64 = sqlx::query(AssertSqlSafe(count_sql.as_str()))
+                .bind(&like)
+                .bind(role)
+                .bind(disabled)
+                .bind(&text)
+                .fetch_one(p)
+                .await?
+                .try_get("n")?;
             (out, total)
         }))
     }

@@ -349,6 +349,25 @@ pub fn reject_unknown_params(raw: Option<&str>, known: &[&str]) -> ApiResult<()>
     }
 }
 
+/// The materialised path a list's `org_id` filter narrows to: that org's
+/// subtree, which must exist (400 naming `org_id`) and lie in the caller's
+/// jurisdiction (403); without the filter, the caller's own subtree.
+pub async fn org_filter_path(
+    s: &AppState,
+    p: &crate::auth::Principal,
+    org_id: Option<i64>,
+) -> ApiResult<String> {
+    let Some(org) = org_id else {
+        return Ok(p.org_path.clone());
+    };
+    let o = s.store.find_org(org).await?.ok_or_else(|| {
+        ApiError::bad_request("invalid_query", format!("org {org} does not exist"))
+            .with_field("org_id")
+    })?;
+    p.require_visible("that org", &o.path)?;
+    Ok(o.path)
+}
+
 /// RFC 3339 UTC for a millisecond timestamp.
 pub fn rfc3339(ms: i64) -> String {
     pingan_core::Timestamp(ms).to_rfc3339()

@@ -3,7 +3,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -137,16 +137,62 @@ async fn visible_user(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan_
     Ok(u)
 }
 
-/// Users in the caller's jurisdiction.
-#[utoipa::path(get, path = "/api/v1/users", extensions(("x-personal-data" = json!("read"))), tag = "users", params(PageQuery), security(("bearer" = ["users:read"])),
-    responses((status = 200, body = Paged<UserDto>)))]
+/// `GET /api/v1/users` filters; every one narrows the caller's jurisdiction
+/// further, and any other parameter is refused (400 naming it).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserQuery {
+    /// Only users holding this role: `admin`, `commander`, `dispatcher`,
+    /// `station_officer`, `analyst` or `auditor` (400 naming `role` otherwise).
+    pub role: Option<String>,
+    /// Only users bound within this org node's subtree; the node must be in
+    /// the caller's jurisdiction (403 otherwise, 400 if it does not exist).
+    pub org_id: Option<i64>,
+    /// `true`: only disabled users; `false`: only enabled ones.
+    pub disabled: Option<bool>,
+    /// Case-insensitive substring of the username or the display name.
+    pub q: Option<String>,
+    /// 1..=1000, default 50.
+    pub limit: Option<i64>,
+    /// ≥ 0, default 0.
+    pub offset: Option<i64>,
+}
+
+/// The parameters [`UserQuery`] knows, for [`super::reject_unknown_params`].
+const USER_QUERY_PARAMS: &[&str] = &["role", "org_id", "disabled", "q", "limit", "offset"];
+
+/// Role names a user (not a machine key) can hold.
+fn user_roles() -> Vec<&'static str> {
+    Role::ALL
+        .into_iter()
+        .filter(|r| !r.is_machine())
+        .map(Role::as_str)
+        .collect()
+}
+
+/// Users in the caller's jurisdiction, optionally filtered by role, org
+/// subtree, disabled flag and name text.
+#[utoipa::path(get, path = "/api/v1/users", extensions(("x-personal-data" = json!("read"))), tag = "users", params(UserQuery), security(("bearer" = ["users:read"])),
+    responses((status = 200, body = Paged<UserDto>), (status = 400, body = crate::error::ErrorBody)))]
 async fn list_users(
     State(s): State<AppState>,
     p: Principal,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    RawQuery(raw): RawQuery,
+    ApiQuery(q): ApiQuery<UserQuery>,
 ) -> ApiResult<axum::Json<Paged<UserDto>>> {
-    let page = q.page()?;
-    let (rows, total) = s.store.list_users(&p.org_path, page).await?;
+    super::reject_unknown_params(raw.as_deref(), USER_QUERY_PARAMS)?;
+    let page = PageQuery {
+        limit: q.limit,
+        offset: q.offset,
+    }
+    .page()?;
+    super::check_filter("role", q.role.as_deref(), &user_roles())?;
+    let prefix = super::org_filter_path(&s, &p, q.org_id).await?;
+    // An empty `q=` asks for no text filter rather than "matches everything".
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let (rows, total) = s
+        .store
+        .find_users(&prefix, q.role.as_deref(), q.disabled, text, page)
+        .await?;
     let ids = rows.iter().map(|u| u.id.to_string()).collect();
     s.audit(&p, Audit::ok("user.list", "user", ids)).await?;
     Ok(axum::Json(Paged::new(
