@@ -413,6 +413,82 @@ async fn alert_filters_refuse_unknown_statuses_and_rules() {
 }
 
 #[tokio::test]
+async fn api_keys_have_machine_roles_bounded_lifetimes_and_unique_live_names() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let (city, _, station) = orgs(&app, &admin).await;
+    let create = |body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.call("POST", "/api/v1/apikeys", Some(&admin), Some(body))
+                .await
+        }
+    };
+
+    // Lifetime: 1..=3650 days.
+    for days in [json!(0), json!(-1), json!(3651), json!(4294967295u64)] {
+        let (st, b) = create(json!({"name": "cam", "role": "sensor", "org_id": city,
+            "expires_in_days": days}))
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{days}: {b}");
+        assert_eq!(refused(&b, "expires_in_days"), "invalid_field");
+    }
+    let t0 = app.state.now_ms();
+    let (st, k) = create(
+        json!({"name": "ten-years", "role": "sensor", "org_id": city,
+        "expires_in_days": 3650}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{k}");
+    let expires = pingan_server::api::parse_time("t", k["expires_at"].as_str().unwrap()).unwrap();
+    let t1 = app.state.now_ms();
+    let ten_years = 3650 * 86_400_000;
+    assert!((t0 + ten_years..=t1 + ten_years).contains(&expires), "{k}");
+    let (st, k) = create(json!({"name": "one-day", "role": "sensor", "org_id": city,
+        "expires_in_days": 1}))
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{k}");
+    let secret = k["secret"].as_str().unwrap();
+    let (st, me) = app.get("/api/v1/auth/me", secret).await;
+    assert_eq!(
+        (st, &me["role"]),
+        (StatusCode::OK, &json!("sensor")),
+        "born live"
+    );
+
+    // Only machine roles.
+    for role in ["admin", "dispatcher", "station_officer"] {
+        let (st, b) =
+            create(json!({"name": format!("svc-{role}"), "role": role, "org_id": city})).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{role}: {b}");
+        assert_eq!(refused(&b, "role"), "invalid_field");
+    }
+
+    // A name is unique among one org's live keys.
+    let (st, first) = create(json!({"name": "cam1", "role": "sensor", "org_id": city})).await;
+    assert_eq!(st, StatusCode::CREATED, "{first}");
+    let (st, b) = create(json!({"name": "cam1", "role": "partner", "org_id": city,
+        "partner": "120"}))
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert_eq!(refused(&b, "name"), "conflict");
+    let (st, b) = create(json!({"name": "cam1", "role": "sensor", "org_id": station})).await;
+    assert_eq!(st, StatusCode::CREATED, "another org: {b}");
+    expect(
+        &app,
+        "DELETE",
+        &format!("/api/v1/apikeys/{}", first["id"]),
+        &admin,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let (st, b) = create(json!({"name": "cam1", "role": "sensor", "org_id": city})).await;
+    assert_eq!(st, StatusCode::CREATED, "after revocation: {b}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_number_too_large_for_json_says_so() {
     let app = TestApp::demo().await;
     let admin = app.login("admin").await;

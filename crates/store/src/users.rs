@@ -468,6 +468,28 @@ impl Store {
         }))
     }
 
+    /// The live (unrevoked, unexpired) key of org `org_id` named `name`, if
+    /// any: key names are what the audit log shows (`key:<name>`), so two
+    /// live keys of one org must not share one.
+    pub async fn live_api_key_named(
+        &self,
+        org_id: i64,
+        name: &str,
+        now: i64,
+    ) -> Result<Option<ApiKeyRow>> {
+        let sql = format!(
+            "SELECT {KEY_COLS} FROM api_keys k JOIN orgs o ON o.id = k.org_id \
+             WHERE k.org_id = $1 AND k.name = $2 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $3) \
+             ORDER BY k.id LIMIT 1"
+        );
+        Ok(
+            db!(self, p => match sqlx::query(AssertSqlSafe(sql.as_str())).bind(org_id).bind(name).bind(now).fetch_optional(p).await? {
+                Some(r) => Some(key_row!(r)),
+                None => None,
+            }),
+        )
+    }
+
     pub async fn revoke_api_key(&self, id: i64, now: i64) -> Result<()> {
         let n = db!(self, p => sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now)

@@ -386,14 +386,17 @@ impl From<pingan_store::ApiKeyRow> for ApiKeyDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKeyRequest {
+    /// Unique among the org's live (unrevoked, unexpired) keys: the audit log
+    /// names a key's caller `key:<name>` (409 naming `name` otherwise).
     pub name: String,
-    /// `partner` or `sensor` (or another role for service accounts).
+    /// A machine role: `partner` or `sensor` (422 naming `role` otherwise;
+    /// people log in as users).
     pub role: Role,
     pub org_id: i64,
     /// Subset of the role's scopes; default all of them.
     pub scopes: Option<Vec<String>>,
-    /// Days until expiry; default never.
-    pub expires_in_days: Option<u32>,
+    /// Days until expiry, 1..=3650; default never.
+    pub expires_in_days: Option<i64>,
     /// Required for role `partner`, refused for others: the partner agency
     /// the key speaks for (12345, 120, 119, traffic). Its hand-off feedback is
     /// accepted only for hand-offs to that partner.
@@ -419,9 +422,12 @@ async fn list_keys(
     )))
 }
 
+/// Longest key lifetime a request may ask for: ten years.
+const MAX_KEY_DAYS: i64 = 3650;
+
 /// Creates a machine API key; the secret is returned once.
 #[utoipa::path(post, path = "/api/v1/apikeys", tag = "users", request_body = NewApiKeyRequest, security(("bearer" = ["apikeys:write"])),
-    responses((status = 201, body = ApiKeyDto), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = ApiKeyDto), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn create_key(
     State(s): State<AppState>,
     p: Principal,
@@ -430,7 +436,34 @@ async fn create_key(
     if r.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "name is empty"));
     }
+    if !r.role.is_machine() {
+        return Err(ApiError::invalid(
+            "role",
+            format!(
+                "API keys carry machine roles only (partner, sensor), not {}; people log in as users",
+                r.role.as_str()
+            ),
+        ));
+    }
+    // Zero days would be a key born expired; beyond ten years the expiry
+    // leaves the range RFC 3339 can write (and is no expiry at all).
+    if let Some(days) = r.expires_in_days
+        && !(1..=MAX_KEY_DAYS).contains(&days)
+    {
+        return Err(ApiError::invalid(
+            "expires_in_days",
+            format!("expires_in_days {days} is outside 1..={MAX_KEY_DAYS}"),
+        ));
+    }
     visible_org(&s, &p, r.org_id, "org_id").await?;
+    let now = s.now_ms();
+    if let Some(k) = s.store.live_api_key_named(r.org_id, &r.name, now).await? {
+        return Err(ApiError::conflict(format!(
+            "org {} already has a live API key named {:?} (id {}); revoke it or pick another name",
+            r.org_id, r.name, k.id
+        ))
+        .with_field("name"));
+    }
     let partner = match (r.role, r.partner.as_deref()) {
         (Role::Partner, Some(code)) => Some(
             pingan_dispatch::Partner::from_code(code)
@@ -473,7 +506,6 @@ async fn create_key(
         None => allowed.iter().map(|s| s.to_string()).collect(),
     };
     let secret = auth::new_secret(auth::API_KEY_PREFIX);
-    let now = s.now_ms();
     let row = s
         .store
         .create_api_key(
@@ -483,7 +515,7 @@ async fn create_key(
                 role: r.role.as_str().into(),
                 org_id: r.org_id,
                 scopes,
-                expires_at: r.expires_in_days.map(|d| now + i64::from(d) * 86_400_000),
+                expires_at: r.expires_in_days.map(|d| now + d * 86_400_000),
                 partner,
             },
             now,
