@@ -489,6 +489,130 @@ async fn api_keys_have_machine_roles_bounded_lifetimes_and_unique_live_names() {
 }
 
 #[tokio::test]
+async fn the_city_bureau_keeps_an_enabled_admin() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let (city, district, station) = orgs(&app, &admin).await;
+    let me = user_id(&app, &admin, "admin").await;
+    let patch = |id: i64, body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.call(
+                "PATCH",
+                &format!("/api/v1/users/{id}"),
+                Some(&admin),
+                Some(body),
+            )
+            .await
+        }
+    };
+
+    // Alone at the root: no demotion, no disabling, no move.
+    for (body, field) in [
+        (json!({"role": "analyst"}), "role"),
+        (json!({"disabled": true}), "disabled"),
+        (json!({"org_id": district}), "org_id"),
+    ] {
+        let (st, b) = patch(me, body.clone()).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{body}: {b}");
+        assert_eq!(refused(&b, field), "conflict");
+    }
+    // Changes that keep it an enabled root admin pass.
+    let (st, b) = patch(me, json!({"role": "admin", "display_name": "管理员"})).await;
+    assert_eq!((st, &b["role"]), (StatusCode::OK, &json!("admin")), "{b}");
+    let admin = app.login("admin").await;
+
+    // A station admin does not count; a disabled root admin does not either.
+    new_user(&app, &admin, "station_admin", "admin", station).await;
+    let spare = new_user(&app, &admin, "spare_admin", "admin", city).await;
+    expect(
+        &app,
+        "DELETE",
+        &format!("/api/v1/users/{spare}"),
+        &admin,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{me}"),
+            Some(&admin),
+            Some(json!({"role": "commander"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+
+    // With the spare enabled again, the demo admin may step down; then the
+    // spare is the last one, and nobody may demote or disable it.
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{spare}"),
+            Some(&admin),
+            Some(json!({"disabled": false})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let spare_token = app.login("spare_admin").await;
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{me}"),
+            Some(&admin),
+            Some(json!({"role": "commander"})),
+        )
+        .await;
+    assert_eq!(
+        (st, &b["role"]),
+        (StatusCode::OK, &json!("commander")),
+        "{b}"
+    );
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{spare}"),
+            Some(&spare_token),
+            Some(json!({"role": "analyst"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert_eq!(refused(&b, "role"), "conflict");
+    // The old admin, promoted back by the spare, may then disable it.
+    expect(
+        &app,
+        "PATCH",
+        &format!("/api/v1/users/{me}"),
+        &spare_token,
+        Some(json!({"role": "admin"})),
+        StatusCode::OK,
+    )
+    .await;
+    let admin = app.login("admin").await;
+    expect(
+        &app,
+        "DELETE",
+        &format!("/api/v1/users/{spare}"),
+        &admin,
+        None,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    // And now it is the last again: the stale admin check still holds.
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{me}"),
+            Some(&admin),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_number_too_large_for_json_says_so() {
     let app = TestApp::demo().await;
     let admin = app.login("admin").await;

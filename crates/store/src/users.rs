@@ -289,6 +289,18 @@ impl Store {
         }))
     }
 
+    /// Enabled users of role `admin` bound to the org `org_id` itself (not
+    /// its subtree): the guard against leaving the city bureau without one.
+    pub async fn count_enabled_admins(&self, org_id: i64) -> Result<i64> {
+        Ok(db!(self, p => sqlx::query(
+            "SELECT COUNT(*) AS n FROM users WHERE org_id = $1 AND role = 'admin' AND disabled = 0",
+        )
+        .bind(org_id)
+        .fetch_one(p)
+        .await?
+        .try_get("n")?))
+    }
+
     pub async fn update_user(&self, id: i64, patch: &UserPatch, now: i64) -> Result<UserRow> {
         let cur = self.get_user(id).await?;
         if let Some(org) = patch.org_id {

@@ -131,6 +131,32 @@ async fn check_unit(s: &AppState, unit_id: i64, org: &pingan_store::OrgRow) -> A
     Ok(())
 }
 
+/// Refuses a change that would leave the root org (the city bureau) without
+/// an enabled admin: only a root admin can administer the whole tree, and no
+/// one below it can create one again. `field` names what the change touches
+/// (`role`, `disabled`, `org_id`), `None` for a DELETE. 409 `conflict`.
+async fn keep_a_root_admin(
+    s: &AppState,
+    user: &pingan_store::UserRow,
+    field: Option<&str>,
+) -> ApiResult<()> {
+    if user.role != Role::Admin.as_str() || user.disabled {
+        return Ok(());
+    }
+    let org = s.store.get_org(user.org_id).await?;
+    if org.parent_id.is_some() || s.store.count_enabled_admins(org.id).await? > 1 {
+        return Ok(());
+    }
+    let err = ApiError::conflict(format!(
+        "{} is the last enabled admin of {} ({}); create or enable another admin there first",
+        user.username, org.name, org.id
+    ));
+    Err(match field {
+        Some(f) => err.with_field(f),
+        None => err,
+    })
+}
+
 async fn visible_user(s: &AppState, p: &Principal, id: i64) -> ApiResult<pingan_store::UserRow> {
     let u = s.store.get_user(id).await?;
     p.require_found("user", id, &u.org_path)?;
@@ -287,6 +313,15 @@ async fn update_user(
     if r.role.is_some_and(Role::is_machine) {
         return Err(ApiError::invalid("role", "machine roles use API keys"));
     }
+    // Each way of ceasing to be an enabled admin at the root, named by its field.
+    let leaves_root_admin = [
+        ("role", r.role.is_some_and(|role| role != Role::Admin)),
+        ("disabled", r.disabled == Some(true)),
+        ("org_id", r.org_id.is_some_and(|org| org != current.org_id)),
+    ];
+    if let Some((field, _)) = leaves_root_admin.into_iter().find(|(_, leaves)| *leaves) {
+        keep_a_root_admin(&s, &current, Some(field)).await?;
+    }
     let password_hash = match r.password {
         Some(pw) => {
             check_password(&pw)?;
@@ -328,10 +363,11 @@ async fn disable_user(
     p: Principal,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    visible_user(&s, &p, id).await?;
+    let current = visible_user(&s, &p, id).await?;
     if p.user_id == Some(id) {
         return Err(ApiError::conflict("you cannot disable yourself"));
     }
+    keep_a_root_admin(&s, &current, None).await?;
     let now = s.now_ms();
     s.store
         .update_user(
