@@ -613,6 +613,72 @@ async fn the_city_bureau_keeps_an_enabled_admin() {
 }
 
 #[tokio::test]
+async fn station_officers_sit_at_a_station() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let (city, district, station) = orgs(&app, &admin).await;
+    for org in [city, district] {
+        let (st, b) = app
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&admin),
+                Some(
+                    json!({"username": format!("so{org}"), "display_name": "民警",
+                    "password": PASSWORD, "role": "station_officer", "org_id": org}),
+                ),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(refused(&b, "org_id"), "invalid_field");
+    }
+    new_user(&app, &admin, "so_station", "station_officer", station).await;
+    // Other roles may sit at any level.
+    new_user(&app, &admin, "commander_station", "commander", station).await;
+    new_user(&app, &admin, "dispatcher_district", "dispatcher", district).await;
+
+    // An analyst at the city cannot become a station officer there; an
+    // officer cannot move up to the district.
+    let analyst = user_id(&app, &admin, "analyst").await;
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{analyst}"),
+            Some(&admin),
+            Some(json!({"role": "station_officer"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(refused(&b, "org_id"), "invalid_field");
+    let officer = user_id(&app, &admin, "so_station").await;
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{officer}"),
+            Some(&admin),
+            Some(json!({"org_id": district})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(refused(&b, "org_id"), "invalid_field");
+    // Moving it up together with a role change is fine.
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/{officer}"),
+            Some(&admin),
+            Some(json!({"org_id": district, "role": "dispatcher"})),
+        )
+        .await;
+    assert_eq!(
+        (st, &b["org_id"]),
+        (StatusCode::OK, &json!(district)),
+        "{b}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_number_too_large_for_json_says_so() {
     let app = TestApp::demo().await;
     let admin = app.login("admin").await;

@@ -131,6 +131,23 @@ async fn check_unit(s: &AppState, unit_id: i64, org: &pingan_store::OrgRow) -> A
     Ok(())
 }
 
+/// A station officer belongs to a station (org kind `station`): bound to a
+/// district or the city bureau they would see every station's incidents as
+/// their own. Other roles may sit at any level (a station can have its own
+/// admin or commander). 422 naming `org_id` otherwise.
+fn check_role_org(role: Role, org: &pingan_store::OrgRow) -> ApiResult<()> {
+    if role == Role::StationOfficer && org.kind != "station" {
+        return Err(ApiError::invalid(
+            "org_id",
+            format!(
+                "a station_officer belongs to a police station; org {} ({}) is a {}",
+                org.id, org.name, org.kind
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a change that would leave the root org (the city bureau) without
 /// an enabled admin: only a root admin can administer the whole tree, and no
 /// one below it can create one again. `field` names what the change touches
@@ -248,6 +265,7 @@ async fn create_user(
         ));
     }
     let org = visible_org(&s, &p, r.org_id, "org_id").await?;
+    check_role_org(r.role, &org)?;
     if let Some(unit_id) = r.unit_id {
         check_unit(&s, unit_id, &org).await?;
     }
@@ -312,6 +330,19 @@ async fn update_user(
     }
     if r.role.is_some_and(Role::is_machine) {
         return Err(ApiError::invalid("role", "machine roles use API keys"));
+    }
+    if r.role.is_some() || new_org.is_some() {
+        let role = match r.role {
+            Some(role) => role,
+            None => Role::parse(&current.role).ok_or_else(|| {
+                ApiError::internal(format!("user {id} has unknown role {:?}", current.role))
+            })?,
+        };
+        let org = match new_org {
+            Some(org) => org,
+            None => s.store.get_org(current.org_id).await?,
+        };
+        check_role_org(role, &org)?;
     }
     // Each way of ceasing to be an enabled admin at the root, named by its field.
     let leaves_root_admin = [
