@@ -187,6 +187,14 @@ async fn watch_events_alert_lifecycle_cap_jurisdiction_audit() {
     let (status, body) = events(&app, &key_a, "{broken").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["accepted"], 0);
+    // ...which also speaks the one error shape, naming the first bad line.
+    assert_eq!(error_code(&body), "invalid_field");
+    assert!(
+        body["error"]["field"]
+            .as_str()
+            .is_some_and(|f| f.starts_with("line 1")),
+        "{body}"
+    );
     let (status, body) = app
         .raw(
             "POST",

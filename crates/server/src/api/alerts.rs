@@ -79,6 +79,10 @@ pub struct EventRejection {
 pub struct EventsResult {
     pub accepted: usize,
     pub rejected: Vec<EventRejection>,
+    /// When nothing was accepted (422): the first rejection in the one error
+    /// shape, its field prefixed with the line (`line 3: plate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::error::ErrorDetail>,
 }
 
 /// Sensor events: NDJSON (`application/x-ndjson`), one JSON object, or a JSON
@@ -143,8 +147,31 @@ async fn events_inner(s: AppState, p: Principal, req: Request) -> ApiResult<Resp
         })
         .collect();
     let accepted = batch.events.len();
-    let result = EventsResult { accepted, rejected };
+    let mut result = EventsResult {
+        accepted,
+        rejected,
+        error: None,
+    };
     if accepted == 0 {
+        result.error = Some(crate::error::ErrorDetail {
+            code: "invalid_field".into(),
+            message: match result.rejected.first() {
+                Some(first) => format!(
+                    "all {} events were rejected; the first (line {}): {}",
+                    result.rejected.len(),
+                    first.line,
+                    first.message
+                ),
+                None => "the batch holds no events".into(),
+            },
+            field: result.rejected.first().map(|f| {
+                if f.field.is_empty() {
+                    format!("line {}", f.line)
+                } else {
+                    format!("line {}: {}", f.line, f.field)
+                }
+            }),
+        });
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, axum::Json(result)).into_response());
     }
     let events = batch.events.into_iter().map(|(_, e)| e).collect();
