@@ -2,29 +2,31 @@
 //! store, and importing/exporting the tree as a GeoJSON FeatureCollection
 //! (properties `code`, `name`, `kind`, `parent_code`).
 
-use pingan_jurisdiction::{Jurisdiction, OrgKind, OrgNode, area_to_geojson, parse_area, read_area};
+use std::collections::HashMap;
+
+use geo::MultiPolygon;
+use pingan_jurisdiction::{
+    Jurisdiction, OrgKind, OrgNode, Tolerance, area_to_geojson, parse_area, read_area,
+};
 use pingan_store::{NewOrg, OrgPatch, OrgRow, Store, StoreError};
 use thiserror::Error;
 
 pub async fn load_jurisdiction(store: &Store) -> Result<Jurisdiction, StoreError> {
     let rows = store.all_orgs().await?;
-    let nodes = rows
-        .into_iter()
-        .map(|r| {
-            // Stored areas were validated on the way in; re-validating here would
-            // drop an area stored before the checks existed from the index.
-            let area = r.area.as_deref().and_then(|a| read_area(a).ok());
-            OrgNode {
-                id: r.id,
-                parent_id: r.parent_id,
-                kind: OrgKind::parse(&r.kind).unwrap_or(OrgKind::Station),
-                code: r.code,
-                name: r.name,
-                area,
-            }
-        })
-        .collect();
-    Ok(Jurisdiction::new(nodes))
+    Ok(Jurisdiction::new(rows.iter().map(node_of).collect()))
+}
+
+fn node_of(r: &OrgRow) -> OrgNode {
+    OrgNode {
+        id: r.id,
+        parent_id: r.parent_id,
+        kind: OrgKind::parse(&r.kind).unwrap_or(OrgKind::Station),
+        code: r.code.clone(),
+        name: r.name.clone(),
+        // Stored areas were validated on the way in; re-validating here would
+        // drop an area stored before the checks existed from the index.
+        area: r.area.as_deref().and_then(|a| read_area(a).ok()),
+    }
 }
 
 /// A GeoJSON Feature for one org node (geometry null when it has no area).
@@ -67,6 +69,66 @@ pub enum ImportError {
     Store(String),
 }
 
+/// One feature of an import, validated field by field.
+struct Item {
+    /// 0-based position in `features`.
+    index: usize,
+    code: String,
+    name: String,
+    kind: OrgKind,
+    parent: Option<String>,
+    area: Option<String>,
+    shape: Option<MultiPolygon<f64>>,
+}
+
+/// Checks every imported area against the tree as it will be after the import
+/// (existing nodes overlaid with the imported ones, new ones under provisional
+/// negative ids), so that areas swapped or reshaped together in one file are
+/// judged together and nothing is written when one of them does not fit.
+async fn check_placements(store: &Store, items: &[Item]) -> Result<(), ImportError> {
+    if items.iter().all(|i| i.shape.is_none()) {
+        return Ok(());
+    }
+    let rows = store
+        .all_orgs()
+        .await
+        .map_err(|e| ImportError::Store(e.to_string()))?;
+    let mut id_of: HashMap<&str, i64> = rows.iter().map(|r| (r.code.as_str(), r.id)).collect();
+    for it in items {
+        let fresh = -(it.index as i64) - 1;
+        id_of.entry(it.code.as_str()).or_insert(fresh);
+    }
+    let imported: HashMap<&str, &Item> = items.iter().map(|i| (i.code.as_str(), i)).collect();
+    let mut nodes: Vec<OrgNode> = rows
+        .iter()
+        .filter(|r| !imported.contains_key(r.code.as_str()))
+        .map(node_of)
+        .collect();
+    for it in items {
+        nodes.push(OrgNode {
+            id: id_of[it.code.as_str()],
+            parent_id: it.parent.as_deref().and_then(|c| id_of.get(c).copied()),
+            kind: it.kind,
+            code: it.code.clone(),
+            name: it.name.clone(),
+            area: it.shape.clone(),
+        });
+    }
+    let j = Jurisdiction::new(nodes);
+    for it in items {
+        let Some(shape) = &it.shape else { continue };
+        let id = id_of[it.code.as_str()];
+        let parent = j.node(id).and_then(|n| n.parent_id);
+        j.check_placement(Some(id), it.kind, parent, shape, Tolerance::default())
+            .map_err(|e| ImportError::Feature {
+                index: it.index,
+                field: "geometry",
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
 /// Creates or updates org nodes from a FeatureCollection, parents before children
 /// (features may come in any order). Returns (created, updated).
 pub async fn import_collection(
@@ -85,14 +147,6 @@ pub async fn import_collection(
                 "missing \"type\":\"FeatureCollection\" with \"features\"".into(),
             )
         })?;
-    struct Item {
-        index: usize,
-        code: String,
-        name: String,
-        kind: OrgKind,
-        parent: Option<String>,
-        area: Option<String>,
-    }
     let mut items = Vec::new();
     for (index, f) in feats.iter().enumerate() {
         let props = f.get("properties").cloned().unwrap_or_default();
@@ -111,15 +165,15 @@ pub async fn import_collection(
         let kind = s("kind")
             .and_then(|k| OrgKind::parse(&k))
             .ok_or_else(|| err("kind", "must be city, district or station"))?;
-        let area = match f.get("geometry") {
+        let shape = match f.get("geometry") {
             Some(g) if !g.is_null() => {
-                let text = g.to_string();
-                let mp = parse_area(&text).map_err(|e| ImportError::Feature {
-                    index,
-                    field: "geometry",
-                    reason: e.to_string(),
-                })?;
-                Some(area_to_geojson(&mp))
+                Some(
+                    parse_area(&g.to_string()).map_err(|e| ImportError::Feature {
+                        index,
+                        field: "geometry",
+                        reason: e.to_string(),
+                    })?,
+                )
             }
             _ => None,
         };
@@ -129,9 +183,11 @@ pub async fn import_collection(
             name,
             kind,
             parent: s("parent_code"),
-            area,
+            area: shape.as_ref().map(area_to_geojson),
+            shape,
         });
     }
+    check_placements(store, &items).await?;
     let rank = |k: OrgKind| match k {
         OrgKind::City => 0,
         OrgKind::District => 1,

@@ -41,6 +41,12 @@ fn corners(geometry: &Value) -> ((f64, f64), (f64, f64)) {
     (lo, hi)
 }
 
+fn rect(lo: (f64, f64), hi: (f64, f64)) -> Value {
+    json!({"type": "Polygon", "coordinates": [[
+        [lo.0, lo.1], [hi.0, lo.1], [hi.0, hi.1], [lo.0, hi.1], [lo.0, lo.1]
+    ]]})
+}
+
 fn bowtie(lo: (f64, f64), hi: (f64, f64)) -> Value {
     json!({"type": "Polygon", "coordinates": [[
         [lo.0, lo.1], [hi.0, hi.1], [hi.0, lo.1], [lo.0, hi.1], [lo.0, lo.1]
@@ -180,5 +186,121 @@ async fn invalid_rings_are_refused_on_every_write_path() {
     assert_eq!(area_of(&app, &t, id).await, before);
     let (_, after) = app.get(&format!("/api/v1/orgs/{id}"), &t).await;
     assert_eq!(after["name"], s1["name"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn areas_must_not_overlap_siblings_or_leave_their_district() {
+    let app = TestApp::demo().await;
+    let t = app.login("admin").await;
+    let s1 = org_by_code(&app, &t, "510100-JC-01").await;
+    let s2 = org_by_code(&app, &t, "510100-JC-02").await;
+    let id = s1["id"].as_i64().unwrap();
+    let before = area_of(&app, &t, id).await;
+    let (lo, hi) = corners(&before);
+    let w = hi.0 - lo.0;
+    let put = |area: Value| {
+        let (app, t) = (&app, &t);
+        async move {
+            app.call(
+                "PUT",
+                &format!("/api/v1/orgs/{id}/area"),
+                Some(t),
+                Some(area),
+            )
+            .await
+        }
+    };
+
+    // Its own area again: borders shared with JC-02 and JC-03 are fine.
+    let (st, b) = put(rect(lo, hi)).await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    // 10% wider to the east reaches into JC-02.
+    let (st, b) = put(rect(lo, (hi.0 + w * 0.1, hi.1))).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (_, field, msg) = error_of(&b);
+    assert_eq!(field, "area");
+    let named = format!(
+        "area overlaps sibling 510100-JC-02 {} (org {})",
+        s2["name"].as_str().unwrap(),
+        s2["id"]
+    );
+    assert!(msg.starts_with(&named), "{msg}");
+
+    // 10% wider to the west leaves district JC (and the city): 1/11 outside.
+    let (st, b) = put(rect((lo.0 - w * 0.1, lo.1), hi)).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let msg = error_of(&b).2;
+    assert!(
+        msg.starts_with("9.1% of the area lies outside its parent 510100-JC 锦城分局"),
+        "{msg}"
+    );
+
+    // A new station on top of JC-01 is refused the same way.
+    let district = org_by_code(&app, &t, "510100-JC").await;
+    let (st, b) = app
+        .call(
+            "POST",
+            "/api/v1/orgs",
+            Some(&t),
+            Some(
+                json!({"parent_id": district["id"], "kind": "station", "code": "DUP",
+                "name": "重叠派出所", "area": rect(lo, hi)}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        error_of(&b).2.starts_with(&format!(
+            "area overlaps sibling 510100-JC-01 {}",
+            s1["name"].as_str().unwrap()
+        )),
+        "{b}"
+    );
+
+    // The same through an import names the feature.
+    let fc = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"code": "510100-JC-01", "name": s1["name"], "kind": "station",
+            "parent_code": "510100-JC"}, "geometry": rect(lo, (hi.0 + w * 0.1, hi.1))},
+    ]});
+    let (st, b) = app
+        .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (_, field, msg) = error_of(&b);
+    assert_eq!(field, "features[0].geometry");
+    assert!(
+        msg.starts_with(
+            "feature 1 (features[0]): property `geometry` area overlaps sibling 510100-JC-02"
+        ),
+        "{msg}"
+    );
+    assert_eq!(area_of(&app, &t, id).await, before);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_export_imports_back_unchanged() {
+    let app = TestApp::demo().await;
+    let t = app.login("admin").await;
+    let (st, export) = app.get("/api/v1/geo/jurisdictions", &t).await;
+    assert_eq!(st, StatusCode::OK);
+    let n = export["features"].as_array().unwrap().len();
+    assert!(n >= 25, "{n}");
+    let (st, b) = app
+        .call(
+            "POST",
+            "/api/v1/orgs/import",
+            Some(&t),
+            Some(export.clone()),
+        )
+        .await;
+    assert_eq!(
+        (st, b),
+        (StatusCode::OK, json!({"created": 0, "updated": n}))
+    );
+    let (_, again) = app.get("/api/v1/geo/jurisdictions", &t).await;
+    assert_eq!(again, export);
     app.stop().await;
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use pingan_jurisdiction::{OrgKind, area_to_geojson, parse_area};
+use pingan_jurisdiction::{OrgKind, Tolerance, area_to_geojson, parse_area};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -78,8 +78,21 @@ pub(crate) async fn visible_org(
     Ok(o)
 }
 
-fn area_text(v: &serde_json::Value, field: &str) -> ApiResult<String> {
-    let mp = parse_area(&v.to_string()).map_err(|e| ApiError::invalid(field, e.to_string()))?;
+/// Validates an area for node `id` (None when not yet created) of `kind` under
+/// `parent_id`: a valid polygon that neither overlaps a sibling nor hangs out
+/// of its parent (checked against the running jurisdiction index). Returns the
+/// GeoJSON text to store.
+fn checked_area(
+    s: &AppState,
+    v: &serde_json::Value,
+    id: Option<i64>,
+    kind: OrgKind,
+    parent_id: Option<i64>,
+) -> ApiResult<String> {
+    let mp = parse_area(&v.to_string()).map_err(|e| ApiError::invalid("area", e.to_string()))?;
+    s.jurisdiction()
+        .check_placement(id, kind, parent_id, &mp, Tolerance::default())
+        .map_err(|e| ApiError::invalid("area", e.to_string()))?;
     Ok(area_to_geojson(&mp))
 }
 
@@ -149,7 +162,11 @@ async fn create_org(
             }
         }
     }
-    let area = r.area.as_ref().map(|a| area_text(a, "area")).transpose()?;
+    let area = r
+        .area
+        .as_ref()
+        .map(|a| checked_area(&s, a, None, kind, r.parent_id))
+        .transpose()?;
     let o = s
         .store
         .create_org(
@@ -253,6 +270,8 @@ async fn get_area(
 }
 
 /// Replaces the node's area (GeoJSON Polygon, MultiPolygon or a Feature of one).
+/// The area must be valid, must not overlap a sibling's (beyond 1,000 m² or 1% of
+/// the smaller) and must lie within the parent's area (all but 1%).
 #[utoipa::path(put, path = "/api/v1/orgs/{id}/area", tag = "orgs", params(("id" = i64, Path)), request_body(content = Object, description = "GeoJSON"),
     security(("bearer" = ["orgs:write"])), responses((status = 200, body = OrgDto), (status = 422, body = crate::error::ErrorBody)))]
 async fn put_area(
@@ -261,8 +280,9 @@ async fn put_area(
     ApiPath(id): ApiPath<i64>,
     ApiJson(v): ApiJson<serde_json::Value>,
 ) -> ApiResult<axum::Json<OrgDto>> {
-    visible_org(&s, &p, id).await?;
-    let area = area_text(&v, "area")?;
+    let o = visible_org(&s, &p, id).await?;
+    let kind = OrgKind::parse(&o.kind).unwrap_or(OrgKind::Station);
+    let area = checked_area(&s, &v, Some(id), kind, o.parent_id)?;
     let o = s
         .store
         .update_org(
