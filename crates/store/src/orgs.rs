@@ -55,6 +55,20 @@ macro_rules! org_row {
 
 const COLS: &str = "id, parent_id, kind, code, name, path, area, created_at, updated_at";
 
+/// Tables that copy an org's materialised path into `org_path` (so a subtree
+/// filter is a prefix match without a join); a move rewrites them all. Every
+/// `org_path` column in the migrations is listed here.
+const ORG_PATH_TABLES: [&str; 8] = [
+    "units",
+    "alert_sensors",
+    "alert_watches",
+    "alerts",
+    "incidents",
+    "notifications",
+    "evaluations",
+    "ledger_feed",
+];
+
 impl Store {
     /// Creates a node under `parent_id` (or a root when `None`), computing its path.
     pub async fn create_org(&self, new: &NewOrg, now: i64) -> Result<OrgRow> {
@@ -162,6 +176,72 @@ impl Store {
             .execute(p)
             .await
             .map_err(|e| StoreError::unique(e, "org", "code", &code))?.rows_affected());
+        self.get_org(id).await
+    }
+
+    /// Moves node `id` and its whole subtree under `new_parent_id`: the node's
+    /// parent, the materialised path of the node and every descendant, and every
+    /// row that copies one of those paths ([`ORG_PATH_TABLES`]) change in one
+    /// transaction. Refuses (`Changed` on `parent_id`) a move under the node
+    /// itself or one of its descendants. Kind rules are the caller's.
+    pub async fn move_org(&self, id: i64, new_parent_id: i64, now: i64) -> Result<OrgRow> {
+        let cur = self.get_org(id).await?;
+        let parent = self.get_org(new_parent_id).await?;
+        if parent.path.starts_with(&cur.path) {
+            return Err(StoreError::Changed {
+                entity: "org",
+                field: "parent_id",
+                message: format!(
+                    "org {id} cannot move under org {new_parent_id}, which is in its own subtree"
+                ),
+            });
+        }
+        if cur.parent_id == Some(new_parent_id) {
+            return Ok(cur);
+        }
+        let old = cur.path;
+        let new = format!("{}{id}/", parent.path);
+        let like = format!("{}%", escape_like(&old));
+        // SUBSTR is 1-based; paths are ASCII digits and slashes.
+        let rest_from = i32::try_from(old.len() + 1).map_err(|_| StoreError::Corrupt {
+            field: "orgs.path",
+            reason: format!("path of org {id} is {} bytes long", old.len()),
+        })?;
+        db!(self, p => {
+            let mut tx = p.begin().await?;
+            // The path guards against a concurrent move of the same node.
+            let moved = sqlx::query("UPDATE orgs SET parent_id = $1, updated_at = $2 WHERE id = $3 AND path = $4")
+                .bind(new_parent_id)
+                .bind(now)
+                .bind(id)
+                .bind(&old)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if moved != 1 {
+                return Err(StoreError::Changed {
+                    entity: "org",
+                    field: "parent_id",
+                    message: format!("org {id} was moved by another request; retry"),
+                });
+            }
+            for (table, col) in std::iter::once(("orgs", "path"))
+                .chain(ORG_PATH_TABLES.iter().map(|t| (*t, "org_path")))
+            {
+                let sql = format!(
+                    "UPDATE {table} SET {col} = $1 || SUBSTR({col}, $2) WHERE {col} LIKE $3 ESCAPE '\\'"
+                );
+                sqlx::query(AssertSqlSafe(sql.as_str()))
+                    .bind(&new)
+                    .bind(rest_from)
+                    .bind(&like)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        // Sessions and keys carry their org's path.
+        self.inner.auth_cache.invalidate();
         self.get_org(id).await
     }
 

@@ -150,6 +150,74 @@ async fn case_orgs(s: &Store) {
     assert_eq!(s.get_org_by_code("S11").await.unwrap().unwrap().id, st.id);
 }
 
+async fn unit_at(s: &Store, callsign: &str, org_id: i64) -> UnitRow {
+    s.create_unit(
+        &NewUnit {
+            callsign: callsign.into(),
+            kind: "patrol_car".into(),
+            org_id,
+            status: "available".into(),
+            capabilities: vec![],
+            position: None,
+        },
+        1,
+    )
+    .await
+    .unwrap()
+}
+
+/// Moving a node rewrites its path, its descendants' paths and the copies in
+/// other tables, and nothing else; a move into its own subtree is refused.
+async fn case_org_move(s: &Store) {
+    let (city, d1, d2, st) = org_tree(s).await;
+    let at_station = unit_at(s, "东门1", st.id).await;
+    let at_d1 = unit_at(s, "一分局1", d1.id).await;
+    for bad in [st.id, d1.id] {
+        assert!(
+            matches!(
+                s.move_org(d1.id, bad, 2).await,
+                Err(StoreError::Changed {
+                    entity: "org",
+                    field: "parent_id",
+                    ..
+                })
+            ),
+            "moving D1 under {bad}"
+        );
+    }
+    assert_eq!(s.get_org(d1.id).await.unwrap(), d1);
+    let moved = s.move_org(st.id, d2.id, 7).await.unwrap();
+    let new_path = format!("{}{}/", d2.path, st.id);
+    assert_eq!(
+        (moved.parent_id, moved.path.as_str(), moved.updated_at),
+        (Some(d2.id), new_path.as_str(), 7)
+    );
+    assert_eq!(s.get_unit(at_station.id).await.unwrap().org_path, new_path);
+    assert_eq!(s.get_unit(at_d1.id).await.unwrap().org_path, d1.path);
+    assert_eq!(s.list_orgs(&d1.path, Page::default()).await.unwrap().1, 1);
+    // Moving again to where it is changes nothing.
+    assert_eq!(s.move_org(st.id, d2.id, 9).await.unwrap(), moved);
+    // A whole subtree: D2 (with the station and its unit) under a second city.
+    let c2 = s
+        .create_org(
+            &NewOrg {
+                parent_id: None,
+                kind: "city".into(),
+                code: "C2".into(),
+                name: "二市局".into(),
+                area: None,
+            },
+            1,
+        )
+        .await
+        .unwrap();
+    s.move_org(d2.id, c2.id, 8).await.unwrap();
+    let deep = format!("/{}/{}/{}/", c2.id, d2.id, st.id);
+    assert_eq!(s.get_org(st.id).await.unwrap().path, deep);
+    assert_eq!(s.get_unit(at_station.id).await.unwrap().org_path, deep);
+    assert_eq!(s.list_orgs(&city.path, Page::default()).await.unwrap().1, 2);
+}
+
 async fn case_units(s: &Store) {
     let (city, d1, d2, st) = org_tree(s).await;
     let u = s
@@ -506,6 +574,7 @@ async fn case_meta(s: &Store) {
 macro_rules! suite {
     ($dbs:expr) => {{
         case_orgs(&$dbs.open("orgs").await).await;
+        case_org_move(&$dbs.open("org_move").await).await;
         case_units(&$dbs.open("units").await).await;
         case_users_sessions_keys(&$dbs.open("users").await).await;
         case_audit(&$dbs.open("audit").await).await;
