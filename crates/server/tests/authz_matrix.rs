@@ -911,7 +911,7 @@ async fn api_keys_carry_a_subset_of_scopes_and_die_when_revoked() {
         (StatusCode::UNAUTHORIZED, "unauthorized")
     );
     let (_, keys) = app.get("/api/v1/apikeys", &admin).await;
-    let listed = keys
+    let listed = keys["items"]
         .as_array()
         .unwrap()
         .iter()
