@@ -148,6 +148,7 @@ pub async fn import_collection(
             )
         })?;
     let mut items = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for (index, f) in feats.iter().enumerate() {
         let props = f.get("properties").cloned().unwrap_or_default();
         let s = |k: &str| props.get(k).and_then(|v| v.as_str()).map(str::to_string);
@@ -159,6 +160,16 @@ pub async fn import_collection(
         let code = s("code")
             .filter(|c| !c.is_empty())
             .ok_or_else(|| err("code", "is missing"))?;
+        if let Some(first) = seen.insert(code.clone(), index) {
+            // The second would silently overwrite the first.
+            return Err(err(
+                "code",
+                &format!(
+                    "{code:?} is also the code of feature {}; a code may appear once per import",
+                    first + 1
+                ),
+            ));
+        }
         let name = s("name")
             .filter(|c| !c.is_empty())
             .ok_or_else(|| err("name", "is missing"))?;

@@ -304,3 +304,39 @@ async fn the_demo_export_imports_back_unchanged() {
     assert_eq!(again, export);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_import_naming_a_code_twice_is_refused() {
+    let app = TestApp::demo().await;
+    let t = app.login("admin").await;
+    let s1 = org_by_code(&app, &t, "510100-JC-01").await;
+    let feature = |name: &str| {
+        json!({"type": "Feature", "geometry": null, "properties": {
+            "code": "NEW-1", "name": name, "kind": "station", "parent_code": "510100-JC"}})
+    };
+    let fc = json!({"type": "FeatureCollection", "features": [
+        feature("甲派出所"),
+        {"type": "Feature", "geometry": null, "properties": {"code": "510100-JC-01",
+            "name": s1["name"], "kind": "station", "parent_code": "510100-JC"}},
+        feature("乙派出所"),
+    ]});
+    let (st, b) = app
+        .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (_, field, msg) = error_of(&b);
+    assert_eq!(field, "features[2].code");
+    assert_eq!(
+        msg,
+        "feature 3 (features[2]): property `code` \"NEW-1\" is also the code of feature 1; a code may appear once per import"
+    );
+    let (_, orgs) = app.get("/api/v1/orgs?limit=1000", &t).await;
+    assert!(
+        !orgs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["code"] == "NEW-1")
+    );
+    app.stop().await;
+}
