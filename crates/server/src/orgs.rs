@@ -136,6 +136,34 @@ pub async fn import_collection(
     text: &str,
     now: i64,
 ) -> Result<(usize, usize), ImportError> {
+    let r = import_collection_report(store, text, now).await?;
+    Ok((r.created, r.updated))
+}
+
+/// A node an import moved to another parent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MovedOrg {
+    pub id: i64,
+    pub from_parent: Option<i64>,
+    pub to_parent: i64,
+}
+
+/// What an import did. `updated` counts moved nodes too.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub moved: Vec<MovedOrg>,
+}
+
+/// [`import_collection`], also reporting the nodes whose `parent_code` changed:
+/// they move with their subtree ([`Store::move_org`]), so the caller can audit
+/// each move.
+pub async fn import_collection_report(
+    store: &Store,
+    text: &str,
+    now: i64,
+) -> Result<ImportReport, ImportError> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| ImportError::NotCollection(e.to_string()))?;
     let feats = v
@@ -205,7 +233,7 @@ pub async fn import_collection(
         OrgKind::Station => 2,
     };
     items.sort_by_key(|i| (rank(i.kind), i.index));
-    let (mut created, mut updated) = (0, 0);
+    let mut report = ImportReport::default();
     let st = |e: StoreError| ImportError::Store(e.to_string());
     for it in items {
         let parent_id =
@@ -238,6 +266,34 @@ pub async fn import_collection(
             };
         match store.get_org_by_code(&it.code).await.map_err(st)? {
             Some(existing) => {
+                if existing.kind != it.kind.as_str() {
+                    return Err(ImportError::Feature {
+                        index: it.index,
+                        field: "kind",
+                        reason: format!(
+                            "{:?} exists as a {}; an import cannot change its kind",
+                            existing.code, existing.kind
+                        ),
+                    });
+                }
+                if let Some(to) = parent_id.filter(|&p| Some(p) != existing.parent_id) {
+                    store
+                        .move_org(existing.id, to, now)
+                        .await
+                        .map_err(|e| match e {
+                            StoreError::Changed { message, .. } => ImportError::Feature {
+                                index: it.index,
+                                field: "parent_code",
+                                reason: message,
+                            },
+                            e => st(e),
+                        })?;
+                    report.moved.push(MovedOrg {
+                        id: existing.id,
+                        from_parent: existing.parent_id,
+                        to_parent: to,
+                    });
+                }
                 store
                     .update_org(
                         existing.id,
@@ -250,7 +306,7 @@ pub async fn import_collection(
                     )
                     .await
                     .map_err(st)?;
-                updated += 1;
+                report.updated += 1;
             }
             None => {
                 store
@@ -266,9 +322,9 @@ pub async fn import_collection(
                     )
                     .await
                     .map_err(st)?;
-                created += 1;
+                report.created += 1;
             }
         }
     }
-    Ok((created, updated))
+    Ok(report)
 }

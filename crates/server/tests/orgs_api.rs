@@ -340,3 +340,159 @@ async fn an_import_naming_a_code_twice_is_refused() {
     );
     app.stop().await;
 }
+
+async fn moves_of(app: &TestApp, id: i64) -> Vec<(String, Option<String>)> {
+    let (recs, _) = app
+        .state
+        .store
+        .audit_query(
+            &pingan_store::AuditFilter {
+                action: Some("org.move".into()),
+                object_id: Some(id.to_string()),
+                ..Default::default()
+            },
+            pingan_store::Page::default(),
+        )
+        .await
+        .unwrap();
+    recs.into_iter()
+        .map(|r| (r.entry.username, r.entry.detail))
+        .collect()
+}
+
+#[tokio::test]
+async fn moving_an_org_takes_its_subtree_along_and_is_checked() {
+    let app = TestApp::demo().await;
+    let t = app.login("admin").await;
+    let city = org_by_code(&app, &t, "510100").await;
+    let jc = org_by_code(&app, &t, "510100-JC").await;
+    let qy = org_by_code(&app, &t, "510100-QY").await;
+    let s1 = org_by_code(&app, &t, "510100-JC-01").await;
+    let (jc_id, qy_id) = (jc["id"].as_i64().unwrap(), qy["id"].as_i64().unwrap());
+
+    // A new station without an area under JC, with a unit.
+    let (st, new) = app
+        .call(
+            "POST",
+            "/api/v1/orgs",
+            Some(&t),
+            Some(json!({"parent_id": jc_id, "kind": "station", "code": "MOVE-1", "name": "新建派出所"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{new}");
+    let id = new["id"].as_i64().unwrap();
+    let (st, unit) = app
+        .call(
+            "POST",
+            "/api/v1/units",
+            Some(&t),
+            Some(json!({"callsign": "新建1", "kind": "patrol_car", "org_id": id})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{unit}");
+    let unit_id = unit["id"].as_i64().unwrap();
+
+    // PATCH with parent_id moves it, its path and its unit's path.
+    let (st, moved) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/orgs/{id}"),
+            Some(&t),
+            Some(json!({"parent_id": qy_id})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{moved}");
+    assert_eq!(moved["parent_id"], qy_id);
+    let row = app.state.store.get_org(id).await.unwrap();
+    let path = format!("/{}/{qy_id}/{id}/", city["id"]);
+    assert_eq!(row.path, path);
+    assert_eq!(
+        app.state.store.get_unit(unit_id).await.unwrap().org_path,
+        path
+    );
+    assert_eq!(
+        app.state.jurisdiction().node(id).unwrap().parent_id,
+        Some(qy_id),
+        "the running index was rebuilt"
+    );
+    assert_eq!(
+        moves_of(&app, id).await,
+        vec![(
+            "admin".to_string(),
+            Some(format!("parent {jc_id} -> {qy_id}"))
+        )]
+    );
+
+    // Importing it with JC as parent_code moves it back.
+    let fc = json!({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": null, "properties": {"code": "MOVE-1", "name": "新建派出所",
+            "kind": "station", "parent_code": "510100-JC"}},
+    ]});
+    let (st, b) = app
+        .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
+        .await;
+    assert_eq!(
+        (st, b),
+        (StatusCode::OK, json!({"created": 0, "updated": 1}))
+    );
+    let path = format!("/{}/{jc_id}/{id}/", city["id"]);
+    assert_eq!(app.state.store.get_org(id).await.unwrap().path, path);
+    assert_eq!(
+        app.state.store.get_unit(unit_id).await.unwrap().org_path,
+        path
+    );
+    assert_eq!(moves_of(&app, id).await.len(), 2);
+
+    // Refusals: into its own subtree, a station straight under the city, a
+    // station whose area lies in another district, and an officer moving their
+    // own station (they cannot see either district).
+    let patch = |org: i64, to: i64| {
+        let (app, t) = (&app, &t);
+        async move {
+            app.call(
+                "PATCH",
+                &format!("/api/v1/orgs/{org}"),
+                Some(t),
+                Some(json!({"parent_id": to})),
+            )
+            .await
+        }
+    };
+    let (st, b) = patch(jc_id, s1["id"].as_i64().unwrap()).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{b}");
+    assert_eq!(error_of(&b).1, "parent_id");
+    assert!(
+        error_of(&b).2.contains("which is in its own subtree"),
+        "{b}"
+    );
+    let (st, b) = patch(id, city["id"].as_i64().unwrap()).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        error_of(&b)
+            .2
+            .starts_with("a station cannot be under a city (510100 "),
+        "{b}"
+    );
+    let (st, b) = patch(s1["id"].as_i64().unwrap(), qy_id).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        error_of(&b)
+            .2
+            .starts_with("100.0% of the area lies outside its parent 510100-QY"),
+        "{b}"
+    );
+    let officer = app.login("officer01").await;
+    let (_, me) = app.get("/api/v1/auth/me", &officer).await;
+    let own = me["org_id"].as_i64().unwrap();
+    let (st, b) = app
+        .call(
+            "PATCH",
+            &format!("/api/v1/orgs/{own}"),
+            Some(&officer),
+            Some(json!({"parent_id": qy_id})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{b}");
+    assert_eq!(moves_of(&app, s1["id"].as_i64().unwrap()).await, vec![]);
+    app.stop().await;
+}

@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use pingan_jurisdiction::{OrgKind, Tolerance, area_to_geojson, parse_area};
+use pingan_jurisdiction::{OrgKind, Tolerance, area_to_geojson, parse_area, read_area};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -66,6 +66,8 @@ pub struct NewOrgRequest {
 pub struct OrgUpdate {
     pub name: Option<String>,
     pub code: Option<String>,
+    /// Moves the node, with its whole subtree, under this parent.
+    pub parent_id: Option<i64>,
 }
 
 pub(crate) async fn visible_org(
@@ -197,37 +199,106 @@ async fn get_org(
     Ok(axum::Json(visible_org(&s, &p, id).await?.into()))
 }
 
-/// Renames or recodes an org node.
+/// Renames, recodes or moves an org node. A move (`parent_id`) takes the whole
+/// subtree along (paths of descendants, units, incidents, alerts, … rewritten in
+/// one transaction) and needs a caller who can see both the current and the new
+/// parent; the new parent must be of the kind above the node's (a station goes
+/// under a district), must not lie in the node's own subtree (409), and the
+/// node's area must fit under it (422, as for `PUT /orgs/{id}/area`).
 #[utoipa::path(patch, path = "/api/v1/orgs/{id}", tag = "orgs", params(("id" = i64, Path)), request_body = OrgUpdate, security(("bearer" = ["orgs:write"])),
-    responses((status = 200, body = OrgDto), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = OrgDto), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 async fn update_org(
     State(s): State<AppState>,
     p: Principal,
     ApiPath(id): ApiPath<i64>,
     ApiJson(r): ApiJson<OrgUpdate>,
 ) -> ApiResult<axum::Json<OrgDto>> {
-    visible_org(&s, &p, id).await?;
+    let o = visible_org(&s, &p, id).await?;
     if r.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid("name", "name is empty"));
     }
     if r.code.as_deref().is_some_and(|n| n.trim().is_empty()) {
         return Err(ApiError::invalid("code", "code is empty"));
     }
-    let o = s
-        .store
-        .update_org(
-            id,
-            &pingan_store::OrgPatch {
-                name: r.name,
-                code: r.code,
-                area: None,
-            },
-            s.now_ms(),
-        )
-        .await?;
-    s.audit(&p, Audit::ok("org.update", "org", vec![id.to_string()]))
-        .await?;
+    if let Some(to) = r.parent_id.filter(|&to| Some(to) != o.parent_id) {
+        move_org(&s, &p, &o, to).await?;
+    }
+    let o = if r.name.is_some() || r.code.is_some() {
+        let o = s
+            .store
+            .update_org(
+                id,
+                &pingan_store::OrgPatch {
+                    name: r.name,
+                    code: r.code,
+                    area: None,
+                },
+                s.now_ms(),
+            )
+            .await?;
+        s.audit(&p, Audit::ok("org.update", "org", vec![id.to_string()]))
+            .await?;
+        o
+    } else {
+        s.store.get_org(id).await?
+    };
     Ok(axum::Json(o.into()))
+}
+
+/// Checks and performs moving `o` under `to`, audits it as `org.move` and
+/// rebuilds the jurisdiction index (lookups walk parents for the district).
+async fn move_org(s: &AppState, p: &Principal, o: &pingan_store::OrgRow, to: i64) -> ApiResult<()> {
+    let parent = s
+        .store
+        .find_org(to)
+        .await?
+        .ok_or_else(|| ApiError::invalid("parent_id", format!("org {to} does not exist")))?;
+    p.require_visible("the new parent org", &parent.path)?;
+    match o.parent_id {
+        Some(from) => {
+            p.require_visible("the current parent org", &s.store.get_org(from).await?.path)?
+        }
+        None => {
+            return Err(ApiError::invalid(
+                "parent_id",
+                format!("org {} is a city bureau at the root; it cannot move", o.id),
+            ));
+        }
+    }
+    if parent.path.starts_with(&o.path) {
+        return Err(ApiError::conflict(format!(
+            "org {} cannot move under org {to} ({} {}), which is in its own subtree",
+            o.id, parent.code, parent.name
+        ))
+        .with_field("parent_id"));
+    }
+    let kind = OrgKind::parse(&o.kind).unwrap_or(OrgKind::Station);
+    if OrgKind::parse(&parent.kind).and_then(OrgKind::child) != Some(kind) {
+        return Err(ApiError::invalid(
+            "parent_id",
+            format!(
+                "a {} cannot be under a {} ({} {})",
+                o.kind, parent.kind, parent.code, parent.name
+            ),
+        ));
+    }
+    if let Some(area) = o.area.as_deref().and_then(|a| read_area(a).ok()) {
+        s.jurisdiction()
+            .check_placement(Some(o.id), kind, Some(to), &area, Tolerance::default())
+            .map_err(|e| ApiError::invalid("parent_id", e.to_string()))?;
+    }
+    s.store.move_org(o.id, to, s.now_ms()).await?;
+    s.reload_jurisdiction().await?;
+    s.audit(
+        p,
+        Audit::ok("org.move", "org", vec![o.id.to_string()]).detail(format!(
+            "parent {} -> {to}",
+            o.parent_id.unwrap_or_default()
+        )),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Deletes an org node with no children, units or users.
@@ -319,16 +390,29 @@ async fn import_orgs(
             "importing the org tree needs city-level jurisdiction",
         ));
     }
-    let (created, updated) = crate::orgs::import_collection(&s.store, &v.to_string(), s.now_ms())
-        .await
-        .map_err(|e| match &e {
-            crate::orgs::ImportError::Feature { index, field, .. } => {
-                ApiError::invalid(format!("features[{index}].{field}"), e.to_string())
-            }
-            crate::orgs::ImportError::NotCollection(_) => ApiError::invalid("type", e.to_string()),
-            crate::orgs::ImportError::Store(m) => ApiError::internal(m.clone()),
-        })?;
+    let result = crate::orgs::import_collection_report(&s.store, &v.to_string(), s.now_ms()).await;
+    // An import refused part-way may have written the features before the bad
+    // one: the index must follow the store either way.
     s.reload_jurisdiction().await?;
+    let report = result.map_err(|e| match &e {
+        crate::orgs::ImportError::Feature { index, field, .. } => {
+            ApiError::invalid(format!("features[{index}].{field}"), e.to_string())
+        }
+        crate::orgs::ImportError::NotCollection(_) => ApiError::invalid("type", e.to_string()),
+        crate::orgs::ImportError::Store(m) => ApiError::internal(m.clone()),
+    })?;
+    for m in &report.moved {
+        s.audit(
+            &p,
+            Audit::ok("org.move", "org", vec![m.id.to_string()]).detail(format!(
+                "parent {} -> {} (import)",
+                m.from_parent.unwrap_or_default(),
+                m.to_parent
+            )),
+        )
+        .await?;
+    }
+    let (created, updated) = (report.created, report.updated);
     s.audit(
         &p,
         Audit::ok("org.import", "org", vec![])
