@@ -124,6 +124,39 @@ impl AppState {
     }
 }
 
+/// How often the org tree is checked for changes made outside this process.
+const TREE_WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Rebuilds the jurisdiction index when the org tree changes under the
+/// running server (another process, e.g. `pingan org import`, or another
+/// server on the same PostgreSQL database); the API's own changes rebuild it
+/// at once.
+fn spawn_tree_watch(state: &AppState) {
+    let s = state.clone();
+    tokio::spawn(async move {
+        let mut seen = s.store.org_tree_version().await.ok();
+        let mut tick = tokio::time::interval(TREE_WATCH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Ok(now) = s.store.org_tree_version().await else {
+                continue;
+            };
+            if seen != Some(now) {
+                match s.reload_jurisdiction().await {
+                    Ok(()) => {
+                        tracing::info!("org tree changed: jurisdiction index rebuilt");
+                        seen = Some(now);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e.message, "cannot rebuild the jurisdiction index")
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Builds the state and the full router (API, docs, metrics, console).
 pub async fn build(
     store: Store,
@@ -186,6 +219,7 @@ pub async fn build(
         .await
         .map_err(|e| anyhow::anyhow!("re-arming escalations: {}", e.message))?;
     dispatch::start_workers(&state);
+    spawn_tree_watch(&state);
     alert_feed::spawn(&state);
     if state.config.demo.simulate {
         sim::spawn(&state);

@@ -86,3 +86,42 @@ async fn one_stations_area_exports_and_imports_back_unchanged() {
     assert_eq!(again["geometry"], feature["geometry"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn org_changes_made_outside_the_server_reach_its_lookup() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let (_, bbox) = app.get("/api/v1/geo/bbox", &admin).await;
+    let at = format!(
+        "/api/v1/geo/locate?lat={}&lng={}",
+        bbox["center"]["lat"], bbox["center"]["lng"]
+    );
+    let (st, here) = app.get(&at, &admin).await;
+    assert_eq!(st, StatusCode::OK, "{here}");
+    let station = here["station"]["id"]
+        .as_i64()
+        .expect("the centre is in a station");
+    // What `pingan org import` does beside a running server: a write to the
+    // database that the server's own API never saw.
+    app.state
+        .store
+        .execute_raw(&format!(
+            "UPDATE orgs SET name = '改名派出所', updated_at = updated_at + 1 WHERE id = {station}"
+        ))
+        .await
+        .unwrap();
+    let mut seen = String::new();
+    for _ in 0..50 {
+        let (_, now) = app.get(&at, &admin).await;
+        seen = now["station"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if seen == "改名派出所" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(seen, "改名派出所");
+    app.stop().await;
+}

@@ -325,6 +325,23 @@ impl Store {
         Ok(n)
     }
 
+    /// A fingerprint of the org tree (node count, id sum, latest change): it
+    /// moves whenever a node is added, removed or changed, by this process
+    /// or another (`pingan org import` beside a running server).
+    pub async fn org_tree_version(&self) -> Result<(i64, i64, i64)> {
+        use sqlx::Row;
+        Ok(db!(self, p => {
+            let r = sqlx::query(
+                // PostgreSQL sums BIGINT to NUMERIC: cast back.
+                "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(id), 0) AS BIGINT) AS ids, \
+                 CAST(COALESCE(MAX(updated_at), 0) AS BIGINT) AS at FROM orgs",
+            )
+            .fetch_one(p)
+            .await?;
+            (r.try_get("n")?, r.try_get("ids")?, r.try_get("at")?)
+        }))
+    }
+
     pub async fn get_meta(&self, key: &str) -> Result<Option<String>> {
         use sqlx::Row;
         let row = db!(self, p => sqlx::query("SELECT value FROM meta WHERE key = $1")
