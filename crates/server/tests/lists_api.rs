@@ -116,6 +116,16 @@ async fn new_user(app: &TestApp, admin: &str, username: &str, role: &str, org: i
     u["id"].as_i64().unwrap()
 }
 
+async fn patch_user(app: &TestApp, token: &str, id: i64, body: Value) -> (StatusCode, Value) {
+    app.call(
+        "PATCH",
+        &format!("/api/v1/users/{id}"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn api_keys_and_sources_paginate_within_the_callers_subtree() {
     let app = TestApp::demo().await;
@@ -494,31 +504,24 @@ async fn the_city_bureau_keeps_an_enabled_admin() {
     let admin = app.login("admin").await;
     let (city, district, station) = orgs(&app, &admin).await;
     let me = user_id(&app, &admin, "admin").await;
-    let patch = |id: i64, body: Value| {
-        let (app, admin) = (&app, admin.clone());
-        async move {
-            app.call(
-                "PATCH",
-                &format!("/api/v1/users/{id}"),
-                Some(&admin),
-                Some(body),
-            )
-            .await
-        }
-    };
-
     // Alone at the root: no demotion, no disabling, no move.
     for (body, field) in [
         (json!({"role": "analyst"}), "role"),
         (json!({"disabled": true}), "disabled"),
         (json!({"org_id": district}), "org_id"),
     ] {
-        let (st, b) = patch(me, body.clone()).await;
+        let (st, b) = patch_user(&app, &admin, me, body.clone()).await;
         assert_eq!(st, StatusCode::CONFLICT, "{body}: {b}");
         assert_eq!(refused(&b, field), "conflict");
     }
     // Changes that keep it an enabled root admin pass.
-    let (st, b) = patch(me, json!({"role": "admin", "display_name": "管理员"})).await;
+    let (st, b) = patch_user(
+        &app,
+        &admin,
+        me,
+        json!({"role": "admin", "display_name": "管理员"}),
+    )
+    .await;
     assert_eq!((st, &b["role"]), (StatusCode::OK, &json!("admin")), "{b}");
     let admin = app.login("admin").await;
 
@@ -534,49 +537,21 @@ async fn the_city_bureau_keeps_an_enabled_admin() {
         StatusCode::NO_CONTENT,
     )
     .await;
-    let (st, b) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/users/{me}"),
-            Some(&admin),
-            Some(json!({"role": "commander"})),
-        )
-        .await;
+    let (st, b) = patch_user(&app, &admin, me, json!({"role": "commander"})).await;
     assert_eq!(st, StatusCode::CONFLICT, "{b}");
 
     // With the spare enabled again, the demo admin may step down; then the
     // spare is the last one, and nobody may demote or disable it.
-    let (st, b) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/users/{spare}"),
-            Some(&admin),
-            Some(json!({"disabled": false})),
-        )
-        .await;
+    let (st, b) = patch_user(&app, &admin, spare, json!({"disabled": false})).await;
     assert_eq!(st, StatusCode::OK, "{b}");
     let spare_token = app.login("spare_admin").await;
-    let (st, b) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/users/{me}"),
-            Some(&admin),
-            Some(json!({"role": "commander"})),
-        )
-        .await;
+    let (st, b) = patch_user(&app, &admin, me, json!({"role": "commander"})).await;
     assert_eq!(
         (st, &b["role"]),
         (StatusCode::OK, &json!("commander")),
         "{b}"
     );
-    let (st, b) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/users/{spare}"),
-            Some(&spare_token),
-            Some(json!({"role": "analyst"})),
-        )
-        .await;
+    let (st, b) = patch_user(&app, &spare_token, spare, json!({"role": "analyst"})).await;
     assert_eq!(st, StatusCode::CONFLICT, "{b}");
     assert_eq!(refused(&b, "role"), "conflict");
     // The old admin, promoted back by the spare, may then disable it.
@@ -600,14 +575,7 @@ async fn the_city_bureau_keeps_an_enabled_admin() {
     )
     .await;
     // And now it is the last again: the stale admin check still holds.
-    let (st, b) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/users/{me}"),
-            Some(&admin),
-            Some(json!({"disabled": true})),
-        )
-        .await;
+    let (st, b) = patch_user(&app, &admin, me, json!({"disabled": true})).await;
     assert_eq!(st, StatusCode::CONFLICT, "{b}");
     app.stop().await;
 }
@@ -640,36 +608,21 @@ async fn station_officers_sit_at_a_station() {
     // An analyst at the city cannot become a station officer there; an
     // officer cannot move up to the district.
     let analyst = user_id(&app, &admin, "analyst").await;
-    let (st, b) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/users/{analyst}"),
-            Some(&admin),
-            Some(json!({"role": "station_officer"})),
-        )
-        .await;
+    let (st, b) = patch_user(&app, &admin, analyst, json!({"role": "station_officer"})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(refused(&b, "org_id"), "invalid_field");
     let officer = user_id(&app, &admin, "so_station").await;
-    let (st, b) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/users/{officer}"),
-            Some(&admin),
-            Some(json!({"org_id": district})),
-        )
-        .await;
+    let (st, b) = patch_user(&app, &admin, officer, json!({"org_id": district})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert_eq!(refused(&b, "org_id"), "invalid_field");
     // Moving it up together with a role change is fine.
-    let (st, b) = app
-        .call(
-            "PATCH",
-            &format!("/api/v1/users/{officer}"),
-            Some(&admin),
-            Some(json!({"org_id": district, "role": "dispatcher"})),
-        )
-        .await;
+    let (st, b) = patch_user(
+        &app,
+        &admin,
+        officer,
+        json!({"org_id": district, "role": "dispatcher"}),
+    )
+    .await;
     assert_eq!(
         (st, &b["org_id"]),
         (StatusCode::OK, &json!(district)),
