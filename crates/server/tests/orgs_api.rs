@@ -496,3 +496,64 @@ async fn moving_an_org_takes_its_subtree_along_and_is_checked() {
     assert_eq!(moves_of(&app, s1["id"].as_i64().unwrap()).await, vec![]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn locate_names_only_what_the_caller_may_see() {
+    let app = TestApp::demo().await;
+    let admin = app.login("admin").await;
+    let officer = app.login("officer01").await;
+    let (_, me) = app.get("/api/v1/auth/me", &officer).await;
+    let own = me["org_id"].as_i64().unwrap();
+    let (_, own_org) = app.get(&format!("/api/v1/orgs/{own}"), &admin).await;
+    let centre = |g: &Value| {
+        let (lo, hi) = corners(g);
+        ((lo.1 + hi.1) / 2.0, (lo.0 + hi.0) / 2.0)
+    };
+    let mine = centre(&area_of(&app, &admin, own).await);
+    // The station listed right after the officer's in the tree, under the same district.
+    let (_, orgs) = app.get("/api/v1/orgs?limit=1000", &admin).await;
+    let other = orgs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| {
+            o["kind"] == "station" && o["id"] != own && o["parent_id"] == own_org["parent_id"]
+        })
+        .unwrap()
+        .clone();
+    let theirs = centre(&area_of(&app, &admin, other["id"].as_i64().unwrap()).await);
+    let locate = |tok: &str, (lat, lng): (f64, f64)| {
+        let (app, tok) = (&app, tok.to_string());
+        async move {
+            let (st, b) = app
+                .get(&format!("/api/v1/geo/locate?lat={lat}&lng={lng}"), &tok)
+                .await;
+            assert_eq!(st, StatusCode::OK, "{b}");
+            b
+        }
+    };
+
+    let b = locate(&officer, mine).await;
+    assert_eq!(b["station"]["id"], own);
+    assert_eq!(b["station"]["code"], own_org["code"]);
+    assert_eq!((&b["district"], &b["city"]), (&Value::Null, &Value::Null));
+    assert_eq!(
+        (&b["resolution"], &b["within_jurisdiction"]),
+        (&json!("station"), &json!(true))
+    );
+
+    let outside = json!({"station": null, "district": null, "city": null,
+        "resolution": "outside_jurisdiction", "distance_m": null, "within_jurisdiction": false});
+    assert_eq!(locate(&officer, theirs).await, outside);
+    // Far outside the city: the city bureau answers, which the officer cannot see.
+    assert_eq!(locate(&officer, (40.0, 116.0)).await, outside);
+
+    // The city-level admin gets every tier of the neighbouring station.
+    let b = locate(&admin, theirs).await;
+    assert_eq!(b["station"]["id"], other["id"]);
+    assert_eq!(b["station"]["name"], other["name"]);
+    assert_eq!(b["district"]["id"], own_org["parent_id"]);
+    assert!(b["city"]["id"].is_i64(), "{b}");
+    assert_eq!(b["within_jurisdiction"], true);
+    app.stop().await;
+}

@@ -53,7 +53,7 @@ pub struct LocateQuery {
     pub lng: f64,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct OrgRef {
     pub id: i64,
     pub code: String,
@@ -69,13 +69,27 @@ pub struct Located {
     pub resolution: String,
     /// For `nearest_district`: how far outside its area the point is.
     pub distance_m: Option<f64>,
+    /// Whether the responsible org is in the caller's subtree. When false,
+    /// nothing is named and `resolution` is `outside_jurisdiction`.
+    pub within_jurisdiction: bool,
 }
 
-/// Resolves a point to its station, district and city.
+/// Resolves a point to its station, district and city, as far as the caller
+/// may see them.
+///
+/// A dispatcher at a station asks "is this ours, and whose is it?": when the
+/// responsible org (the station, else the district, else the city) is in the
+/// caller's subtree the answer names it and whichever of its district and city
+/// the caller may also see (a station's officer gets their own station, with
+/// district and city null, as `/orgs/{id}` answers 404 for those). A point
+/// outside the caller's subtree answers 200 with `within_jurisdiction: false`,
+/// `resolution: "outside_jurisdiction"` and no org named at all, so that
+/// neighbouring stations' names and ids stay as hidden as they are elsewhere.
 #[utoipa::path(get, path = "/api/v1/geo/locate", tag = "geo", params(LocateQuery), security(("bearer" = ["orgs:read"])),
     responses((status = 200, body = Located), (status = 422, body = crate::error::ErrorBody)))]
 async fn locate(
     State(s): State<AppState>,
+    p: Principal,
     ApiQuery(q): ApiQuery<LocateQuery>,
 ) -> ApiResult<axum::Json<Located>> {
     let pt = LatLngDto {
@@ -83,9 +97,37 @@ async fn locate(
         lng: q.lng,
     }
     .parse("")?;
-    Ok(axum::Json(locate_point(&s, pt)))
+    let j = s.jurisdiction();
+    let mut l = locate_point(&s, pt);
+    let sees = |o: &Option<OrgRef>| {
+        o.as_ref()
+            .is_some_and(|o| j.ancestors(o.id).iter().any(|n| n.id == p.org_id))
+    };
+    let responsible = [&l.station, &l.district, &l.city]
+        .into_iter()
+        .find(|o| o.is_some())
+        .cloned()
+        .flatten();
+    if !sees(&responsible) {
+        return Ok(axum::Json(Located {
+            station: None,
+            district: None,
+            city: None,
+            resolution: "outside_jurisdiction".into(),
+            distance_m: None,
+            within_jurisdiction: false,
+        }));
+    }
+    for o in [&mut l.station, &mut l.district, &mut l.city] {
+        if !sees(o) {
+            *o = None;
+        }
+    }
+    Ok(axum::Json(l))
 }
 
+/// The full answer for a point, naming every tier (for callers that have
+/// already established what the caller may see).
 pub fn locate_point(s: &AppState, pt: pingan_core::LatLng) -> Located {
     use pingan_jurisdiction::Resolution;
     let j = s.jurisdiction();
@@ -109,6 +151,7 @@ pub fn locate_point(s: &AppState, pt: pingan_core::LatLng) -> Located {
         city: r(l.city),
         resolution: resolution.into(),
         distance_m,
+        within_jurisdiction: true,
     }
 }
 
