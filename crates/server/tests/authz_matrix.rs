@@ -5,6 +5,9 @@
 //! users and API-key scopes.
 
 mod common;
+#[path = "../../store/tests/pg/mod.rs"]
+#[allow(dead_code)]
+mod pg;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -483,6 +486,25 @@ fn assert_list_within(who: &Who, fx: &Fixture, what: &str, body: &Value) {
 #[tokio::test]
 async fn every_operation_every_role_every_jurisdiction() {
     let app = TestApp::demo().await;
+    matrix(&app).await;
+    app.stop().await;
+}
+
+/// The same matrix over PostgreSQL: the grants and the audit records must not
+/// depend on the adapter.
+#[tokio::test]
+async fn every_operation_every_role_every_jurisdiction_on_postgresql() {
+    let pg = pg::TempPostgres::start();
+    let app = TestApp::with_config(Config {
+        database: Some(pg.url("postgres")),
+        ..Config::default()
+    })
+    .await;
+    matrix(&app).await;
+    app.stop().await;
+}
+
+async fn matrix(app: &TestApp) {
     let admin = app.login("admin").await;
     let (_, me) = app
         .get("/api/v1/auth/me", &app.login("officer01").await)
@@ -699,7 +721,6 @@ async fn every_operation_every_role_every_jurisdiction() {
         failures.len(),
         failures.join("\n")
     );
-    app.stop().await;
 }
 
 #[tokio::test]

@@ -45,9 +45,11 @@ fn city(dir: &std::path::Path) -> CityMap {
 /// demo city into the store first when `with_city`.
 async fn build_over(with_city: bool, cfg: Config) -> (axum::Router, AppState) {
     let dir = cfg.data_dir.clone();
-    let store = pingan_store::Store::open(dir.join("pingan.db").to_str().unwrap())
-        .await
-        .unwrap();
+    let url = cfg
+        .database
+        .clone()
+        .unwrap_or_else(|| dir.join("pingan.db").to_str().unwrap().to_string());
+    let store = pingan_store::Store::open(&url).await.unwrap();
     let city = city(&dir);
     if with_city {
         let opts = DemoOptions {
