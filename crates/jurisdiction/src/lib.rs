@@ -750,16 +750,49 @@ mod tests {
             ),
             "{e:?}"
         );
-        // A fan of long spokes whose boxes all overlap: refused as too complex
-        // (or as self-intersecting), never quadratic.
-        let mut fan = vec![(104.0, 30.0)];
-        for i in 0..50_000 {
-            let t = i as f64 / 50_000.0;
-            fan.push((104.1, 30.0 + 0.1 * t));
-            fan.push((104.0, 30.0 + 0.1 * t + 0.000_001));
-        }
-        fan.push((104.0, 30.0));
-        assert!(parse_area(&poly_json(&[&fan])).is_err());
+    }
+
+    /// A valid polygon whose left side is a sawtooth of `teeth` teeth, turned
+    /// 45° so that every tooth's bounding box overlaps nearly every other's.
+    fn turned_sawtooth(teeth: usize) -> Vec<(f64, f64)> {
+        let e = 1.0 / (2 * teeth) as f64;
+        let mut ring: Vec<(f64, f64)> = (0..=2 * teeth)
+            .map(|k| (if k % 2 == 0 { 0.0 } else { 1.0 }, k as f64 * e))
+            .collect();
+        ring.extend([(2.0, 1.0), (2.0, 0.0), (0.0, 0.0)]);
+        let (c, s) = (
+            std::f64::consts::FRAC_1_SQRT_2,
+            std::f64::consts::FRAC_1_SQRT_2,
+        );
+        ring.iter()
+            .map(|&(x, y)| {
+                (
+                    104.0 + 0.05 * (x * c - y * s),
+                    30.0 + 0.05 * (x * s + y * c),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn adversarial_rings_answer_too_complex_within_a_bounded_budget() {
+        // Unturned, the same sawtooth is cheap and valid.
+        let e = 1.0 / 20_000.0;
+        let mut plain: Vec<(f64, f64)> = (0..=20_000)
+            .map(|k| {
+                (
+                    104.0 + if k % 2 == 0 { 0.0 } else { 0.05 },
+                    30.0 + 0.05 * k as f64 * e,
+                )
+            })
+            .collect();
+        plain.extend([(104.1, 30.05), (104.1, 30.0), (104.0, 30.0)]);
+        assert!(parse_area(&poly_json(&[&plain])).is_ok());
+        let turned = turned_sawtooth(10_000);
+        assert_eq!(
+            parse_area(&poly_json(&[&turned])),
+            Err(AreaError::TooComplex { vertices: 20_004 })
+        );
     }
 
     fn square(

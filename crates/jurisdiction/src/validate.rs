@@ -35,8 +35,8 @@ fn interiors_overlap(im: &IntersectionMatrix) -> bool {
 
 /// Segment pairs compared at most (plus [`PAIR_BUDGET_PER_SEGMENT`] per
 /// segment) before an area is refused as too complex to validate.
-const PAIR_BUDGET_BASE: usize = 2_000_000;
-const PAIR_BUDGET_PER_SEGMENT: usize = 64;
+const PAIR_BUDGET_BASE: usize = 1_000_000;
+const PAIR_BUDGET_PER_SEGMENT: usize = 16;
 /// A ring enclosing less than this is treated as enclosing nothing.
 const MIN_RING_AREA_M2: f64 = 1.0;
 
