@@ -126,7 +126,13 @@ async fn personal_data_reads_and_logins_are_audited_and_queryable() {
     // The failed login was recorded under the name tried, too.
     assert_eq!(
         seen,
-        ["user.create", "user.read", "user.list", "auth.login", "auth.login"]
+        [
+            "user.create",
+            "user.read",
+            "user.list",
+            "auth.login",
+            "auth.login"
+        ]
     );
     let rfc = "2000-01-01T00:00:00Z";
     assert_eq!(

@@ -510,12 +510,12 @@ async fn matrix(app: &TestApp) {
         .get("/api/v1/auth/me", &app.login("officer01").await)
         .await;
     let officer_org = me["org_id"].as_i64().unwrap();
-    let mut fx = fixture(&app, &admin, officer_org).await;
+    let mut fx = fixture(app, &admin, officer_org).await;
 
     // Station-level holders of write scopes, so "in another station" is
     // exercised for writes too, not only for reads.
     for (name, role) in [("admin_a", "admin"), ("commander_a", "commander")] {
-        ok_json(&app, "POST", "/api/v1/users", &admin,
+        ok_json(app, "POST", "/api/v1/users", &admin,
             json!({"username": name, "display_name": name, "password": PASSWORD, "role": role, "org_id": officer_org}))
         .await;
     }
@@ -537,7 +537,7 @@ async fn matrix(app: &TestApp) {
         if role == "partner" {
             body["partner"] = json!("12345");
         }
-        let k = ok_json(&app, "POST", "/api/v1/apikeys", &admin, body).await;
+        let k = ok_json(app, "POST", "/api/v1/apikeys", &admin, body).await;
         whos.push((label, k["secret"].as_str().unwrap().to_string(), None));
     }
     let mut callers = vec![Who {
@@ -594,7 +594,7 @@ async fn matrix(app: &TestApp) {
             let mut cell = Vec::new();
             for side in 0..2 {
                 let fresh = if may && op.method == "DELETE" {
-                    throwaway(&app, &admin, op, &mut fx, side).await
+                    throwaway(app, &admin, op, &mut fx, side).await
                 } else {
                     None
                 };
@@ -605,7 +605,7 @@ async fn matrix(app: &TestApp) {
                 }
                 let audit_from = app.state.store.audit_head().await.unwrap().0;
                 let (st, body) = send(
-                    &app,
+                    app,
                     &op.method,
                     &b.path,
                     who.token.as_deref(),
@@ -660,7 +660,7 @@ async fn matrix(app: &TestApp) {
                     failures.push(ctx.clone());
                 }
                 if let Some(kind) = &op.personal {
-                    match audited(&app, op, kind, who, audit_from, st, &body).await {
+                    match audited(app, op, kind, who, audit_from, st, &body).await {
                         Ok(Some(what)) => {
                             *audit_checks.entry(what).or_default() += 1;
                             if what == "success" {

@@ -711,7 +711,7 @@ async fn every_route_answers_bad_input_on_postgresql_too() {
 async fn walk_every_route(app: &TestApp) {
     let admin = app.login("admin").await;
     let (_, me) = app.get("/api/v1/auth/me", &admin).await;
-    let sensor = api_key(&app, &admin, "sensor", me["org_id"].as_i64().unwrap()).await;
+    let sensor = api_key(app, &admin, "sensor", me["org_id"].as_i64().unwrap()).await;
 
     let (st, spec) = app.call("GET", "/api/openapi.json", None, None).await;
     assert_eq!(st, StatusCode::OK);
@@ -735,7 +735,7 @@ async fn walk_every_route(app: &TestApp) {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{src}");
-    let real_ids = existing_ids(&app, &admin, &ops).await;
+    let real_ids = existing_ids(app, &admin, &ops).await;
     assert!(
         real_ids.contains_key("/api/v1/units") && real_ids.contains_key("/api/v1/sources"),
         "{real_ids:?}"
