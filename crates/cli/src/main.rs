@@ -505,6 +505,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .get_org_by_code(&org_code)
                 .await?
                 .with_context(|| format!("--org-code {org_code:?}: no such org node"))?;
+            pingan_server::api::users::check_role_org(r, &org)
+                .map_err(|e| anyhow::anyhow!("--org-code {org_code:?}: {}", e.message))?;
             let hash = pingan_server::auth::hash_password(&password)
                 .map_err(|e| anyhow::anyhow!(e.message))?;
             let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();

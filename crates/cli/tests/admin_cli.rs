@@ -165,6 +165,30 @@ async fn user_add_is_validated_and_audited() {
         text(&o.stderr),
         "error: --username \"bad name\": 2–64 letters, digits, '_', '-' or '.'\n"
     );
+    // A station officer belongs to a station, not to the city bureau.
+    let o = pingan(
+        &data,
+        &[
+            "user",
+            "add",
+            "--username",
+            "patrol",
+            "--role",
+            "station_officer",
+            "--org-code",
+            "510100",
+            "--password",
+            "long-enough",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).starts_with(
+            "error: --org-code \"510100\": a station_officer belongs to a police station"
+        ),
+        "{}",
+        text(&o.stderr)
+    );
     let o = add("chief")();
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "user chief (#1) created in 平安市公安局\n");

@@ -135,7 +135,7 @@ async fn check_unit(s: &AppState, unit_id: i64, org: &pingan_store::OrgRow) -> A
 /// district or the city bureau they would see every station's incidents as
 /// their own. Other roles may sit at any level (a station can have its own
 /// admin or commander). 422 naming `org_id` otherwise.
-fn check_role_org(role: Role, org: &pingan_store::OrgRow) -> ApiResult<()> {
+pub fn check_role_org(role: Role, org: &pingan_store::OrgRow) -> ApiResult<()> {
     if role == Role::StationOfficer && org.kind != "station" {
         return Err(ApiError::invalid(
             "org_id",
