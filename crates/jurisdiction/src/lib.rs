@@ -881,6 +881,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Shrinking district 2 to its southern half leaves station 5 outside.
+        match j.check_placement(
+            Some(2),
+            OrgKind::District,
+            Some(1),
+            &area(30.0, 104.0, 30.5, 104.5),
+            tol,
+        ) {
+            Err(PlacementError::LeavesChildOutside {
+                id: 5,
+                code,
+                outside_pct,
+                ..
+            }) => {
+                assert_eq!(code, "S5");
+                assert!((outside_pct - 100.0).abs() < 0.01, "{outside_pct}");
+            }
+            other => panic!("{other:?}"),
+        }
         // Siblings are found under the same parent only: a district-sized area
         // under the city overlaps district 2.
         let j2 = Jurisdiction::new(vec![

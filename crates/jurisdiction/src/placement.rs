@@ -56,13 +56,24 @@ pub enum PlacementError {
         outside_pct: f64,
         allowed_pct: f64,
     },
+    #[error(
+        "child {code} {name} (org {id}) would lie {outside_pct:.1}% outside this area; at most {allowed_pct:.1}% may"
+    )]
+    LeavesChildOutside {
+        id: i64,
+        code: String,
+        name: String,
+        outside_pct: f64,
+        allowed_pct: f64,
+    },
 }
 
 impl Jurisdiction {
     /// Checks that `area`, given to node `id` (None for a node not yet created)
     /// of `kind` under `parent_id`, neither overlaps a sibling (another node of
     /// the same kind under the same parent; `id` itself is skipped) nor lies
-    /// outside the parent's area beyond `tol`.
+    /// outside the parent's area beyond `tol`, nor leaves one of `id`'s children
+    /// outside it beyond `tol`.
     pub fn check_placement(
         &self,
         id: Option<i64>,
@@ -140,6 +151,33 @@ impl Jurisdiction {
                     outside_pct: outside * 100.0,
                     allowed_pct: tol.outside_fraction * 100.0,
                 });
+            }
+        }
+        // Shrinking a district must not leave its stations hanging outside.
+        if let Some(id) = id {
+            let mut children: Vec<usize> = (0..self.nodes.len())
+                .filter(|&i| self.nodes[i].parent_id == Some(id))
+                .collect();
+            children.sort_by_key(|&i| self.nodes[i].id);
+            for i in children {
+                let Some(child) = self.scaled[i].as_ref() else {
+                    continue;
+                };
+                let child_area = child.unsigned_area() * m2;
+                if child_area <= 0.0 {
+                    continue;
+                }
+                let outside = child.difference(&mine).unsigned_area() * m2 / child_area;
+                if outside > tol.outside_fraction {
+                    let n = &self.nodes[i];
+                    return Err(PlacementError::LeavesChildOutside {
+                        id: n.id,
+                        code: n.code.clone(),
+                        name: n.name.clone(),
+                        outside_pct: outside * 100.0,
+                        allowed_pct: tol.outside_fraction * 100.0,
+                    });
+                }
             }
         }
         Ok(())

@@ -81,14 +81,13 @@ struct Item {
     shape: Option<MultiPolygon<f64>>,
 }
 
-/// Checks every imported area against the tree as it will be after the import
-/// (existing nodes overlaid with the imported ones, new ones under provisional
-/// negative ids), so that areas swapped or reshaped together in one file are
-/// judged together and nothing is written when one of them does not fit.
-async fn check_placements(store: &Store, items: &[Item]) -> Result<(), ImportError> {
-    if items.iter().all(|i| i.shape.is_none()) {
-        return Ok(());
-    }
+/// Checks the import against the tree as it will be afterwards (existing nodes
+/// overlaid with the imported ones, new ones under provisional negative ids)
+/// before anything is written: every parent_code names an existing or imported
+/// node of the kind above, no node ends up in its own subtree (a move cycle),
+/// and every area fits among its siblings and parent. Areas swapped or reshaped
+/// together in one file are so judged together.
+async fn check_tree(store: &Store, items: &[Item]) -> Result<(), ImportError> {
     let rows = store
         .all_orgs()
         .await
@@ -115,6 +114,57 @@ async fn check_placements(store: &Store, items: &[Item]) -> Result<(), ImportErr
         });
     }
     let j = Jurisdiction::new(nodes);
+    let feature = |it: &Item, field, reason: String| ImportError::Feature {
+        index: it.index,
+        field,
+        reason,
+    };
+    let kind_of: HashMap<&str, &str> = rows
+        .iter()
+        .map(|r| (r.code.as_str(), r.kind.as_str()))
+        .collect();
+    for it in items {
+        let id = id_of[it.code.as_str()];
+        if let Some(k) = kind_of
+            .get(it.code.as_str())
+            .filter(|&&k| k != it.kind.as_str())
+        {
+            return Err(feature(
+                it,
+                "kind",
+                format!(
+                    "{:?} exists as a {k}; an import cannot change its kind",
+                    it.code
+                ),
+            ));
+        }
+        let Some(pc) = &it.parent else { continue };
+        let Some(parent) = id_of.get(pc.as_str()).and_then(|&p| j.node(p)) else {
+            return Err(feature(it, "parent_code", format!("{pc:?} does not exist")));
+        };
+        if parent.kind.child() != Some(it.kind) {
+            return Err(feature(
+                it,
+                "kind",
+                format!(
+                    "a {} cannot be under a {}",
+                    it.kind.as_str(),
+                    parent.kind.as_str()
+                ),
+            ));
+        }
+        // Walking up from the parent must reach the root without meeting the node.
+        if j.ancestors(parent.id).iter().any(|n| n.id == id) {
+            return Err(feature(
+                it,
+                "parent_code",
+                format!(
+                    "{pc:?} is in the subtree of {:?}; an org cannot move under its own subtree",
+                    it.code
+                ),
+            ));
+        }
+    }
     for it in items {
         let Some(shape) = &it.shape else { continue };
         let id = id_of[it.code.as_str()];
@@ -226,7 +276,7 @@ pub async fn import_collection_report(
             shape,
         });
     }
-    check_placements(store, &items).await?;
+    check_tree(store, &items).await?;
     let rank = |k: OrgKind| match k {
         OrgKind::City => 0,
         OrgKind::District => 1,
@@ -266,16 +316,6 @@ pub async fn import_collection_report(
             };
         match store.get_org_by_code(&it.code).await.map_err(st)? {
             Some(existing) => {
-                if existing.kind != it.kind.as_str() {
-                    return Err(ImportError::Feature {
-                        index: it.index,
-                        field: "kind",
-                        reason: format!(
-                            "{:?} exists as a {}; an import cannot change its kind",
-                            existing.code, existing.kind
-                        ),
-                    });
-                }
                 if let Some(to) = parent_id.filter(|&p| Some(p) != existing.parent_id) {
                     store
                         .move_org(existing.id, to, now)

@@ -557,3 +557,67 @@ async fn locate_names_only_what_the_caller_may_see() {
     assert_eq!(b["within_jurisdiction"], true);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_import_refused_by_a_later_feature_writes_nothing() {
+    let app = TestApp::demo().await;
+    let t = app.login("admin").await;
+    let (_, before) = app.get("/api/v1/geo/jurisdictions", &t).await;
+    let f = |code: &str, kind: &str, parent: &str| {
+        json!({"type": "Feature", "geometry": null, "properties": {
+            "code": code, "name": "新", "kind": kind, "parent_code": parent}})
+    };
+    for (bad, field, msg) in [
+        (
+            f("NEW-2", "station", "NO-SUCH"),
+            "features[1].parent_code",
+            "feature 2 (features[1]): property `parent_code` \"NO-SUCH\" does not exist",
+        ),
+        (
+            f("NEW-2", "station", "510100"),
+            "features[1].kind",
+            "feature 2 (features[1]): property `kind` a station cannot be under a city",
+        ),
+        (
+            f("510100-JC-01", "district", "510100"),
+            "features[1].kind",
+            "feature 2 (features[1]): property `kind` \"510100-JC-01\" exists as a station; an import cannot change its kind",
+        ),
+    ] {
+        let fc = json!({"type": "FeatureCollection", "features": [
+            f("NEW-1", "station", "510100-JC"), bad]});
+        let (st, b) = app
+            .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        let (_, got_field, got_msg) = error_of(&b);
+        assert_eq!((got_field.as_str(), got_msg.as_str()), (field, msg));
+    }
+    let (_, after) = app.get("/api/v1/geo/jurisdictions", &t).await;
+    assert_eq!(after, before);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn shrinking_a_district_may_not_strand_its_stations() {
+    let app = TestApp::demo().await;
+    let t = app.login("admin").await;
+    let jc = org_by_code(&app, &t, "510100-JC").await;
+    let s1 = org_by_code(&app, &t, "510100-JC-01").await;
+    let id = jc["id"].as_i64().unwrap();
+    // The district shrunk to its first station's rectangle.
+    let small = area_of(&app, &t, s1["id"].as_i64().unwrap()).await;
+    let (st, b) = app
+        .call(
+            "PUT",
+            &format!("/api/v1/orgs/{id}/area"),
+            Some(&t),
+            Some(small),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let msg = error_of(&b).2;
+    assert!(msg.starts_with("child 510100-JC-02 "), "{msg}");
+    assert!(msg.contains("would lie 100.0% outside this area"), "{msg}");
+    app.stop().await;
+}
