@@ -137,47 +137,46 @@ impl Jurisdiction {
                 });
             }
         }
+        let outside_pct = |inner: &MultiPolygon<f64>, outer: &MultiPolygon<f64>| {
+            let a = inner.unsigned_area();
+            let f = if a > 0.0 {
+                inner.difference(outer).unsigned_area() / a
+            } else {
+                0.0
+            };
+            (f > tol.outside_fraction).then_some(f * 100.0)
+        };
+        let allowed_pct = tol.outside_fraction * 100.0;
         if let Some(pi) = parent_id.and_then(|p| self.by_id.get(&p).copied())
             && let Some(parent) = self.scaled[pi].as_ref()
-            && my_area > 0.0
+            && let Some(outside_pct) = outside_pct(&mine, parent)
         {
-            let outside = mine.difference(parent).unsigned_area() * m2 / my_area;
-            if outside > tol.outside_fraction {
-                let n = &self.nodes[pi];
-                return Err(PlacementError::OutsideParent {
+            let n = &self.nodes[pi];
+            return Err(PlacementError::OutsideParent {
+                id: n.id,
+                code: n.code.clone(),
+                name: n.name.clone(),
+                outside_pct,
+                allowed_pct,
+            });
+        }
+        // Shrinking a district must not leave its stations hanging outside.
+        let mut children: Vec<usize> = (0..self.nodes.len())
+            .filter(|&i| id.is_some() && self.nodes[i].parent_id == id)
+            .collect();
+        children.sort_by_key(|&i| self.nodes[i].id);
+        for i in children {
+            if let Some(child) = self.scaled[i].as_ref()
+                && let Some(outside_pct) = outside_pct(child, &mine)
+            {
+                let n = &self.nodes[i];
+                return Err(PlacementError::LeavesChildOutside {
                     id: n.id,
                     code: n.code.clone(),
                     name: n.name.clone(),
-                    outside_pct: outside * 100.0,
-                    allowed_pct: tol.outside_fraction * 100.0,
+                    outside_pct,
+                    allowed_pct,
                 });
-            }
-        }
-        // Shrinking a district must not leave its stations hanging outside.
-        if let Some(id) = id {
-            let mut children: Vec<usize> = (0..self.nodes.len())
-                .filter(|&i| self.nodes[i].parent_id == Some(id))
-                .collect();
-            children.sort_by_key(|&i| self.nodes[i].id);
-            for i in children {
-                let Some(child) = self.scaled[i].as_ref() else {
-                    continue;
-                };
-                let child_area = child.unsigned_area() * m2;
-                if child_area <= 0.0 {
-                    continue;
-                }
-                let outside = child.difference(&mine).unsigned_area() * m2 / child_area;
-                if outside > tol.outside_fraction {
-                    let n = &self.nodes[i];
-                    return Err(PlacementError::LeavesChildOutside {
-                        id: n.id,
-                        code: n.code.clone(),
-                        name: n.name.clone(),
-                        outside_pct: outside * 100.0,
-                        allowed_pct: tol.outside_fraction * 100.0,
-                    });
-                }
             }
         }
         Ok(())

@@ -53,6 +53,48 @@ fn bowtie(lo: (f64, f64), hi: (f64, f64)) -> Value {
     ]]})
 }
 
+/// One org as an import feature.
+fn feature(code: &str, name: Value, kind: &str, parent: &str, geometry: Value) -> Value {
+    json!({"type": "Feature", "geometry": geometry, "properties": {
+        "code": code, "name": name, "kind": kind, "parent_code": parent}})
+}
+
+/// Creates a station under district JC that must be refused with 422; returns
+/// the error's field and message.
+async fn new_station_refused(
+    app: &TestApp,
+    token: &str,
+    code: &str,
+    area: Value,
+) -> (String, String) {
+    let district = org_by_code(app, token, "510100-JC").await;
+    let (st, b) = app
+        .call(
+            "POST",
+            "/api/v1/orgs",
+            Some(token),
+            Some(
+                json!({"parent_id": district["id"], "kind": "station", "code": code,
+                "name": "新派出所", "area": area}),
+            ),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (_, field, message) = error_of(&b);
+    (field, message)
+}
+
+/// Posts an import that must be refused with 422; returns the error's field and message.
+async fn import_refused(app: &TestApp, token: &str, features: Vec<Value>) -> (String, String) {
+    let fc = json!({"type": "FeatureCollection", "features": features});
+    let (st, b) = app
+        .call("POST", "/api/v1/orgs/import", Some(token), Some(fc))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (_, field, message) = error_of(&b);
+    (field, message)
+}
+
 fn error_of(body: &Value) -> (String, String, String) {
     let e = &body["error"];
     (
@@ -148,32 +190,32 @@ async fn invalid_rings_are_refused_on_every_write_path() {
     assert!(error_of(&b).2.contains("intersects itself"), "{b}");
     eprintln!("200k-vertex sliver refused in {:?}", started.elapsed());
 
-    // POST /orgs with a bowtie under district JJ.
-    let district = org_by_code(&app, &t, "510100-JC").await;
-    let (st, b) = app
-        .call(
-            "POST",
-            "/api/v1/orgs",
-            Some(&t),
-            Some(
-                json!({"parent_id": district["id"], "kind": "station", "code": "BOW",
-                "name": "蝴蝶派出所", "area": bowtie(lo, hi)}),
-            ),
-        )
-        .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    assert_eq!(error_of(&b).1, "area");
+    // POST /orgs with a bowtie under district JC.
+    let (field, _) = new_station_refused(&app, &t, "BOW", bowtie(lo, hi)).await;
+    assert_eq!(field, "area");
 
     // The import names the feature's geometry (0-based JSON path, 1-based number).
-    let fc = json!({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": "510100-JC-01", "name": "x", "kind": "station", "parent_code": "510100-JC"}, "geometry": before},
-        {"type": "Feature", "properties": {"code": "510100-JC-02", "name": "y", "kind": "station", "parent_code": "510100-JC"}, "geometry": bowtie(lo, hi)},
-    ]});
-    let (st, b) = app
-        .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
-        .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    let (_, field, msg) = error_of(&b);
+    let (field, msg) = import_refused(
+        &app,
+        &t,
+        vec![
+            feature(
+                "510100-JC-01",
+                json!("x"),
+                "station",
+                "510100-JC",
+                before.clone(),
+            ),
+            feature(
+                "510100-JC-02",
+                json!("y"),
+                "station",
+                "510100-JC",
+                bowtie(lo, hi),
+            ),
+        ],
+    )
+    .await;
     assert_eq!(field, "features[1].geometry");
     assert!(
         msg.starts_with(
@@ -238,37 +280,28 @@ async fn areas_must_not_overlap_siblings_or_leave_their_district() {
     );
 
     // A new station on top of JC-01 is refused the same way.
-    let district = org_by_code(&app, &t, "510100-JC").await;
-    let (st, b) = app
-        .call(
-            "POST",
-            "/api/v1/orgs",
-            Some(&t),
-            Some(
-                json!({"parent_id": district["id"], "kind": "station", "code": "DUP",
-                "name": "重叠派出所", "area": rect(lo, hi)}),
-            ),
-        )
-        .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (_, msg) = new_station_refused(&app, &t, "DUP", rect(lo, hi)).await;
     assert!(
-        error_of(&b).2.starts_with(&format!(
+        msg.starts_with(&format!(
             "area overlaps sibling 510100-JC-01 {}",
             s1["name"].as_str().unwrap()
         )),
-        "{b}"
+        "{msg}"
     );
 
     // The same through an import names the feature.
-    let fc = json!({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"code": "510100-JC-01", "name": s1["name"], "kind": "station",
-            "parent_code": "510100-JC"}, "geometry": rect(lo, (hi.0 + w * 0.1, hi.1))},
-    ]});
-    let (st, b) = app
-        .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
-        .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    let (_, field, msg) = error_of(&b);
+    let (field, msg) = import_refused(
+        &app,
+        &t,
+        vec![feature(
+            "510100-JC-01",
+            s1["name"].clone(),
+            "station",
+            "510100-JC",
+            rect(lo, (hi.0 + w * 0.1, hi.1)),
+        )],
+    )
+    .await;
     assert_eq!(field, "features[0].geometry");
     assert!(
         msg.starts_with(
@@ -310,21 +343,23 @@ async fn an_import_naming_a_code_twice_is_refused() {
     let app = TestApp::demo().await;
     let t = app.login("admin").await;
     let s1 = org_by_code(&app, &t, "510100-JC-01").await;
-    let feature = |name: &str| {
-        json!({"type": "Feature", "geometry": null, "properties": {
-            "code": "NEW-1", "name": name, "kind": "station", "parent_code": "510100-JC"}})
-    };
-    let fc = json!({"type": "FeatureCollection", "features": [
-        feature("甲派出所"),
-        {"type": "Feature", "geometry": null, "properties": {"code": "510100-JC-01",
-            "name": s1["name"], "kind": "station", "parent_code": "510100-JC"}},
-        feature("乙派出所"),
-    ]});
-    let (st, b) = app
-        .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
-        .await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-    let (_, field, msg) = error_of(&b);
+    let new1 = |name: &str| feature("NEW-1", json!(name), "station", "510100-JC", Value::Null);
+    let (field, msg) = import_refused(
+        &app,
+        &t,
+        vec![
+            new1("甲派出所"),
+            feature(
+                "510100-JC-01",
+                s1["name"].clone(),
+                "station",
+                "510100-JC",
+                Value::Null,
+            ),
+            new1("乙派出所"),
+        ],
+    )
+    .await;
     assert_eq!(field, "features[2].code");
     assert_eq!(
         msg,
@@ -425,8 +460,7 @@ async fn moving_an_org_takes_its_subtree_along_and_is_checked() {
 
     // Importing it with JC as parent_code moves it back.
     let fc = json!({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": null, "properties": {"code": "MOVE-1", "name": "新建派出所",
-            "kind": "station", "parent_code": "510100-JC"}},
+        feature("MOVE-1", json!("新建派出所"), "station", "510100-JC", Value::Null),
     ]});
     let (st, b) = app
         .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
@@ -564,8 +598,7 @@ async fn an_import_refused_by_a_later_feature_writes_nothing() {
     let t = app.login("admin").await;
     let (_, before) = app.get("/api/v1/geo/jurisdictions", &t).await;
     let f = |code: &str, kind: &str, parent: &str| {
-        json!({"type": "Feature", "geometry": null, "properties": {
-            "code": code, "name": "新", "kind": kind, "parent_code": parent}})
+        feature(code, json!("新"), kind, parent, Value::Null)
     };
     for (bad, field, msg) in [
         (
@@ -584,13 +617,8 @@ async fn an_import_refused_by_a_later_feature_writes_nothing() {
             "feature 2 (features[1]): property `kind` \"510100-JC-01\" exists as a station; an import cannot change its kind",
         ),
     ] {
-        let fc = json!({"type": "FeatureCollection", "features": [
-            f("NEW-1", "station", "510100-JC"), bad]});
-        let (st, b) = app
-            .call("POST", "/api/v1/orgs/import", Some(&t), Some(fc))
-            .await;
-        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
-        let (_, got_field, got_msg) = error_of(&b);
+        let (got_field, got_msg) =
+            import_refused(&app, &t, vec![f("NEW-1", "station", "510100-JC"), bad]).await;
         assert_eq!((got_field.as_str(), got_msg.as_str()), (field, msg));
     }
     let (_, after) = app.get("/api/v1/geo/jurisdictions", &t).await;
