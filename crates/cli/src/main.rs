@@ -452,9 +452,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&f)
                 .with_context(|| format!("cannot read {}", f.display()))?;
             let now = pingan_core::Clock::now(&pingan_core::SystemClock).millis();
-            let (c, u) = pingan_server::orgs::import_collection(&store, &text, now)
+            let report = pingan_server::orgs::import_collection_report(&store, &text, now)
                 .await
                 .map_err(|e| geojson_error(&f, &text, e))?;
+            let (c, u) = (report.created, report.updated);
             let mut ids = Vec::new();
             for code in feature_codes(&text) {
                 if let Some(o) = store.get_org_by_code(&code).await? {
@@ -469,6 +470,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Some(format!("{}: created {c}, updated {u}", f.display())),
             )
             .await?;
+            // A changed parent_code moved a subtree: each move on the record,
+            // as the API writes it.
+            for m in &report.moved {
+                audit_cli(
+                    &store,
+                    "org.move",
+                    "org",
+                    vec![m.id.to_string()],
+                    Some(format!(
+                        "parent {} -> {}",
+                        m.from_parent.map_or("none".to_string(), |p| p.to_string()),
+                        m.to_parent
+                    )),
+                )
+                .await?;
+            }
             println!("{}: {c} org nodes created, {u} updated", f.display());
             Ok(())
         }
