@@ -5,9 +5,6 @@
 //! users and API-key scopes.
 
 mod common;
-#[path = "../../store/tests/pg/mod.rs"]
-#[allow(dead_code)]
-mod pg;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -494,12 +491,7 @@ async fn every_operation_every_role_every_jurisdiction() {
 /// depend on the adapter.
 #[tokio::test]
 async fn every_operation_every_role_every_jurisdiction_on_postgresql() {
-    let pg = pg::TempPostgres::start();
-    let app = TestApp::with_config(Config {
-        database: Some(pg.url("postgres")),
-        ..Config::default()
-    })
-    .await;
+    let (_pg, app) = TestApp::on_postgres(Config::default()).await;
     matrix(&app).await;
     app.stop().await;
 }

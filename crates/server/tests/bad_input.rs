@@ -9,9 +9,6 @@
 //! name unknown or foreign objects.
 
 mod common;
-#[path = "../../store/tests/pg/mod.rs"]
-#[allow(dead_code)]
-mod pg;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -695,10 +692,8 @@ async fn every_route_answers_bad_input_with_a_4xx_in_the_error_shape() {
 /// NUL) is an error of the database itself.
 #[tokio::test]
 async fn every_route_answers_bad_input_on_postgresql_too() {
-    let pg = pg::TempPostgres::start();
-    let app = TestApp::with_config(Config {
+    let (_pg, app) = TestApp::on_postgres(Config {
         body_limit_bytes: BODY_LIMIT,
-        database: Some(pg.url("postgres")),
         ..Config::default()
     })
     .await;
@@ -1008,12 +1003,7 @@ async fn text_with_a_nul_is_refused_wherever_it_comes_in() {
 
 #[tokio::test]
 async fn text_with_a_nul_is_refused_on_postgresql() {
-    let pg = pg::TempPostgres::start();
-    let app = TestApp::with_config(Config {
-        database: Some(pg.url("postgres")),
-        ..Config::default()
-    })
-    .await;
+    let (_pg, app) = TestApp::on_postgres(Config::default()).await;
     nul_probes(&app).await;
     app.stop().await;
 }

@@ -90,6 +90,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .pipe_openapi(standard_errors)
 }
 
+/// The operations of one path, whatever their method.
+fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Every operation documents the refusals the shared layers give it, in the
 /// one error shape: 401/403 where it needs a login (`auth::enforce`), 404 for
 /// an id in the path, 400 for a query or path value of the wrong type, and
@@ -111,14 +129,7 @@ fn standard_errors(doc: &mut utoipa::openapi::OpenApi) {
         )
     };
     for (template, item) in doc.paths.paths.iter_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for op in ops.into_iter().flatten() {
+        for op in operations_mut(item) {
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let has_query = op.parameters.iter().flatten().any(|p| {
                 matches!(p, RefOr::T(p) if p.parameter_in != utoipa::openapi::path::ParameterIn::Header)
@@ -179,17 +190,7 @@ fn query_params_in_query(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::ParameterIn;
     use utoipa::openapi::{Required, schema};
     for (template, item) in doc.paths.paths.iter_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ];
-        for op in ops.into_iter().flatten() {
+        for op in operations_mut(item) {
             for p in op.parameters.iter_mut().flatten() {
                 let utoipa::openapi::RefOr::T(p) = p else {
                     continue;

@@ -1,6 +1,10 @@
 //! Black-box test harness: a real pingan server on 127.0.0.1:0 over a fresh
-//! SQLite store holding the demo city, driven with reqwest.
+//! SQLite store (or a throwaway PostgreSQL cluster, [`TestApp::on_postgres`])
+//! holding the demo city, driven with reqwest.
 #![allow(dead_code, unreachable_pub)]
+
+#[path = "../../../store/tests/pg/mod.rs"]
+pub mod pg;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -128,6 +132,21 @@ pub async fn fight_call_beside_patrol_car(
 }
 
 impl TestApp {
+    /// The demo-city server over a throwaway PostgreSQL cluster on 127.0.0.1;
+    /// keep the cluster until the app has stopped (it is removed on drop).
+    pub async fn on_postgres(cfg: Config) -> (pg::TempPostgres, TestApp) {
+        let pg = pg::TempPostgres::start();
+        let app = Self::start(
+            true,
+            Config {
+                database: Some(pg.url("postgres")),
+                ..cfg
+            },
+        )
+        .await;
+        (pg, app)
+    }
+
     /// A server with the demo city (orgs, units, users for every role).
     pub async fn demo() -> TestApp {
         Self::start(true, Config::default()).await
