@@ -898,13 +898,13 @@ fn replay(a: &ReplayArgs) -> anyhow::Result<()> {
         writeln!(out, "{}", serde_json::to_string(alert)?)?;
     }
     for e in &errors {
-        eprintln!(
-            "{}: line {}: {}: {}",
-            a.file.display(),
-            e.line,
-            e.field,
-            e.reason
-        );
+        // A line that is not JSON at all has no field to name.
+        let field = if e.field.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", e.field)
+        };
+        eprintln!("{}: line {}: {field}{}", a.file.display(), e.line, e.reason);
     }
     eprintln!("{} alerts, {} rejected lines", alerts.len(), errors.len());
     Ok(())

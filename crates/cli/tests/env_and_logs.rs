@@ -47,3 +47,24 @@ fn unknown_env_var_is_named_and_piped_logs_have_no_colour() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replay_names_each_rejected_line_without_an_empty_field() {
+    let dir = common::temp_dir("replay-errors");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("events.ndjson");
+    std::fs::write(&file, "{broken\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pingan"))
+        .arg("replay")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("{}: line 1: malformed JSON", file.display())),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("0 alerts, 1 rejected lines\n"), "{stderr}");
+}

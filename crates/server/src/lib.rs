@@ -261,7 +261,22 @@ pub async fn build(
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("the server hit an unexpected condition").into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        // Every log line of a request (a 500's included) names its id and route.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!(
+                    "request",
+                    request_id = %id,
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                )
+            }),
+        )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
     Ok((router, state))
