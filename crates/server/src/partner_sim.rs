@@ -759,6 +759,14 @@ async fn register(
     for k in store.list_api_keys(&city.path).await? {
         if k.name.starts_with(KEY_NAME_PREFIX) && k.revoked_at.is_none() {
             store.revoke_api_key(k.id, now).await?;
+            store
+                .audit_append(&[demo_key_record(
+                    now,
+                    "apikey.revoke",
+                    k.id,
+                    "replaced at start",
+                )])
+                .await?;
         }
     }
     let mut out = HashMap::new();
@@ -774,7 +782,7 @@ async fn register(
             })
             .await?;
         let api_key = auth::new_secret(auth::API_KEY_PREFIX);
-        store
+        let key = store
             .create_api_key(
                 &NewApiKey {
                     name: format!("{KEY_NAME_PREFIX}{}", p.code()),
@@ -788,6 +796,16 @@ async fn register(
                 now,
             )
             .await?;
+        // A credential that can answer hand-offs (and so read what they
+        // carry) is created on the record, like any API key.
+        store
+            .audit_append(&[demo_key_record(
+                now,
+                "apikey.create",
+                key.id,
+                &format!("demo partner agency {} ({})", p.code(), p.name_zh()),
+            )])
+            .await?;
         out.insert(
             p,
             Endpoint {
@@ -798,4 +816,20 @@ async fn register(
         );
     }
     Ok(out)
+}
+
+/// An audit record of the demo's own partner-key bookkeeping.
+fn demo_key_record(now: i64, action: &str, key: i64, detail: &str) -> pingan_store::AuditEntry {
+    pingan_store::AuditEntry {
+        at: now,
+        user_id: None,
+        username: "demo".into(),
+        role: auth::Role::Admin.as_str().into(),
+        action: action.into(),
+        object_type: "api_key".into(),
+        object_ids: vec![key.to_string()],
+        purpose: None,
+        outcome: "ok".into(),
+        detail: Some(detail.into()),
+    }
 }

@@ -692,6 +692,22 @@ async fn non_police_and_joint_calls_are_handed_to_partners_who_report_back() {
 async fn partners_refuse_forgeries_and_lose_nothing_to_outages_or_restarts() {
     let mut app = start_with_partners("outage", quiet(), 0.0).await;
 
+    // The demo's partner keys were created on the record, one per agency.
+    let (created, n) = app
+        .state
+        .store
+        .audit_query(
+            &pingan_store::AuditFilter {
+                username: Some("demo".into()),
+                action: Some("apikey.create".into()),
+                ..Default::default()
+            },
+            pingan_store::Page::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n as usize, Partner::ALL.len(), "{created:?}");
+
     // Forged or damaged deliveries never get past the receiver.
     let url = app.partners.webhook_url(Partner::Hotline12345);
     let body = serde_json::to_vec(&json!({"message_id": "forged-1"})).unwrap();
