@@ -60,8 +60,13 @@ export function intakeView(el: HTMLElement): () => void {
     map?.setPick(p);
     locateText.textContent = '';
     if (p) {
-      get<{ station: { name: string } | null; district: { name: string } | null }>(`/geo/locate?lat=${p.lat}&lng=${p.lng}`)
-        .then((r) => { locateText.textContent = [r.district?.name, r.station?.name].filter(Boolean).join(' · '); })
+      get<{ station: { name: string } | null; district: { name: string } | null; within_jurisdiction?: boolean }>(`/geo/locate?lat=${p.lat}&lng=${p.lng}`)
+        .then((r) => {
+          // The server names only what the caller may see; outside it, nothing.
+          locateText.textContent = r.within_jurisdiction === false
+            ? t('intake.outsideJurisdiction')
+            : [r.district?.name, r.station?.name].filter(Boolean).join(' · ');
+        })
         .catch(() => undefined);
     }
   }
