@@ -48,12 +48,15 @@ impl ApiError {
         }
     }
 
+    /// Answers with `Retry-After: secs` (at least 1).
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+
     /// 429 `rate_limited` with `Retry-After: secs`.
     pub fn too_many_requests(message: impl Into<String>, secs: u64) -> Self {
-        ApiError {
-            retry_after: Some(secs.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
-        }
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message).retry_after(secs)
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {

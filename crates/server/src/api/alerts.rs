@@ -4,7 +4,7 @@
 //! audited; lists show masked identifiers, single reads the full record.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pingan_alert::{
     Alert, AlertStatus, LifecycleError, Outcome, SensorKind, Transition, WatchPolicy,
@@ -58,10 +58,9 @@ fn busy(e: IngestError) -> Response {
             return ApiError::internal("the alert engine has stopped").into_response();
         }
     };
-    let mut r = ApiError::new(status, code, message).into_response();
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    r
+    ApiError::new(status, code, message)
+        .retry_after(1)
+        .into_response()
 }
 
 // ---------------------------------------------------------------- events

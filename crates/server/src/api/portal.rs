@@ -14,8 +14,8 @@ use std::net::SocketAddr;
 
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pingan_store::{AuditEntry, IncidentRow};
 use serde::{Deserialize, Serialize};
@@ -173,16 +173,8 @@ fn no_match() -> ApiError {
 
 fn too_many(wait: std::time::Duration) -> Response {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let mut r = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        format!("too many lookups; try again in {secs} s"),
-    )
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
+    ApiError::too_many_requests(format!("too many lookups; try again in {secs} s"), secs)
+        .into_response()
 }
 
 fn check_phone4(v: Option<&str>) -> ApiResult<String> {
