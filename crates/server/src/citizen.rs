@@ -134,39 +134,41 @@ impl Buckets {
     /// Whether `key` has a token now, without taking it; if not, how long
     /// until it will.
     pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let rate = self.per_minute / 60.0;
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        let Some((tokens, at)) = map.get(key) else {
-            return Ok(());
-        };
-        let tokens =
-            (tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(self.burst);
-        if tokens >= 1.0 {
-            Ok(())
-        } else {
-            Err(Duration::from_secs_f64((1.0 - tokens) / rate))
+        match map.get(key) {
+            Some(&(tokens, at)) => self.ready(self.refilled(tokens, at, now)),
+            None => Ok(()),
         }
     }
 
     /// Takes one token for `key`, or says how long until one is available.
     pub fn take(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let rate = self.per_minute / 60.0;
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() >= BUCKET_KEYS && !map.contains_key(key) {
-            let burst = self.burst;
-            map.retain(|_, (tokens, at)| {
-                *tokens + now.saturating_duration_since(*at).as_secs_f64() * rate < burst
-            });
+            map.retain(|_, (tokens, at)| self.refilled(*tokens, *at, now) < self.burst);
         }
         let (tokens, at) = map.entry(key.to_string()).or_insert((self.burst, now));
-        *tokens =
-            (*tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(self.burst);
+        *tokens = self.refilled(*tokens, *at, now);
         *at = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
+        self.ready(*tokens)?;
+        *tokens -= 1.0;
+        Ok(())
+    }
+
+    /// A bucket's tokens at `now`, refilled since `at` and capped at the burst.
+    fn refilled(&self, tokens: f64, at: Instant, now: Instant) -> f64 {
+        let rate = self.per_minute / 60.0;
+        (tokens + now.saturating_duration_since(at).as_secs_f64() * rate).min(self.burst)
+    }
+
+    /// `Ok` with a whole token, else how long until there is one.
+    fn ready(&self, tokens: f64) -> Result<(), Duration> {
+        if tokens >= 1.0 {
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - *tokens) / rate))
+            Err(Duration::from_secs_f64(
+                (1.0 - tokens) / (self.per_minute / 60.0),
+            ))
         }
     }
 }
