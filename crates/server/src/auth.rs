@@ -567,15 +567,25 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
         None => None,
     };
     let personal = state.route_scopes.personal(req.method(), &path);
+    // On a personal-data route: its name in audit records, and the purpose the
+    // request states (bounded as the `Purpose` extractor bounds it), given to
+    // records whose handler names none and to refusals.
+    let route = match personal {
+        Some(_) => format!("{} {path}", req.method()),
+        None => String::new(),
+    };
+    let purpose = personal
+        .and_then(|_| crate::audit::header_purpose(req.headers()))
+        .map(|p| p.chars().take(500).collect::<String>());
     let attempt = principal
         .as_ref()
         .filter(|_| personal.is_some())
         .map(|p| Attempt {
             who: p.clone(),
-            method: req.method().clone(),
+            action: route.clone(),
             template: path.clone(),
             uri_path: req.uri().path().to_string(),
-            purpose: crate::audit::header_purpose(req.headers()),
+            purpose: purpose.clone(),
         });
     if !required.is_empty() {
         let Some(p) = principal.as_ref() else {
@@ -613,11 +623,6 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
     let Some(kind) = personal else {
         return next.run(req).await;
     };
-    let route = format!("{} {path}", req.method());
-    // Kept for records whose handler names no purpose (bounded as the
-    // `Purpose` extractor bounds it).
-    let purpose =
-        crate::audit::header_purpose(req.headers()).map(|p| p.chars().take(500).collect());
     let (resp, audited) = crate::audit::tallied(purpose, next.run(req)).await;
     if resp.status().is_success() && audited == 0 && kind != Personal::Reveal {
         // A handler served or changed personal data without an audit record:
@@ -645,7 +650,8 @@ pub async fn enforce(State(state): State<AppState>, mut req: Request, next: Next
 /// its answer is known.
 struct Attempt {
     who: Principal,
-    method: Method,
+    /// `METHOD /route/{template}`, the record's action.
+    action: String,
     template: String,
     uri_path: String,
     purpose: Option<String>,
@@ -663,10 +669,9 @@ impl Attempt {
             StatusCode::NOT_FOUND => "not_found",
             _ => "refused",
         };
-        let action = format!("{} {}", self.method, self.template);
         let (object_type, object_ids) = route_objects(&self.template, &self.uri_path);
         let entry = crate::audit::Audit {
-            action: &action,
+            action: &self.action,
             object_type: &object_type,
             object_ids,
             purpose: self.purpose.as_deref(),
@@ -674,7 +679,7 @@ impl Attempt {
             detail: Some(format!("{} {code}", status.as_u16()).trim_end().to_string()),
         };
         if let Err(e) = state.audit(&self.who, entry).await {
-            tracing::warn!(route = %action, error = %e, "could not audit a refused personal-data request");
+            tracing::warn!(route = %self.action, error = %e, "could not audit a refused personal-data request");
         }
     }
 }
