@@ -481,20 +481,12 @@ impl Store {
     /// Up to `limit` entries with index ≥ `from`, in index order.
     pub async fn ledger_entries(&self, from: u64, limit: i64) -> Result<Vec<LedgerEntryRow>> {
         let from = to_i64("from", from)?;
-        Ok(db!(self, p => {
-            let rows = sqlx::query(
-                "SELECT idx, data FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
-            )
-            .bind(from)
-            .bind(limit)
-            .fetch_all(p)
-            .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
-                out.push(entry_row!(r));
-            }
-            out
-        }))
+        self.ledger_entry_page(
+            "SELECT idx, data FROM ledger_entries WHERE idx >= $1 ORDER BY idx LIMIT $2",
+            from,
+            limit,
+        )
+        .await
     }
 
     /// Up to `limit` entries with index < `before`, newest first.
@@ -504,14 +496,23 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<LedgerEntryRow>> {
         let before = i64::try_from(before).unwrap_or(i64::MAX);
+        self.ledger_entry_page(
+            "SELECT idx, data FROM ledger_entries WHERE idx < $1 ORDER BY idx DESC LIMIT $2",
+            before,
+            limit,
+        )
+        .await
+    }
+
+    /// One page of entries: `sql` bounds the index by `$1` and takes `$2` rows.
+    async fn ledger_entry_page(
+        &self,
+        sql: &'static str,
+        bound: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntryRow>> {
         Ok(db!(self, p => {
-            let rows = sqlx::query(
-                "SELECT idx, data FROM ledger_entries WHERE idx < $1 ORDER BY idx DESC LIMIT $2",
-            )
-            .bind(before)
-            .bind(limit)
-            .fetch_all(p)
-            .await?;
+            let rows = sqlx::query(sql).bind(bound).bind(limit).fetch_all(p).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 out.push(entry_row!(r));
