@@ -345,21 +345,17 @@ pub(crate) async fn audit_cli(
     object_ids: Vec<String>,
     detail: Option<String>,
 ) -> anyhow::Result<()> {
-    let entry = pingan_store::AuditEntry {
-        at: pingan_core::Clock::now(&pingan_core::SystemClock).millis(),
-        user_id: None,
-        username: cli_actor(),
-        role: "admin".into(),
-        action: action.into(),
-        object_type: object_type.into(),
-        object_ids,
-        purpose: None,
-        outcome: "ok".into(),
-        detail: Some(match detail {
+    let entry = pingan_server::audit::Audit::ok(action, object_type, object_ids)
+        .detail(match detail {
             Some(d) => format!("pingan CLI: {d}"),
             None => "pingan CLI".into(),
-        }),
-    };
+        })
+        .by(
+            pingan_core::Clock::now(&pingan_core::SystemClock).millis(),
+            None,
+            &cli_actor(),
+            "admin",
+        );
     store
         .audit_append(&[entry])
         .await

@@ -111,6 +111,24 @@ impl<'a> Audit<'a> {
         self.detail = Some(detail.into());
         self
     }
+
+    /// The record of this action by `username` acting in `role` at `at`;
+    /// `user_id` for a person's account (none for citizens, the CLI and the
+    /// demo's own actors).
+    pub fn by(self, at: i64, user_id: Option<i64>, username: &str, role: &str) -> AuditEntry {
+        AuditEntry {
+            at,
+            user_id,
+            username: username.to_string(),
+            role: role.to_string(),
+            action: self.action.to_string(),
+            object_type: self.object_type.to_string(),
+            object_ids: self.object_ids,
+            purpose: self.purpose.map(str::to_string),
+            outcome: self.outcome.to_string(),
+            detail: self.detail,
+        }
+    }
 }
 
 /// What the request being served contributes to its audit records.
@@ -174,18 +192,7 @@ impl AppState {
     /// Appends an audit record for `who`. Fails the request if it cannot be
     /// written: personal data is never served unaudited.
     pub async fn audit(&self, who: &Principal, a: Audit<'_>) -> ApiResult<()> {
-        let entry = AuditEntry {
-            at: self.now_ms(),
-            user_id: who.user_id,
-            username: who.name.clone(),
-            role: who.role.as_str().to_string(),
-            action: a.action.to_string(),
-            object_type: a.object_type.to_string(),
-            object_ids: a.object_ids,
-            purpose: a.purpose.map(str::to_string),
-            outcome: a.outcome.to_string(),
-            detail: a.detail,
-        };
+        let entry = a.by(self.now_ms(), who.user_id, &who.name, who.role.as_str());
         self.append_audit(vec![entry]).await
     }
 
@@ -197,18 +204,15 @@ impl AppState {
         outcome: &str,
         detail: Option<String>,
     ) -> ApiResult<()> {
-        let entry = AuditEntry {
-            at: self.now_ms(),
-            user_id: None,
-            username: username.to_string(),
-            role: "anonymous".into(),
-            action: action.into(),
-            object_type: "session".into(),
+        let entry = Audit {
+            action,
+            object_type: "session",
             object_ids: vec![],
             purpose: None,
-            outcome: outcome.into(),
+            outcome,
             detail,
-        };
+        }
+        .by(self.now_ms(), None, username, "anonymous");
         self.append_audit(vec![entry]).await
     }
 }

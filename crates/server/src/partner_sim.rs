@@ -820,16 +820,7 @@ async fn register(
 
 /// An audit record of the demo's own partner-key bookkeeping.
 fn demo_key_record(now: i64, action: &str, key: i64, detail: &str) -> pingan_store::AuditEntry {
-    pingan_store::AuditEntry {
-        at: now,
-        user_id: None,
-        username: "demo".into(),
-        role: auth::Role::Admin.as_str().into(),
-        action: action.into(),
-        object_type: "api_key".into(),
-        object_ids: vec![key.to_string()],
-        purpose: None,
-        outcome: "ok".into(),
-        detail: Some(detail.into()),
-    }
+    crate::audit::Audit::ok(action, "api_key", vec![key.to_string()])
+        .detail(detail)
+        .by(now, None, "demo", auth::Role::Admin.as_str())
 }

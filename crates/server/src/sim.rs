@@ -63,19 +63,10 @@ async fn audit_as_simulator(
     incident: i64,
     detail: &str,
 ) -> ApiResult<()> {
-    s.append_audit(vec![pingan_store::AuditEntry {
-        at: s.now_ms(),
-        user_id: None,
-        username: ACTOR.into(),
-        role: "dispatcher".into(),
-        action: action.into(),
-        object_type: "incident".into(),
-        object_ids: vec![incident.to_string()],
-        purpose: None,
-        outcome: "ok".into(),
-        detail: Some(detail.into()),
-    }])
-    .await
+    let entry = crate::audit::Audit::ok(action, "incident", vec![incident.to_string()])
+        .detail(detail)
+        .by(s.now_ms(), None, ACTOR, "dispatcher");
+    s.append_audit(vec![entry]).await
 }
 
 /// Simulator timing and volume.

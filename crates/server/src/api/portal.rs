@@ -17,7 +17,7 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use pingan_store::{AuditEntry, IncidentRow};
+use pingan_store::IncidentRow;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -194,19 +194,16 @@ async fn audit_citizen(
     outcome: &str,
     ip: &str,
 ) -> ApiResult<()> {
-    s.append_audit(vec![AuditEntry {
-        at: s.now_ms(),
-        user_id: None,
-        username: "citizen".into(),
-        role: "citizen".into(),
-        action: action.into(),
-        object_type: "incident".into(),
+    let entry = crate::audit::Audit {
+        action,
+        object_type: "incident",
         object_ids: incident.map(|i| i.to_string()).into_iter().collect(),
-        purpose: Some("citizen portal".into()),
-        outcome: outcome.into(),
+        purpose: Some("citizen portal"),
+        outcome,
         detail: Some(format!("ip {ip}")),
-    }])
-    .await
+    }
+    .by(s.now_ms(), None, "citizen", "citizen");
+    s.append_audit(vec![entry]).await
 }
 
 /// Rate-limits, then resolves code + digits to the case. A miss is audited
