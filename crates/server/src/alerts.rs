@@ -29,7 +29,7 @@ use pingan_alert::{
 };
 use pingan_core::{Clock, LatLng, Timestamp};
 use pingan_jurisdiction::Jurisdiction;
-use pingan_store::{AuditEntry, NewAlert, NewEvent, Store};
+use pingan_store::{NewAlert, NewEvent, Store};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use utoipa::ToSchema;
@@ -1193,18 +1193,9 @@ pub(crate) async fn audit_system(
     watch_id: i64,
     case_ref: &str,
 ) {
-    let entry = AuditEntry {
-        at,
-        user_id: None,
-        username: "system".into(),
-        role: "system".into(),
-        action: action.into(),
-        object_type: "watch".into(),
-        object_ids: vec![watch_id.to_string()],
-        purpose: None,
-        outcome: "ok".into(),
-        detail: Some(format!("case_ref {case_ref}")),
-    };
+    let entry = crate::audit::Audit::ok(action, "watch", vec![watch_id.to_string()])
+        .detail(format!("case_ref {case_ref}"))
+        .by(at, None, "system", "system");
     if let Err(e) = store.audit_append(&[entry]).await {
         tracing::error!(error = %e, watch = watch_id, "watch expiry audit failed");
     }

@@ -177,21 +177,13 @@ async fn events_inner(s: AppState, p: Principal, req: Request) -> ApiResult<Resp
     if let Err(e) = svc.try_ingest(events) {
         return Ok(busy(e));
     }
-    s.append_audit(vec![pingan_store::AuditEntry {
-        at: s.now_ms(),
-        user_id: p.user_id,
-        username: p.name.clone(),
-        role: p.role.as_str().to_string(),
-        action: "events.ingest".into(),
-        object_type: "event".into(),
-        object_ids: vec![],
-        purpose: None,
-        outcome: "ok".into(),
-        detail: Some(format!(
+    s.audit(
+        &p,
+        Audit::ok("events.ingest", "event", vec![]).detail(format!(
             "accepted {accepted}, rejected {}",
             result.rejected.len()
         )),
-    }])
+    )
     .await?;
     Ok((StatusCode::OK, axum::Json(result)).into_response())
 }
