@@ -54,6 +54,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub route_scopes: Arc<auth::RouteScopes>,
     pub jurisdiction: Arc<RwLock<Arc<Jurisdiction>>>,
+    /// The org tree's fingerprint (`Store::org_tree_version`) when the index
+    /// was last built: the tree watch rebuilds only when the store's differs.
+    jurisdiction_version: Arc<std::sync::Mutex<(i64, i64, i64)>>,
     pub live: broadcast::Sender<live::LiveEvent>,
     pub city: Arc<RwLock<Option<Arc<demo::CityMap>>>>,
     /// Computer-aided dispatch: taxonomy, classifier, unit index, workers.
@@ -111,11 +114,18 @@ impl AppState {
 
     /// Rebuilds the jurisdiction index from the store.
     pub async fn reload_jurisdiction(&self) -> ApiResult<()> {
+        // The fingerprint first: a change landing while the tree loads leaves
+        // it older than the index, and the watch rebuilds once more.
+        let version = self.store.org_tree_version().await?;
         let j = orgs::load_jurisdiction(&self.store).await?;
         match self.jurisdiction.write() {
             Ok(mut g) => *g = Arc::new(j),
             Err(p) => *p.into_inner() = Arc::new(j),
         }
+        *self
+            .jurisdiction_version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = version;
         Ok(())
     }
 
@@ -130,11 +140,11 @@ const TREE_WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// Rebuilds the jurisdiction index when the org tree changes under the
 /// running server (another process, e.g. `pingan org import`, or another
 /// server on the same PostgreSQL database); the API's own changes rebuild it
-/// at once.
+/// at once and record the fingerprint they built from, so the watch does not
+/// build the same tree again.
 fn spawn_tree_watch(state: &AppState) {
     let s = state.clone();
     tokio::spawn(async move {
-        let mut seen = s.store.org_tree_version().await.ok();
         let mut tick = tokio::time::interval(TREE_WATCH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -142,12 +152,13 @@ fn spawn_tree_watch(state: &AppState) {
             let Ok(now) = s.store.org_tree_version().await else {
                 continue;
             };
-            if seen != Some(now) {
+            let built = *s
+                .jurisdiction_version
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if built != now {
                 match s.reload_jurisdiction().await {
-                    Ok(()) => {
-                        tracing::info!("org tree changed: jurisdiction index rebuilt");
-                        seen = Some(now);
-                    }
+                    Ok(()) => tracing::info!("org tree changed: jurisdiction index rebuilt"),
                     Err(e) => {
                         tracing::warn!(error = %e.message, "cannot rebuild the jurisdiction index")
                     }
@@ -169,6 +180,7 @@ pub async fn build(
     let (live, _) = broadcast::channel(8192);
     let ledger = ledger::LedgerService::open(&store, &config.data_dir, clock.clone()).await?;
     ledger.spawn_audit_anchor(ledger::AUDIT_ANCHOR_EVERY);
+    let jurisdiction_version = Arc::new(std::sync::Mutex::new(store.org_tree_version().await?));
     let jurisdiction = Arc::new(RwLock::new(Arc::new(
         orgs::load_jurisdiction(&store).await?,
     )));
@@ -200,6 +212,7 @@ pub async fn build(
         citizen,
         fusion,
         jurisdiction,
+        jurisdiction_version,
         alerts,
         store,
         config: Arc::new(config),
