@@ -136,51 +136,34 @@ async fn user_add_is_validated_and_audited() {
 
     import_creating_the_database(&data, tree, 2);
 
-    let add = |username: &'static str| {
-        let data = data.clone();
-        move || {
-            pingan(
-                &data,
-                &[
-                    "user",
-                    "add",
-                    "--username",
-                    username,
-                    "--display-name",
-                    "局长",
-                    "--role",
-                    "admin",
-                    "--org-code",
-                    "510100",
-                    "--password",
-                    "long-enough",
-                ],
-            )
-        }
+    let add = |username: &str, role: &str| {
+        pingan(
+            &data,
+            &[
+                "user",
+                "add",
+                "--username",
+                username,
+                "--display-name",
+                "局长",
+                "--role",
+                role,
+                "--org-code",
+                "510100",
+                "--password",
+                "long-enough",
+            ],
+        )
     };
     // The API's rule (POST /api/v1/users), naming the flag.
-    let o = add("bad name")();
+    let o = add("bad name", "admin");
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         text(&o.stderr),
         "error: --username \"bad name\": 2–64 letters, digits, '_', '-' or '.'\n"
     );
     // A station officer belongs to a station, not to the city bureau.
-    let o = pingan(
-        &data,
-        &[
-            "user",
-            "add",
-            "--username",
-            "patrol",
-            "--role",
-            "station_officer",
-            "--org-code",
-            "510100",
-            "--password",
-            "long-enough",
-        ],
-    );
+    let o = add("patrol", "station_officer");
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).starts_with(
@@ -189,7 +172,7 @@ async fn user_add_is_validated_and_audited() {
         "{}",
         text(&o.stderr)
     );
-    let o = add("chief")();
+    let o = add("chief", "admin");
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(text(&o.stdout), "user chief (#1) created in 平安市公安局\n");
 
